@@ -1,0 +1,1 @@
+"""The chain interface, its embedded local implementation, the bittensor adapter, commitments."""

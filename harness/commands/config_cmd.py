@@ -1,0 +1,57 @@
+"""`harness config`: show effective settings, or the settings reference as Markdown for the README."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+
+from harness.config import Settings
+
+
+def settings_reference(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """Rows of (dotted key, environment variable, default, description), nested sections flattened."""
+    rows: list[tuple[str, str, str, str]] = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows.extend(settings_reference(annotation, f"{key}."))
+            continue
+        default: Any = field.get_default(call_default_factory=True)
+        env = "HARNESS_" + key.replace(".", "__").upper()
+        rows.append((key, env, json.dumps(default, default=str), field.description or ""))
+    return rows
+
+
+def reference_markdown() -> str:
+    lines = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for key, env, default, description in settings_reference():
+        lines.append(f"| `{key}` | `{env}` | `{default}` | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("config")
+    def config(
+        ctx: typer.Context,
+        as_json: Annotated[bool, typer.Option("--json", help="Print effective settings as JSON.")] = False,
+        reference: Annotated[bool, typer.Option(help="Print every setting as a Markdown table.")] = False,
+    ) -> None:
+        """Show the effective settings (after environment, .env and --set)."""
+        from harness.cli import state_of
+
+        if reference:
+            typer.echo(reference_markdown(), nl=False)
+            return
+        settings = state_of(ctx).settings
+        if as_json:
+            typer.echo(settings.model_dump_json(indent=2))
+            return
+        for key, _env, _default, _description in settings_reference():
+            value: Any = settings
+            for part in key.split("."):
+                value = getattr(value, part)
+            typer.echo(f"{key} = {json.dumps(value, default=str)}")

@@ -1,0 +1,80 @@
+"""All settings of the harness in one pydantic-settings model.
+
+Precedence, highest first: CLI overrides (`--set section.key=value`), environment variables
+(`HARNESS_KEY`, nested sections with `__`, e.g. `HARNESS_POLICY__MAX_PARAMETERS=8e9`), a `.env` file, defaults.
+Each section is defined by the package that owns it, so `policies/` stays free of `harness` imports.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from policies.config import PolicyConfig
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "harness"
+
+
+class Settings(BaseSettings):
+    """Validator-wide settings; `harness config` prints the effective values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HARNESS_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Models, fixtures and images cache.")
+    log_level: str = Field(default="info", description="debug, info, warning or error.")
+    log_json: bool | None = Field(default=None, description="JSON logs; unset means JSON when not a TTY.")
+    policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Model acceptance rules.")
+
+
+class OverrideError(ValueError):
+    """A `--set` override that cannot be applied; the message says which and why."""
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split `a.b=value`; the value is JSON when it parses as JSON, else a plain string."""
+    if "=" not in text:
+        raise OverrideError(f"override {text!r} must look like section.key=value")
+    key, raw = text.split("=", 1)
+    path = [part.strip() for part in key.strip().split(".")]
+    if not all(path):
+        raise OverrideError(f"override {text!r} has an empty key")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return path, value
+
+
+def overrides_to_dict(overrides: list[str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for text in overrides:
+        path, value = parse_override(text)
+        node = tree
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise OverrideError(f"override {text!r} conflicts with an earlier override of {part!r}")
+            node = child
+        node[path[-1]] = value
+    return tree
+
+
+def load_settings(overrides: list[str] | None = None) -> Settings:
+    """Build settings; unknown top-level override keys are an error rather than silently ignored."""
+    tree = overrides_to_dict(overrides or [])
+    unknown = sorted(set(tree) - set(Settings.model_fields))
+    if unknown:
+        raise OverrideError(f"unknown setting(s): {', '.join(unknown)}")
+    return Settings(**tree)

@@ -1,0 +1,1 @@
+"""Pure scoring functions: tool-call checking, caption similarity, aggregation to weights."""

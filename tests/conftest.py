@@ -1,0 +1,78 @@
+"""Shared fixtures and the rules for marked tests.
+
+- `docker`: needs a Docker engine. Where none answers the test is skipped with the reason, except when
+  `CI` or `HARNESS_REQUIRE_DOCKER=1` is set: then it fails, because CI starts an engine and a skip there
+  would hide a broken setup.
+- `gpu`: needs an NVIDIA GPU; skipped with the reason where none is visible.
+- The real SmolLM2 model is built once per machine into the harness cache and shared by every test.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.bundled_models import smollm2_dir
+from harness.config import default_cache_dir
+
+
+def _docker_required() -> bool:
+    return bool(os.environ.get("CI")) or os.environ.get("HARNESS_REQUIRE_DOCKER") == "1"
+
+
+@functools.cache
+def docker_unavailable_reason() -> str | None:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+        client.close()
+    except Exception as exc:  # any failure means "no engine" here; the reason is reported
+        return f"no Docker engine answers ({type(exc).__name__}: {exc})"
+    return None
+
+
+@functools.cache
+def gpu_unavailable_reason() -> str | None:
+    if shutil.which("nvidia-smi") is None:
+        return "no NVIDIA GPU: nvidia-smi is not on PATH"
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return "no NVIDIA GPU: torch.cuda.is_available() is False"
+    except ImportError:
+        return "no NVIDIA GPU: torch is not installed"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("docker"):
+        reason = docker_unavailable_reason()
+        if reason:
+            if _docker_required():
+                pytest.fail(f"Docker is required here (CI) but {reason}", pytrace=False)
+            pytest.skip(reason)
+    if item.get_closest_marker("gpu"):
+        reason = gpu_unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def cache_dir() -> Path:
+    """The harness cache shared across tests and runs (bundled models live here)."""
+    path = Path(os.environ.get("HARNESS_CACHE_DIR", default_cache_dir()))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2(cache_dir: Path) -> Path:
+    """The real SmolLM2-135M-Instruct in HF format; built once per machine (about 30 s), then reused."""
+    return smollm2_dir(cache_dir)

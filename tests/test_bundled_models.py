@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.bundled_models import ensure_built
+
+
+def test_smollm2_fixture_is_a_plain_hf_folder(smollm2: Path) -> None:
+    names = {p.name for p in smollm2.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= names
+    config = json.loads((smollm2 / "config.json").read_text())
+    assert config["architectures"] == ["LlamaForCausalLM"]
+    assert "quantization_config" not in config
+    assert "license: apache-2.0" in (smollm2 / "README.md").read_text()
+
+
+def test_ensure_built_builds_once_and_leaves_no_staging(tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    def builder(out: Path, _cache: Path) -> None:
+        calls.append(out)
+        (out / "weights").write_text("x")
+
+    first = ensure_built("toy", builder, tmp_path)
+    second = ensure_built("toy", builder, tmp_path)
+    assert first == second and (first / "weights").read_text() == "x"
+    assert len(calls) == 1
+    assert sorted(p.name for p in (tmp_path / "bundled").iterdir()) == ["toy", "toy.done", "toy.lock"]
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path: Path) -> None:
+    def broken(out: Path, _cache: Path) -> None:
+        (out / "half").write_text("x")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        ensure_built("toy", broken, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "bundled").iterdir()) == ["toy.lock"]

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+
+from harness.cli import main
+from harness.config import OverrideError, load_settings, overrides_to_dict
+
+
+def test_cli_override_beats_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_POLICY__MAX_PARAMETERS", "5e9")
+    assert load_settings().policy.max_parameters == 5e9
+    assert load_settings(["policy.max_parameters=7e9"]).policy.max_parameters == 7e9
+
+
+def test_nested_override_keeps_sibling_environment_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_POLICY__ALLOWED_LICENSES", '["mit"]')
+    settings = load_settings(["policy.max_parameters=1e9"])
+    assert settings.policy.allowed_licenses == ["mit"]
+    assert settings.policy.max_parameters == 1e9
+
+
+def test_override_values_parse_as_json_or_string() -> None:
+    tree = overrides_to_dict(["a.b=3", 'a.c=["x"]', "d=plain text"])
+    assert tree == {"a": {"b": 3, "c": ["x"]}, "d": "plain text"}
+
+
+@pytest.mark.parametrize("bad", ["no-equals", ".x=1", "a..b=1"])
+def test_malformed_override_is_rejected(bad: str) -> None:
+    with pytest.raises(OverrideError):
+        overrides_to_dict([bad])
+
+
+def test_unknown_setting_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--set", "nope=1", "config"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: invalid settings: unknown setting(s): nope"]
+
+
+def test_config_reference_lists_nested_settings_with_env_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "--reference"]) == 0
+    out = capsys.readouterr().out
+    assert "`policy.max_parameters`" in out
+    assert "`HARNESS_POLICY__MAX_PARAMETERS`" in out
