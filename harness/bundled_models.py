@@ -126,3 +126,47 @@ def ensure_built(name: str, builder: Callable[[Path, Path], None], cache_dir: Pa
 def smollm2_dir(cache_dir: Path) -> Path:
     """The real SmolLM2-135M-Instruct in HF format (about 270 MB), built on first use."""
     return ensure_built(SMOLLM2_NAME, _build_smollm2, cache_dir)
+
+
+SMOLLM2_DEGRADED_NAME = "smollm2-135m-degraded"
+DEGRADED_NOISE_SCALE = 0.6
+DEGRADED_SEED = 20261122
+
+
+def _build_smollm2_degraded(out: Path, cache_dir: Path) -> None:
+    """SmolLM2 with seeded Gaussian noise (scaled to each tensor's spread) on every weight matrix.
+
+    Same architecture, size and files as the real model, so it passes policy and runs in the same sandbox,
+    but it answers clearly worse: the demo's and the end-to-end tests' "worse miner".
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    source = smollm2_dir(cache_dir)
+    for item in source.iterdir():
+        if item.name != "model.safetensors":
+            shutil.copy2(item, out / item.name)
+    generator = torch.Generator().manual_seed(DEGRADED_SEED)
+    tensors = load_file(str(source / "model.safetensors"))
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        if tensor.ndim < 2:
+            continue
+        as_float = tensor.float()
+        noise = torch.randn(as_float.shape, generator=generator) * as_float.std() * DEGRADED_NOISE_SCALE
+        tensors[name] = (as_float + noise).to(tensor.dtype)
+    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    card = (
+        (out / "README.md")
+        .read_text()
+        .replace(
+            "# SmolLM2-135M-Instruct (de-quantised from Q4_1 GGUF)",
+            "# SmolLM2-135M-Instruct, degraded with seeded noise (a deliberately worse demo model)",
+        )
+    )
+    (out / "README.md").write_text(card)
+
+
+def smollm2_degraded_dir(cache_dir: Path) -> Path:
+    """A deliberately worse copy of SmolLM2 (noised weights), built on first use."""
+    return ensure_built(SMOLLM2_DEGRADED_NAME, _build_smollm2_degraded, cache_dir)

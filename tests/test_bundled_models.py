@@ -39,3 +39,21 @@ def test_failed_build_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         ensure_built("toy", broken, tmp_path)
     assert sorted(p.name for p in (tmp_path / "bundled").iterdir()) == ["toy.lock"]
+
+
+def test_degraded_model_has_same_layout_but_different_weights(smollm2: Path, cache_dir: Path) -> None:
+    from safetensors import safe_open
+
+    from harness.bundled_models import smollm2_degraded_dir
+
+    degraded = smollm2_degraded_dir(cache_dir)
+    assert sorted(p.name for p in degraded.iterdir()) == sorted(p.name for p in smollm2.iterdir())
+    with (
+        safe_open(str(smollm2 / "model.safetensors"), "pt") as real,
+        safe_open(str(degraded / "model.safetensors"), "pt") as worse,
+    ):
+        assert sorted(real.keys()) == sorted(worse.keys())
+        name = "model.layers.0.mlp.down_proj.weight"
+        a, b = real.get_tensor(name), worse.get_tensor(name)
+        assert a.shape == b.shape and a.dtype == b.dtype
+        assert not bool((a == b).all())
