@@ -299,7 +299,8 @@ class Store:
         """Mark an evaluation done with its score; a finished evaluation is never changed."""
         with self._tx() as db:
             db.execute(
-                "UPDATE evaluations SET status='done', score=?, details=?, finished_at=? WHERE id=? AND status='running'",
+                "UPDATE evaluations SET status='done', score=?, details=?, finished_at=? "
+                "WHERE id=? AND status='running'",
                 (float(score), _json(details or {}), time.time(), evaluation_id),
             )
 
