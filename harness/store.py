@@ -310,11 +310,12 @@ class Store:
             row = db.execute("SELECT round_id, model_id FROM evaluations WHERE id=?", (evaluation_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no evaluation {evaluation_id}")
-            db.execute(
+            cursor = db.execute(
                 """UPDATE evaluations SET status='failed', details=?, finished_at=? WHERE id=? AND status='running'""",
                 (_json({"class": failure_class, "reason": reason}), time.time(), evaluation_id),
             )
-            self._insert_failure(db, int(row[0]), f"model:{row[1]}", stage, failure_class, reason)
+            if cursor.rowcount == 1:  # a finished evaluation stays as it was, and gains no failure
+                self._insert_failure(db, int(row[0]), f"model:{row[1]}", stage, failure_class, reason)
 
     # -- weights and failures ---------------------------------------------------------------------------------
 
