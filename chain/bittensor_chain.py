@@ -126,10 +126,10 @@ class BittensorChain:
         try:
             return self._loop.run(go(), timeout)
         except TimeoutError as exc:
-            self._loop.run(self._drop_client(), 10)
+            self._reset()
             raise ChainTimeout(f"{what}: no answer within {timeout:g}s") from exc
         except (bt.RpcConnectionError, bt.ConnectionNotReady, ConnectionError, OSError) as exc:
-            self._loop.run(self._drop_client(), 10)
+            self._reset()
             raise TransientChainError(f"{what}: {exc}") from exc
         except bt.ChainError as exc:
             if exc.code == bt.ErrorCode.RATE_LIMITED:
@@ -138,14 +138,19 @@ class BittensorChain:
         except bt.BittensorError as exc:
             raise ChainError(f"{what}: {exc}") from exc
 
+    def _reset(self) -> None:
+        """Forget the connection after a timeout or a drop; the next attempt dials afresh."""
+        with contextlib.suppress(Exception):
+            self._loop.run(self._drop_client(), 10)
+        self._client = None
+
     def _call(self, what: str, fn: Callable[[bt.Client], Awaitable[T]], timeout: float | None = None) -> T:
         deadline = timeout or self.config.call_timeout_s
         with self._lock:
             return call_with_retry(what, lambda: self._once(what, fn, deadline), self.retry)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._loop.run(self._drop_client(), 10)
+        self._reset()
         self._loop.close()
 
     # -- reads ------------------------------------------------------------------------------------------------
@@ -189,7 +194,7 @@ class BittensorChain:
                 records.append(CommitmentRecord.from_raw(item.uid, hotkey, item.block, item.value))
         return sorted(records, key=lambda r: (r.uid, r.hotkey))
 
-    def _own_state(self) -> tuple[int, int | None, int, int]:
+    def _own_state(self, *, retry: bool = True) -> tuple[int, int | None, int, int]:
         """(current block, our uid or None, weights rate limit, block we last set weights at)."""
         hotkey = self.hotkey
 
@@ -206,11 +211,13 @@ class BittensorChain:
                 last = int(last_raw[uid])
             return int(block), uid, int(rate_raw or 0), last
 
+        if not retry:  # inside set_weights, whose own retry loop covers this read
+            return self._once("validator state", read, self.config.call_timeout_s)
         return self._call("validator state", read)
 
-    def weights_rate_limit_status(self) -> tuple[bool, int, str]:
+    def weights_rate_limit_status(self, *, retry: bool = True) -> tuple[bool, int, str]:
         """(allowed now, blocks remaining, why) for this validator's next set_weights."""
-        block, uid, limit, last = self._own_state()
+        block, uid, limit, last = self._own_state(retry=retry)
         if uid is None:
             return False, 0, f"hotkey {self.hotkey} is not registered on netuid {self.netuid}"
         since = block - last
@@ -260,7 +267,7 @@ class BittensorChain:
         def attempt() -> WeightsReceipt:
             nonlocal attempts
             attempts += 1
-            allowed, remaining, why = self.weights_rate_limit_status()
+            allowed, remaining, why = self.weights_rate_limit_status(retry=False)
             if not allowed:
                 if remaining == 0:
                     raise ChainError(why)

@@ -271,6 +271,14 @@ class Store:
         rows = self._query("SELECT id FROM evaluations WHERE round_id=? ORDER BY id", (round_id,))
         return [self.get_evaluation(int(r[0])) for r in rows]  # type: ignore[misc]
 
+    def evaluation_for(self, round_id: int, content_hash: str) -> Evaluation | None:
+        rows = self._query("SELECT id FROM evaluations WHERE round_id=? AND content_hash=?", (round_id, content_hash))
+        return self.get_evaluation(int(rows[0][0])) if rows else None
+
+    def unfinished_evaluations(self, round_id: int) -> list[Evaluation]:
+        """Evaluations a crash interrupted: started, neither done nor failed (resume these first)."""
+        return [e for e in self.evaluations(round_id) if not e.finished]
+
     def record_task_result(
         self, evaluation_id: int, task_id: str, score: float, details: dict[str, Any] | None = None
     ) -> bool:

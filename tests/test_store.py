@@ -123,6 +123,8 @@ def test_status_and_report_for_harness_status(store: Store) -> None:
     ev_good = store.start_evaluation(rnd.id, good.id, good.content_hash)
     ev_copy = store.start_evaluation(rnd.id, copy.id, copy.content_hash)
     store.record_task_result(ev_good.id, "t1", 0.8)
+    assert [e.id for e in store.unfinished_evaluations(rnd.id)] == [ev_good.id, ev_copy.id]
+    assert store.evaluation_for(rnd.id, copy.content_hash) == ev_copy
     status = store.status()
     assert status["round_in_progress"]["id"] == rnd.id
     assert status["round_in_progress"]["progress"] == {"evaluations": {"running": 2}}
@@ -130,6 +132,7 @@ def test_status_and_report_for_harness_status(store: Store) -> None:
     store.finish_evaluation(ev_copy.id, 0.3)
     store.record_weights(rnd.id, [good.uid, copy.uid], [0.8, 0.2], block=10)
     store.finish_round(rnd.id)
+    assert store.unfinished_evaluations(rnd.id) == []
     status = store.status()
     assert status["round_in_progress"] is None and status["last_round"]["id"] == rnd.id
     assert [row["hotkey"] for row in status["leaderboard"]] == ["hk0", "hk2"]
