@@ -100,7 +100,12 @@ class BittensorChain:
     @property
     def hotkey(self) -> str:
         """The validator hotkey's address, from the public key file only (no unlock)."""
-        return str(as_ss58(self.wallet, "hotkey_ss58"))
+        try:
+            return str(as_ss58(self.wallet, "hotkey_ss58"))
+        except (OSError, ValueError, bt.BittensorError) as exc:
+            raise ChainError(
+                f"validator hotkey unavailable ({self.config.wallet_name}/{self.config.wallet_hotkey}): {exc}"
+            ) from exc
 
     async def _connected(self) -> bt.Client:
         if self._client is None:

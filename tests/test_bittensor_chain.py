@@ -135,6 +135,18 @@ def test_unregistered_validator_is_told_so(node: SubnetNode, tmp_path: Path) -> 
         chain.close()
 
 
+def test_a_missing_wallet_is_a_chain_error(node: SubnetNode, tmp_path: Path) -> None:
+    chain = BittensorChain(_config(wallet_path=str(tmp_path), wallet_name="absent"), substrate_factory=lambda: node)
+    try:
+        with pytest.raises(ChainError, match="validator hotkey unavailable"):
+            chain.set_weights([0], [1.0])
+        with pytest.raises(ChainError, match="validator hotkey unavailable"):
+            chain.last_weights()
+        assert node.submitted == []
+    finally:
+        chain.close()
+
+
 def test_a_stalled_submit_times_out_and_the_retry_lands(chain: BittensorChain, node: SubnetNode) -> None:
     chain.config.set_weights_timeout_s = 0.5
     node.stall["submit"] = 1
