@@ -70,10 +70,19 @@ def test_any_string_parses_or_raises_commitment_error(raw: str) -> None:
     assert c.format() == raw
 
 
-_part = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9_-]{0,6}[A-Za-z0-9])?", fullmatch=True)
-_hex40 = st.from_regex(r"[0-9a-f]{40}", fullmatch=True)
-_hex64 = st.from_regex(r"[0-9a-f]{64}", fullmatch=True)
-_comp = st.none() | st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,5}", fullmatch=True)
+_ALNUM = "abcXYZ0189"
+# Repo-id parts: alphanumeric chunks joined by single '-', '_' or '.' (so never '--' or '..'), at most 5 chars.
+_part = st.builds(
+    lambda a, sep, b: a + (sep + b if b else ""),
+    st.text(_ALNUM, min_size=1, max_size=2),
+    st.sampled_from("-_."),
+    st.text(_ALNUM, max_size=2),
+)
+_hex40 = st.binary(min_size=20, max_size=20).map(bytes.hex)
+_hex64 = st.binary(min_size=32, max_size=32).map(bytes.hex)
+_comp = st.none() | st.builds(
+    lambda a, b: a + b, st.text(_ALNUM, min_size=1, max_size=1), st.text(_ALNUM + "-_", max_size=4)
+)
 
 
 @settings(max_examples=200, deadline=None)
