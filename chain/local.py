@@ -203,6 +203,9 @@ class LocalChain:
     # -- the Chain interface ----------------------------------------------------------------------------------
 
     def current_block(self) -> int:
+        return call_with_retry("current_block", self._current_block_once, self.retry)
+
+    def _current_block_once(self) -> int:
         self._take_fault("current_block")
         with self._read() as db:
             return self._block(db)
@@ -215,12 +218,18 @@ class LocalChain:
         return "0x" + hashlib.sha256(f"{self.chain_id}:{block}".encode()).hexdigest()
 
     def neurons(self) -> list[Neuron]:
+        return call_with_retry("neurons", self._neurons_once, self.retry)
+
+    def _neurons_once(self) -> list[Neuron]:
         self._take_fault("neurons")
         with self._read() as db:
             return [Neuron(int(uid), hk) for uid, hk in db.execute("SELECT uid, hotkey FROM neurons ORDER BY uid")]
 
     def commitments(self) -> list[CommitmentRecord]:
         """The latest commitment of every registered hotkey, malformed ones included with their parse error."""
+        return call_with_retry("commitments", self._commitments_once, self.retry)
+
+    def _commitments_once(self) -> list[CommitmentRecord]:
         self._take_fault("commitments")
         with self._read() as db:
             rows = db.execute(

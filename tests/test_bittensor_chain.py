@@ -4,6 +4,11 @@ Two seams, both the SDK's own: its `Substrate` protocol (`tests/bittensor_node.p
 values, so the SDK's reads, metagraph decoding and SetWeights intent run for real), and, one layer further down,
 the websocket dial of `RpcSubstrate` (`connect_factory`), where a node that accepts and never answers shows the
 deadline and retry behaviour through the SDK's real JSON-RPC session.
+
+Why not answer every request at the websocket: the SDK's transport decodes everything against the runtime
+metadata it fetches from the node (`state_getMetadata`, SCALE, megabytes, specific to a subtensor runtime), which
+cannot be obtained or faithfully built offline. The `Substrate` protocol is the SDK's own declared test seam
+(`Client(substrate=...)`), one step above that decoding.
 """
 
 from __future__ import annotations
@@ -238,3 +243,14 @@ def test_refused_connections_are_retried_then_reported(wallet: bt.Wallet) -> Non
     finally:
         chain.close()
     assert len(dials) >= 2
+
+
+def test_chain_show_snapshot_works_on_the_bittensor_backend(chain: BittensorChain, node: SubnetNode) -> None:
+    from harness.commands.chain_cmd import chain_snapshot
+
+    node.commit("miner-a", f"acme/good:{REV}:{HASH}", block=900)
+    chain.set_weights([0], [1.0])
+    snap = chain_snapshot(chain)
+    assert snap["block"] == 1001 and snap["block_hash"] == node._hash(1001)
+    assert snap["commitments"][0]["model"] == f"hf://acme/good@{REV}"
+    assert snap["last_weights"] == {"block": 1001, "uids": [0], "weights": [1.0]}

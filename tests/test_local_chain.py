@@ -123,6 +123,22 @@ def test_injected_timeouts_are_retried_then_succeed(tmp_path: Path) -> None:
     assert len(chain.weights_history()) == 1
 
 
+def test_reads_are_retried_too(tmp_path: Path) -> None:
+    chain = LocalChain(tmp_path / "c.sqlite", block_period_s=0, retry=RetryPolicy(attempts=2, wait_s=0))
+    chain.register("m1")
+    chain.commit("m1", good())
+    chain.inject_fault("commitments", "timeout", 1)
+    assert len(chain.commitments()) == 1
+    chain.inject_fault("neurons", "timeout", 2)
+    with pytest.raises(ChainTimeout, match="neurons"):
+        chain.neurons()
+    chain.inject_fault("current_block", "error", 1)
+    with pytest.raises(ChainError, match="injected error"):
+        chain.current_block()
+    with pytest.raises(ChainError, match="cannot inject"):
+        chain.inject_fault("register", "timeout", 1)
+
+
 def test_injected_error_is_not_retried(tmp_path: Path) -> None:
     chain = LocalChain(tmp_path / "c.sqlite", block_period_s=0, retry=RetryPolicy(attempts=5, wait_s=0))
     chain.register("m1")

@@ -163,7 +163,7 @@ def _run_worker(db: Path, log: Path, models: int, tasks: int) -> subprocess.Pope
 
 def test_sigkill_at_random_points_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
     db, log = tmp_path / "state.sqlite", tmp_path / "steps.log"
-    models, tasks = 12, 40
+    models, tasks = 12, 60
     rng = random.Random(1234)
     kills = 0
     for _ in range(10):

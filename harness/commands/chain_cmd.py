@@ -77,7 +77,10 @@ def advance(
 
 def chain_snapshot(chain: Chain) -> dict[str, Any]:
     block = chain.current_block()
-    last = chain.last_weights()
+    try:
+        last, last_error = chain.last_weights(), None
+    except ChainError as exc:  # e.g. no validator wallet on this machine: show the rest anyway
+        last, last_error = None, str(exc)
     return {
         "block": block,
         "block_hash": chain.block_hash(block),
@@ -97,6 +100,7 @@ def chain_snapshot(chain: Chain) -> dict[str, Any]:
             for r in chain.commitments()
         ],
         "last_weights": asdict(last) if last else None,
+        "last_weights_error": last_error,
     }
 
 
@@ -136,6 +140,8 @@ def show(
     if last:
         pairs = ", ".join(f"{u}:{w:.4f}" for u, w in zip(last["uids"], last["weights"], strict=True))
         typer.echo(f"last weights: block {last['block']}  {pairs}")
+    elif snap["last_weights_error"]:
+        typer.echo(f"last weights: unknown ({snap['last_weights_error']})")
     else:
         typer.echo("last weights: none")
 
