@@ -143,6 +143,9 @@ class LocalChain:
         return max(0, elapsed) + int(meta["block_offset"])
 
     def _take_fault(self, op: str) -> None:
+        with self._read() as db:  # the common case, no fault armed, takes no write lock
+            if db.execute("SELECT 1 FROM faults WHERE op=?", (op,)).fetchone() is None:
+                return
         with self._write() as db:
             row = db.execute("SELECT kind, remaining FROM faults WHERE op=?", (op,)).fetchone()
             if row is None:
