@@ -18,7 +18,6 @@ over a websocket); tests use it to answer at that seam while every SDK layer abo
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable
@@ -60,9 +59,11 @@ class _LoopThread:
         try:
             # wait_for cancels the call at the deadline; the extra margin only guards a wedged loop.
             return future.result(timeout + 5.0)
-        except concurrent.futures.TimeoutError as exc:
-            future.cancel()
-            raise TimeoutError("event loop did not answer") from exc
+        except TimeoutError:
+            if not future.done():
+                future.cancel()
+                raise TimeoutError("the chain client's event loop is stuck") from None
+            raise
 
     def close(self) -> None:
         if self._loop.is_running():
@@ -133,7 +134,7 @@ class BittensorChain:
         except TimeoutError as exc:
             self._reset()
             raise ChainTimeout(f"{what}: no answer within {timeout:g}s") from exc
-        except (bt.RpcConnectionError, bt.ConnectionNotReady, ConnectionError, OSError) as exc:
+        except (bt.RpcConnectionError, bt.ConnectionNotReady, ConnectionError) as exc:
             self._reset()
             raise TransientChainError(f"{what}: {exc}") from exc
         except bt.ChainError as exc:
@@ -141,6 +142,8 @@ class BittensorChain:
                 raise RateLimited(f"{what}: {exc}", blocks_remaining=-1) from exc
             raise ChainError(f"{what}: {exc}") from exc
         except bt.BittensorError as exc:
+            raise ChainError(f"{what}: {exc}") from exc
+        except (OSError, ValueError) as exc:  # local trouble, e.g. an unreadable hotkey file: retrying won't help
             raise ChainError(f"{what}: {exc}") from exc
 
     def _reset(self) -> None:
