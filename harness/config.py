@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chain.config import ChainConfig
 from policies.config import PolicyConfig
 
 
@@ -36,6 +37,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_json: bool | None = Field(default=None, description="JSON logs; unset means JSON when not a TTY.")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Model acceptance rules.")
+    chain: ChainConfig = Field(default_factory=ChainConfig, description="Chain backend and its limits.")
+    state_db: Path | None = Field(
+        default=None, description="Validator state database; unset means <cache_dir>/state.sqlite."
+    )
 
 
 class OverrideError(ValueError):

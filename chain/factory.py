@@ -1,0 +1,39 @@
+"""Build the configured chain backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chain.base import Chain
+from chain.config import ChainConfig
+from chain.local import LocalChain
+from chain.retry import RetryPolicy
+
+
+def local_db_path(config: ChainConfig, default_dir: Path) -> Path:
+    return (config.local_db or default_dir / "chain" / "local.sqlite").expanduser()
+
+
+def retry_policy(config: ChainConfig) -> RetryPolicy:
+    return RetryPolicy(attempts=config.retries + 1, wait_s=config.retry_wait_s)
+
+
+def open_local_chain(config: ChainConfig, default_dir: Path) -> LocalChain:
+    return LocalChain(
+        local_db_path(config, default_dir),
+        chain_id=config.local_chain_id,
+        block_period_s=config.block_period_s,
+        validator_hotkey=config.local_validator_hotkey,
+        weights_rate_limit=config.local_weights_rate_limit,
+        version_key=config.version_key,
+        retry=retry_policy(config),
+    )
+
+
+def open_chain(config: ChainConfig, default_dir: Path) -> Chain:
+    """`default_dir` is where the local chain lives when `config.local_db` is unset (the harness cache)."""
+    if config.backend == "local":
+        return open_local_chain(config, default_dir)
+    from chain.bittensor_chain import BittensorChain
+
+    return BittensorChain(config)

@@ -1,0 +1,502 @@
+"""The validator's state: one SQLite database (WAL) that lets a killed supervisor resume where it stopped.
+
+Every step is written in one transaction and keyed by its natural key (a task result by (evaluation, task id),
+an evaluation by (round, content hash), a verdict by (round, model), weights by round, a failure by (round,
+subject, stage)). Writing a step that is already recorded changes nothing: the first write wins, so a step
+redone after a crash can never duplicate or overwrite finished work. A step is finished exactly when its
+transaction committed; anything a SIGKILL interrupted was rolled back by SQLite and is simply redone.
+
+Timestamps are wall-clock seconds (time.time()). JSON columns hold details for reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.store_schema import MIGRATIONS, SCHEMA_VERSION
+
+
+class StoreError(HarnessError):
+    """The state database cannot be used (newer schema, corrupt file, unknown id)."""
+
+
+@dataclass(frozen=True)
+class Round:
+    id: int
+    status: str
+    block: int | None
+    block_hash: str | None
+    started_at: float
+    finished_at: float | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    id: int
+    hotkey: str
+    uid: int | None
+    repo: str
+    revision: str
+    content_hash: str
+    competition: str | None
+    commit_block: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    id: int
+    round_id: int
+    model_id: int
+    content_hash: str
+    status: str
+    score: float | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _loads(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+class Store:
+    """The supervisor's view of the state database. Safe to share between threads of one process."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process crashes
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"state database {self.path}: {exc}") from exc
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"state database {self.path} has schema version {version}; this harness knows up to "
+                        f"{SCHEMA_VERSION} (upgrade the harness)"
+                    )
+                for number in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _statements(MIGRATIONS[number - 1]):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version={number}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One step = one transaction; BEGIN IMMEDIATE so concurrent writers queue instead of failing late."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's integrity check plus foreign keys; `["ok"]` when the database is sound."""
+        problems = [row[0] for row in self._query("PRAGMA integrity_check")]
+        problems += [f"foreign key: {row}" for row in self._query("PRAGMA foreign_key_check")]
+        return problems
+
+    # -- rounds -----------------------------------------------------------------------------------------------
+
+    def begin_round(self, block: int | None = None, block_hash: str | None = None) -> Round:
+        """The round in progress if one is (a restart resumes it), else a new one."""
+        with self._tx() as db:
+            row = db.execute("SELECT id FROM rounds WHERE status='running'").fetchone()
+            if row is None:
+                cursor = db.execute(
+                    "INSERT INTO rounds (status, block, block_hash, started_at) VALUES ('running', ?, ?, ?)",
+                    (block, block_hash, time.time()),
+                )
+                round_id = int(cursor.lastrowid or 0)
+            else:
+                round_id = int(row[0])
+        return self.get_round(round_id)  # type: ignore[return-value]
+
+    def current_round(self) -> Round | None:
+        rows = self._query("SELECT id FROM rounds WHERE status='running'")
+        return self.get_round(int(rows[0][0])) if rows else None
+
+    def get_round(self, round_id: int) -> Round | None:
+        rows = self._query(
+            "SELECT id, status, block, block_hash, started_at, finished_at, note FROM rounds WHERE id=?", (round_id,)
+        )
+        return Round(*rows[0]) if rows else None
+
+    def last_finished_round(self) -> Round | None:
+        rows = self._query("SELECT id FROM rounds WHERE status != 'running' ORDER BY id DESC LIMIT 1")
+        return self.get_round(int(rows[0][0])) if rows else None
+
+    def finish_round(self, round_id: int, status: str = "done", note: str | None = None) -> None:
+        """Close a round (`done` or `failed`); closing a closed round changes nothing."""
+        if status not in ("done", "failed"):
+            raise StoreError(f"a round finishes as done or failed, not {status!r}")
+        with self._tx() as db:
+            db.execute(
+                "UPDATE rounds SET status=?, finished_at=?, note=? WHERE id=? AND status='running'",
+                (status, time.time(), note, round_id),
+            )
+
+    # -- models and verdicts ----------------------------------------------------------------------------------
+
+    def record_model(
+        self,
+        *,
+        hotkey: str,
+        repo: str,
+        revision: str,
+        content_hash: str,
+        commit_block: int,
+        uid: int | None = None,
+        competition: str | None = None,
+        round_id: int | None = None,
+    ) -> ModelRecord:
+        """A committed model as first seen; the same commitment seen again returns the same record."""
+        key = (hotkey, repo, revision, content_hash, commit_block)
+        with self._tx() as db:
+            db.execute(
+                """INSERT OR IGNORE INTO models (hotkey, uid, repo, revision, content_hash, competition,
+                   commit_block, first_seen_round, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (hotkey, uid, repo, revision, content_hash, competition, commit_block, round_id, time.time()),
+            )
+            row = db.execute(
+                """SELECT id, hotkey, uid, repo, revision, content_hash, competition, commit_block FROM models
+                   WHERE hotkey=? AND repo=? AND revision=? AND content_hash=? AND commit_block=?""",
+                key,
+            ).fetchone()
+        return ModelRecord(*row)
+
+    def get_model(self, model_id: int) -> ModelRecord | None:
+        rows = self._query(
+            """SELECT id, hotkey, uid, repo, revision, content_hash, competition, commit_block
+               FROM models WHERE id=?""",
+            (model_id,),
+        )
+        return ModelRecord(*rows[0]) if rows else None
+
+    def record_verdict(
+        self, round_id: int, model_id: int, allowed: bool, violations: list[dict[str, Any]] | None = None
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                (round_id, model_id, int(allowed), _json(violations or []), time.time()),
+            )
+
+    def verdict(self, round_id: int, model_id: int) -> tuple[bool, list[dict[str, Any]]] | None:
+        rows = self._query(
+            "SELECT allowed, violations FROM verdicts WHERE round_id=? AND model_id=?", (round_id, model_id)
+        )
+        return (bool(rows[0][0]), _loads(rows[0][1])) if rows else None
+
+    # -- evaluations and task results -------------------------------------------------------------------------
+
+    def start_evaluation(self, round_id: int, model_id: int, content_hash: str) -> Evaluation:
+        """The evaluation of this content in this round, created if new; check `.finished` before redoing it."""
+        with self._tx() as db:
+            db.execute(
+                """INSERT OR IGNORE INTO evaluations (round_id, model_id, content_hash, status, started_at)
+                   VALUES (?, ?, ?, 'running', ?)""",
+                (round_id, model_id, content_hash, time.time()),
+            )
+            row = db.execute(
+                "SELECT id FROM evaluations WHERE round_id=? AND content_hash=?", (round_id, content_hash)
+            ).fetchone()
+        return self.get_evaluation(int(row[0]))  # type: ignore[return-value]
+
+    def get_evaluation(self, evaluation_id: int) -> Evaluation | None:
+        rows = self._query(
+            "SELECT id, round_id, model_id, content_hash, status, score, details FROM evaluations WHERE id=?",
+            (evaluation_id,),
+        )
+        if not rows:
+            return None
+        *head, details = rows[0]
+        return Evaluation(*head, details=_loads(details) or {})
+
+    def evaluations(self, round_id: int) -> list[Evaluation]:
+        rows = self._query("SELECT id FROM evaluations WHERE round_id=? ORDER BY id", (round_id,))
+        return [self.get_evaluation(int(r[0])) for r in rows]  # type: ignore[misc]
+
+    def evaluation_for(self, round_id: int, content_hash: str) -> Evaluation | None:
+        rows = self._query("SELECT id FROM evaluations WHERE round_id=? AND content_hash=?", (round_id, content_hash))
+        return self.get_evaluation(int(rows[0][0])) if rows else None
+
+    def unfinished_evaluations(self, round_id: int) -> list[Evaluation]:
+        """Evaluations a crash interrupted: started, neither done nor failed (resume these first)."""
+        return [e for e in self.evaluations(round_id) if not e.finished]
+
+    def record_task_result(
+        self, evaluation_id: int, task_id: str, score: float, details: dict[str, Any] | None = None
+    ) -> bool:
+        """Store one task's score; returns False when it was already recorded (nothing changes then)."""
+        with self._tx() as db:
+            status = db.execute("SELECT status FROM evaluations WHERE id=?", (evaluation_id,)).fetchone()
+            if status is None:
+                raise StoreError(f"no evaluation {evaluation_id}")
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO task_results VALUES (?, ?, ?, ?, ?)",
+                (evaluation_id, task_id, float(score), _json(details) if details is not None else None, time.time()),
+            )
+            return cursor.rowcount == 1
+
+    def done_tasks(self, evaluation_id: int) -> set[str]:
+        return {r[0] for r in self._query("SELECT task_id FROM task_results WHERE evaluation_id=?", (evaluation_id,))}
+
+    def task_results(self, evaluation_id: int) -> dict[str, tuple[float, dict[str, Any] | None]]:
+        rows = self._query(
+            "SELECT task_id, score, details FROM task_results WHERE evaluation_id=? ORDER BY task_id",
+            (evaluation_id,),
+        )
+        return {task: (score, _loads(details)) for task, score, details in rows}
+
+    def finish_evaluation(self, evaluation_id: int, score: float, details: dict[str, Any] | None = None) -> None:
+        """Mark an evaluation done with its score; a finished evaluation is never changed."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE evaluations SET status='done', score=?, details=?, finished_at=? "
+                "WHERE id=? AND status='running'",
+                (float(score), _json(details or {}), time.time(), evaluation_id),
+            )
+
+    def fail_evaluation(self, evaluation_id: int, failure_class: str, reason: str, *, stage: str = "evaluate") -> None:
+        """Mark an evaluation failed and record the failure against its model, in one step."""
+        with self._tx() as db:
+            row = db.execute("SELECT round_id, model_id FROM evaluations WHERE id=?", (evaluation_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no evaluation {evaluation_id}")
+            cursor = db.execute(
+                """UPDATE evaluations SET status='failed', details=?, finished_at=? WHERE id=? AND status='running'""",
+                (_json({"class": failure_class, "reason": reason}), time.time(), evaluation_id),
+            )
+            if cursor.rowcount == 1:  # a finished evaluation stays as it was, and gains no failure
+                self._insert_failure(db, int(row[0]), f"model:{row[1]}", stage, failure_class, reason)
+
+    # -- weights and failures ---------------------------------------------------------------------------------
+
+    def record_weights(
+        self,
+        round_id: int,
+        uids: list[int],
+        weights: list[float],
+        *,
+        block: int | None = None,
+        receipt: dict[str, Any] | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO weights_set VALUES (?, ?, ?, ?, ?, ?)",
+                (round_id, block, _json(list(uids)), _json(list(weights)), _json(receipt), time.time()),
+            )
+
+    def weights_for(self, round_id: int) -> dict[str, Any] | None:
+        rows = self._query(
+            "SELECT round_id, block, uids, weights, receipt, set_at FROM weights_set WHERE round_id=?", (round_id,)
+        )
+        return _weights_row(rows[0]) if rows else None
+
+    def last_weights(self) -> dict[str, Any] | None:
+        rows = self._query(
+            "SELECT round_id, block, uids, weights, receipt, set_at FROM weights_set ORDER BY set_at DESC LIMIT 1"
+        )
+        return _weights_row(rows[0]) if rows else None
+
+    @staticmethod
+    def _insert_failure(
+        db: sqlite3.Connection, round_id: int, subject: str, stage: str, failure_class: str, reason: str
+    ) -> None:
+        db.execute(
+            """INSERT OR IGNORE INTO failures (round_id, subject, stage, class, reason, recorded_at)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            (round_id, subject, stage, failure_class, reason, time.time()),
+        )
+
+    def record_failure(self, round_id: int, subject: str, stage: str, failure_class: str, reason: str) -> None:
+        """A failure with its class (e.g. `policy`, `fetch`, `timeout`, `commitment`) and a readable reason.
+
+        `subject` says what failed: `model:ID`, `hotkey:HK`, or `round`. One failure per (round, subject, stage).
+        """
+        with self._tx() as db:
+            self._insert_failure(db, round_id, subject, stage, failure_class, reason)
+
+    def failures(self, round_id: int) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT subject, stage, class, reason, recorded_at FROM failures WHERE round_id=? ORDER BY id",
+            (round_id,),
+        )
+        return [dict(zip(("subject", "stage", "class", "reason", "recorded_at"), r, strict=True)) for r in rows]
+
+    # -- queries for `harness status` and `harness report` ----------------------------------------------------
+
+    def leaderboard(self, round_id: int | None = None) -> list[dict[str, Any]]:
+        """Finished evaluations of a round (default: the latest round that has any), best score first."""
+        if round_id is None:
+            rows = self._query("SELECT MAX(round_id) FROM evaluations WHERE status='done'")
+            round_id = rows[0][0]
+            if round_id is None:
+                return []
+        rows = self._query(
+            """SELECT m.hotkey, m.uid, m.repo, m.revision, m.content_hash, m.commit_block, e.score, e.round_id
+               FROM evaluations e JOIN models m ON m.id = e.model_id
+               WHERE e.round_id=? AND e.status='done' ORDER BY e.score DESC, m.commit_block ASC""",
+            (round_id,),
+        )
+        keys = ("hotkey", "uid", "repo", "revision", "content_hash", "commit_block", "score", "round")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def status(self) -> dict[str, Any]:
+        current = self.current_round()
+        progress = None
+        if current is not None:
+            counts = dict(
+                self._query("SELECT status, COUNT(*) FROM evaluations WHERE round_id=? GROUP BY status", (current.id,))
+            )
+            progress = {"evaluations": counts}
+        last = self.last_finished_round()
+        return {
+            "schema_version": self.schema_version,
+            "round_in_progress": _round_dict(current) | {"progress": progress} if current else None,
+            "last_round": _round_dict(last) if last else None,
+            "leaderboard": self.leaderboard(),
+            "last_weights": self.last_weights(),
+        }
+
+    def report(self, round_id: int) -> dict[str, Any]:
+        """Everything recorded about one round: models, verdicts, evaluations with task counts, failures, weights."""
+        rnd = self.get_round(round_id)
+        if rnd is None:
+            raise StoreError(f"no round {round_id}")
+        models = self._query(
+            """SELECT m.id, m.hotkey, m.uid, m.repo, m.revision, m.content_hash, m.commit_block,
+                      v.allowed, v.violations
+               FROM verdicts v JOIN models m ON m.id = v.model_id WHERE v.round_id=? ORDER BY m.id""",
+            (round_id,),
+        )
+        evaluations = []
+        for ev in self.evaluations(round_id):
+            evaluations.append(
+                {
+                    "model_id": ev.model_id,
+                    "content_hash": ev.content_hash,
+                    "status": ev.status,
+                    "score": ev.score,
+                    "tasks_done": len(self.done_tasks(ev.id)),
+                    "details": ev.details,
+                }
+            )
+        return {
+            "round": _round_dict(rnd),
+            "models": [
+                {
+                    "model_id": m[0],
+                    "hotkey": m[1],
+                    "uid": m[2],
+                    "repo": m[3],
+                    "revision": m[4],
+                    "content_hash": m[5],
+                    "commit_block": m[6],
+                    "allowed": bool(m[7]),
+                    "violations": _loads(m[8]),
+                }
+                for m in models
+            ],
+            "evaluations": evaluations,
+            "failures": self.failures(round_id),
+            "weights": self.weights_for(round_id),
+        }
+
+
+def _round_dict(rnd: Round) -> dict[str, Any]:
+    return {
+        "id": rnd.id,
+        "status": rnd.status,
+        "block": rnd.block,
+        "block_hash": rnd.block_hash,
+        "started_at": rnd.started_at,
+        "finished_at": rnd.finished_at,
+        "note": rnd.note,
+    }
+
+
+def _weights_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    round_id, block, uids, weights, receipt, set_at = row
+    return {
+        "round": round_id,
+        "block": block,
+        "uids": _loads(uids),
+        "weights": _loads(weights),
+        "receipt": _loads(receipt),
+        "set_at": set_at,
+    }
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (sqlite3 runs one per execute; executescript would commit early)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+def default_state_db(cache_dir: Path, configured: Path | None = None) -> Path:
+    """The state database path: the configured one, else `<cache_dir>/state.sqlite`."""
+    return (configured or cache_dir / "state.sqlite").expanduser()

@@ -1,0 +1,90 @@
+"""The state database schema, as ordered migrations.
+
+Migration N brings the database from `PRAGMA user_version` N-1 to N; each runs in one transaction together
+with the version bump, so a crash mid-migration leaves the previous version intact. Append, never edit.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema.
+    """
+    CREATE TABLE rounds (
+        id INTEGER PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        block INTEGER,
+        block_hash TEXT,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        note TEXT
+    );
+    CREATE UNIQUE INDEX one_running_round ON rounds(status) WHERE status = 'running';
+
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        hotkey TEXT NOT NULL,
+        uid INTEGER,
+        repo TEXT NOT NULL,
+        revision TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        competition TEXT,
+        commit_block INTEGER NOT NULL,
+        first_seen_round INTEGER REFERENCES rounds(id),
+        first_seen_at REAL NOT NULL,
+        UNIQUE (hotkey, repo, revision, content_hash, commit_block)
+    );
+
+    CREATE TABLE verdicts (
+        round_id INTEGER NOT NULL REFERENCES rounds(id),
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        allowed INTEGER NOT NULL CHECK (allowed IN (0, 1)),
+        violations TEXT NOT NULL,
+        recorded_at REAL NOT NULL,
+        PRIMARY KEY (round_id, model_id)
+    );
+
+    CREATE TABLE evaluations (
+        id INTEGER PRIMARY KEY,
+        round_id INTEGER NOT NULL REFERENCES rounds(id),
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        content_hash TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        score REAL,
+        details TEXT,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        UNIQUE (round_id, content_hash)
+    );
+
+    CREATE TABLE task_results (
+        evaluation_id INTEGER NOT NULL REFERENCES evaluations(id),
+        task_id TEXT NOT NULL,
+        score REAL NOT NULL,
+        details TEXT,
+        recorded_at REAL NOT NULL,
+        PRIMARY KEY (evaluation_id, task_id)
+    );
+
+    CREATE TABLE weights_set (
+        round_id INTEGER PRIMARY KEY REFERENCES rounds(id),
+        block INTEGER,
+        uids TEXT NOT NULL,
+        weights TEXT NOT NULL,
+        receipt TEXT,
+        set_at REAL NOT NULL
+    );
+
+    CREATE TABLE failures (
+        id INTEGER PRIMARY KEY,
+        round_id INTEGER NOT NULL REFERENCES rounds(id),
+        subject TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        class TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        recorded_at REAL NOT NULL,
+        UNIQUE (round_id, subject, stage)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
