@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from policies.config import PolicyConfig
+from harness.fetch_config import FetchConfig
+from policies.config import HubConfig, PolicyConfig
 
 
 def default_cache_dir() -> Path:
@@ -36,6 +37,8 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_json: bool | None = Field(default=None, description="JSON logs; unset means JSON when not a TTY.")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Model acceptance rules.")
+    hub: HubConfig = Field(default_factory=HubConfig, description="Hugging Face Hub endpoint, timeout, retries.")
+    fetch: FetchConfig = Field(default_factory=FetchConfig, description="Model download cache.")
 
 
 class OverrideError(ValueError):

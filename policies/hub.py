@@ -150,3 +150,24 @@ class HubReader:
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
         return self.client.read_range(self.repo_id, self.revision, path, start, length)  # type: ignore[arg-type]
+
+
+def download(client: HubClient, repo_id: str, revision: str, path: str, dest: str) -> tuple[int, str]:
+    """Stream one file to `dest` (overwritten on each try); returns (bytes, sha256 hex). Retried as a whole."""
+    import hashlib
+
+    url = client.file_url(repo_id, revision, path)
+    what = f"{repo_id}/{path}"
+
+    def call() -> tuple[int, str]:
+        digest = hashlib.sha256()
+        size = 0
+        with client.http.stream("GET", url) as response, open(dest, "wb") as fh:
+            client._raise_for(response, what)
+            for chunk in response.iter_bytes(1024 * 1024):
+                fh.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        return size, digest.hexdigest()
+
+    return client._retrying(what, call)
