@@ -10,7 +10,8 @@ It serves model folders (or in-memory files) the way the Hub does for the calls 
 
 Use: `with HubServer() as hub: sha = hub.add_repo("org/name", folder); ... hub.url ...`. Every request is
 recorded in `hub.requests` (method, path, Range header, bytes sent) so tests can prove what was read;
-`hub.fail_next(n)` answers the next n requests with 503 to exercise retries. Binds 127.0.0.1 on a random port.
+`hub.fail_next(n)` answers the next n requests with 503 to exercise retries; `hub.honour_range = False`
+makes it ignore Range headers. Binds 127.0.0.1 on a random port.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class HubServer:
         self.requests: list[Request] = []
         self._fail = 0
         self._fail_status = 503
+        self.honour_range = True  # False emulates a server/CDN that ignores Range and sends the whole file
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -207,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"X-Repo-Commit": found.sha, "ETag": etag, "Accept-Ranges": "bytes"}
         start, end, status = 0, size - 1, 200
         wanted = self.headers.get("range")
-        if wanted:
+        if wanted and self.hub.honour_range:
             parsed = _parse_range(wanted, size)
             if parsed is None:
                 headers["Content-Range"] = f"bytes */{size}"
