@@ -54,7 +54,9 @@ def write_tiny_model(root: Path, license: str = "apache-2.0") -> Path:
     return root
 
 
-def safetensors_header(tensors: dict[str, tuple[str, list[int]]], dtype_bytes: dict[str, int] | None = None) -> tuple[bytes, int]:
+def safetensors_header(
+    tensors: dict[str, tuple[str, list[int]]], dtype_bytes: dict[str, int] | None = None
+) -> tuple[bytes, int]:
     """Header bytes (8-byte length + JSON) for contiguous tensors, and the data length they declare."""
     sizes = {"BF16": 2, "F16": 2, "F32": 4, "I8": 1, "U8": 1, **(dtype_bytes or {})}
     doc: dict[str, object] = {"__metadata__": {"format": "pt"}}

@@ -108,7 +108,10 @@ HOSTILE: dict[str, tuple[str, Callable[[Path], None]]] = {
         "template",
         lambda r: _edit_json(
             r / "tokenizer_config.json",
-            chat_template=[{"name": "default", "template": "{{ m.content }}"}, {"name": "tool_use", "template": "{{ x|attr('__class__') }}"}],
+            chat_template=[
+                {"name": "default", "template": "{{ m.content }}"},
+                {"name": "tool_use", "template": "{{ x|attr('__class__') }}"},
+            ],
         ),
     ),
     "template-json-file": (
@@ -117,7 +120,10 @@ HOSTILE: dict[str, tuple[str, Callable[[Path], None]]] = {
     ),
     "template-additional": (
         "template",
-        lambda r: ((r / "additional_chat_templates").mkdir(), (r / "additional_chat_templates/tool.jinja").write_text("{{ x.mro() }}")),
+        lambda r: (
+            (r / "additional_chat_templates").mkdir(),
+            (r / "additional_chat_templates/tool.jinja").write_text("{{ x.mro() }}"),
+        ),
     ),
 }
 

@@ -33,7 +33,9 @@ def register(app: typer.Typer) -> None:
     @app.command("check")
     def check(
         ctx: typer.Context,
-        model: Annotated[str, typer.Argument(help="hf://ORG/NAME@REVISION (revision optional: main) or a local model folder.")],
+        model: Annotated[
+            str, typer.Argument(help="hf://ORG/NAME@REVISION (revision optional: main) or a local model folder.")
+        ],
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
     ) -> None:
         """Audit a model against the policies (license, size, remote code, pickles, format, symlinks,
