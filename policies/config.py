@@ -88,7 +88,6 @@ class HubConfig(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one Hub request (seconds).")
     attempts: int = Field(default=3, ge=1, description="Tries per Hub request before giving up (transient errors).")
     retry_wait_s: float = Field(default=0.5, ge=0, description="First wait between tries; doubles each try.")
-    token: str | None = Field(default=None, description="Hub token for gated/private repos (else $HF_TOKEN).")
 
     def resolved_endpoint(self) -> str:
         import os
@@ -96,6 +95,7 @@ class HubConfig(BaseModel):
         return (self.endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
 
     def resolved_token(self) -> str | None:
+        """Read from $HF_TOKEN only, so that `harness config` never prints a secret."""
         import os
 
-        return self.token or os.environ.get("HF_TOKEN") or None
+        return os.environ.get("HF_TOKEN") or None
