@@ -12,6 +12,7 @@ A model folder without meta.json is a partial download and is removed. One file 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -111,7 +112,7 @@ def fetch_model(
 ) -> Path:
     """Download `files` of `repo_id` at commit `revision`, verify the salted hash, return the model folder."""
     from policies.errors import CheckError
-    from policies.hub import HubClient, download
+    from policies.hub import HubClient
 
     if not SHA_RE.match(revision):
         raise FetchError(f"revision {revision!r} is not a full commit sha")
@@ -140,7 +141,7 @@ def fetch_model(
                     raise FetchError(f"{repo_id}@{revision} lacks file(s): {', '.join(missing[:5])}")
                 needed = sum(sizes[f] for f in files)
                 _make_room(base, needed, budget_bytes, keep=key)
-                digests = _download_all(client, download, repo_id, revision, files, sizes, root / "files")
+                digests = _download_all(client, repo_id, revision, files, sizes, root / "files")
         except CheckError as exc:
             shutil.rmtree(root, ignore_errors=True)
             raise FetchError(str(exc)) from None
@@ -162,18 +163,37 @@ def fetch_model(
         return root / "files"
 
 
-def _download_all(client, download, repo_id, revision, files, sizes, dest: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _download_all(client, repo_id, revision, files, sizes, dest: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
     digests = {}
     for path in sorted(files):
         target = dest / path
         if not target.resolve().is_relative_to(dest.resolve()):
             raise FetchError(f"file path {path!r} leaves the model folder")
         target.parent.mkdir(parents=True, exist_ok=True)
-        size, digest = download(client, repo_id, revision, path, str(target))
+        size, digest = _download(client, repo_id, revision, path, target)
         if size != sizes[path]:
             raise FetchError(f"{path}: downloaded {size} bytes, the Hub lists {sizes[path]}")
         digests[path] = digest
     return digests
+
+
+def _download(client, repo_id: str, revision: str, path: str, dest: Path) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Stream one file to `dest` through sha256 (rewritten from scratch on each retry); (bytes, hex digest)."""
+    url = client.file_url(repo_id, revision, path)
+    what = f"{repo_id}/{path}"
+
+    def call() -> tuple[int, str]:
+        digest = hashlib.sha256()
+        size = 0
+        with client.http.stream("GET", url) as response, open(dest, "wb") as fh:
+            client.raise_for(response, what)
+            for chunk in response.iter_bytes(1024 * 1024):
+                fh.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        return size, digest.hexdigest()
+
+    return client.retrying(what, call)
 
 
 def verify_local_model(path: str | os.PathLike[str], files: Sequence[str], hotkey: str, expected_hash: str) -> Path:

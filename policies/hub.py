@@ -51,7 +51,8 @@ class HubClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _retrying(self, what: str, fn):  # type: ignore[no-untyped-def]
+    def retrying(self, what: str, fn):  # type: ignore[no-untyped-def]
+        """Call `fn` with the configured retries; transient failures that persist become `HubUnreachable`."""
         retrying = Retrying(
             stop=stop_after_attempt(self.config.attempts),
             wait=wait_exponential(multiplier=self.config.retry_wait_s, max=max(self.config.retry_wait_s * 8, 0.001)),
@@ -67,7 +68,8 @@ class HubClient:
             ) from None
 
     @staticmethod
-    def _raise_for(response: httpx.Response, what: str) -> None:
+    def raise_for(response: httpx.Response, what: str) -> None:
+        """Map an HTTP status to a retryable failure or a one-line `CheckError`."""
         code = response.status_code
         if code == 429 or code >= 500:
             raise _Transient(f"HTTP {code}")
@@ -90,13 +92,13 @@ class HubClient:
 
         def call() -> dict:
             response = self.http.get(url, params={"blobs": "true"})
-            self._raise_for(response, what)
+            self.raise_for(response, what)
             try:
                 return response.json()
             except ValueError:
                 raise CheckError(f"{what}: the Hub answered with invalid JSON") from None
 
-        info = self._retrying(what, call)
+        info = self.retrying(what, call)
         sha = info.get("sha") if isinstance(info, dict) else None
         siblings = info.get("siblings") if isinstance(info, dict) else None
         if not isinstance(sha, str) or not SHA_RE.match(sha) or not isinstance(siblings, list):
@@ -124,7 +126,7 @@ class HubClient:
             with self.http.stream("GET", url, headers=headers) as response:
                 if response.status_code == 416:
                     return b""
-                self._raise_for(response, what)
+                self.raise_for(response, what)
                 skip = 0 if response.status_code == 206 else start  # a server that ignored Range sent it all
                 out = bytearray()
                 for chunk in response.iter_bytes():
@@ -133,7 +135,7 @@ class HubClient:
                         break
                 return bytes(out[skip : skip + length])
 
-        return self._retrying(what, call)
+        return self.retrying(what, call)
 
 
 class HubReader:
@@ -150,24 +152,3 @@ class HubReader:
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
         return self.client.read_range(self.repo_id, self.revision, path, start, length)  # type: ignore[arg-type]
-
-
-def download(client: HubClient, repo_id: str, revision: str, path: str, dest: str) -> tuple[int, str]:
-    """Stream one file to `dest` (overwritten on each try); returns (bytes, sha256 hex). Retried as a whole."""
-    import hashlib
-
-    url = client.file_url(repo_id, revision, path)
-    what = f"{repo_id}/{path}"
-
-    def call() -> tuple[int, str]:
-        digest = hashlib.sha256()
-        size = 0
-        with client.http.stream("GET", url) as response, open(dest, "wb") as fh:
-            client._raise_for(response, what)
-            for chunk in response.iter_bytes(1024 * 1024):
-                fh.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-        return size, digest.hexdigest()
-
-    return client._retrying(what, call)

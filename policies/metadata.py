@@ -51,6 +51,9 @@ def chat_templates(manifest: Manifest) -> Templates:
                 out.found[path] = manifest.texts[path].decode("utf-8")
             except UnicodeDecodeError:
                 out.errors.append(f"{path} is not UTF-8")
+    proc, _ = load_json(manifest, "processor_config.json")
+    if isinstance(proc, dict) and "chat_template" in proc:
+        _collect(proc["chat_template"], "processor_config.json", out)
     doc, err = load_json(manifest, "chat_template.json")
     if err:
         out.errors.append(err)
@@ -101,6 +104,13 @@ def context_length(config: dict) -> object | None:
             if key in source:
                 return source[key]
     return None
+
+
+def context_lengths(config: dict) -> list[tuple[str, object]]:
+    """Every context-length field of the config and its text_config, as (key, value)."""
+    found = [(key, config[key]) for key in CONTEXT_KEYS if key in config]
+    sub = text_config(config)
+    return found + [(f"text_config.{key}", sub[key]) for key in CONTEXT_KEYS if key in sub]
 
 
 def vocab_size(config: dict) -> object | None:

@@ -6,6 +6,7 @@ It serves model folders (or in-memory files) the way the Hub does for the calls 
   `blobId`), like the Hub with `?blobs=true`;
 - `HEAD`/`GET /ORG/NAME/resolve/REV/PATH`: the file, with `Range` support (206 + Content-Range, 416), and
   the headers huggingface_hub reads (`X-Repo-Commit`, `ETag`, `Content-Length`, `Accept-Ranges`);
+- `GET /api/models/ORG/NAME/tree/REV[/PATH][?recursive=true]`: the tree listing `snapshot_download` uses;
 - 404s carrying the Hub's `X-Error-Code` (`RepoNotFound`, `RevisionNotFound`, `EntryNotFound`).
 
 Use: `with HubServer() as hub: sha = hub.add_repo("org/name", folder); ... hub.url ...`. Every request is
@@ -186,6 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _model_info(self, rest: list[str], head: bool) -> int:
         repo = "/".join(rest[:2])
+        if len(rest) > 3 and rest[2] == "tree":
+            return self._tree(repo, rest[3], "/".join(rest[4:]), head)
         rev = "/".join(rest[3:]) if len(rest) > 3 and rest[2] == "revision" else "main"
         found = self._lookup(repo, rev, head)
         if isinstance(found, int):
@@ -196,6 +199,32 @@ class _Handler(BaseHTTPRequestHandler):
         ]
         body = {"id": repo, "modelId": repo, "sha": found.sha, "private": False, "siblings": siblings, "tags": []}
         return self._send(200, json.dumps(body).encode(), head)
+
+    def _tree(self, repo: str, rev: str, folder: str, head: bool) -> int:
+        """`/api/models/REPO/tree/REV[/PATH]?recursive=...` as huggingface_hub's list_repo_tree reads it."""
+        found = self._lookup(repo, rev, head)
+        if isinstance(found, int):
+            return found
+        recursive = "recursive=true" in urlsplit(self.path).query.lower()
+        prefix = folder.strip("/") + "/" if folder.strip("/") else ""
+        entries: dict[str, dict] = {}
+        for name in sorted(found.files):
+            if not name.startswith(prefix):
+                continue
+            parts = name[len(prefix) :].split("/")
+            for depth in range(1, len(parts)):
+                if depth > 1 and not recursive:
+                    break
+                sub = prefix + "/".join(parts[:depth])
+                entries.setdefault(
+                    sub, {"type": "directory", "path": sub, "oid": hashlib.sha1(sub.encode()).hexdigest()}
+                )
+            if len(parts) == 1 or recursive:
+                oid = hashlib.sha1(name.encode()).hexdigest()
+                entries[name] = {"type": "file", "path": name, "size": found.size(name), "oid": oid}
+        if prefix and not entries:
+            return self._send(404, b'{"error": "Entry not found"}', head, {"X-Error-Code": "EntryNotFound"})
+        return self._send(200, json.dumps(list(entries.values())).encode(), head)
 
     def _resolve(self, parts: list[str], head: bool) -> tuple[int, int]:
         repo, rev, name = "/".join(parts[:2]), parts[3], "/".join(parts[4:])

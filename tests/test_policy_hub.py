@@ -112,8 +112,8 @@ def test_server_ignoring_range_is_cut_at_the_requested_length(hub: HubServer, sm
 
 
 def test_hubserver_speaks_huggingface_hub(hub: HubServer, smollm2: Path, tmp_path: Path) -> None:
-    """The stand-in is faithful enough for huggingface_hub itself (model_info, downloads, errors)."""
-    from huggingface_hub import HfApi, hf_hub_download
+    """The stand-in is faithful enough for huggingface_hub itself (model_info, downloads, snapshots, errors)."""
+    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     sha = hub.add_repo("org/smol", smollm2)
@@ -124,6 +124,15 @@ def test_hubserver_speaks_huggingface_hub(hub: HubServer, smollm2: Path, tmp_pat
     ).stat().st_size
     path = hf_hub_download("org/smol", "config.json", revision=sha, endpoint=hub.url, cache_dir=tmp_path)
     assert json.loads(Path(path).read_text())["vocab_size"] == 49152
+    snapshot = Path(
+        snapshot_download("org/smol", revision=sha, endpoint=hub.url, cache_dir=tmp_path, allow_patterns=["*.json"])
+    )
+    assert sorted(p.name for p in snapshot.iterdir()) == [
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
     with pytest.raises(RepositoryNotFoundError):
         HfApi(endpoint=hub.url).model_info("org/none")
     with pytest.raises(RevisionNotFoundError):

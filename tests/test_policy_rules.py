@@ -48,6 +48,17 @@ def _corrupt_offsets(root: Path) -> None:
     (root / "model.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(blob[8 + n :]))
 
 
+def _untied_lm_head(root: Path) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    tensors = {
+        "model.embed_tokens.weight": np.ones((32, 8), np.float16),
+        "lm_head.weight": np.ones((40, 8), np.float16),
+    }
+    save_file(tensors, str(root / "model.safetensors"))
+
+
 def _torch_zip(root: Path) -> None:
     with zipfile.ZipFile(root / "weights.data", "w") as zf:  # torch.save layout, innocent name
         zf.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
@@ -98,6 +109,15 @@ HOSTILE: dict[str, tuple[str, Callable[[Path], None]]] = {
     "config-vocab-mismatch": ("config", lambda r: _edit_json(r / "config.json", vocab_size=50000)),
     "config-context-absurd": ("config", lambda r: _edit_json(r / "config.json", max_position_embeddings=2**40)),
     "config-context-not-int": ("config", lambda r: _edit_json(r / "config.json", max_position_embeddings="8k")),
+    "config-text-config-context": (
+        "config",
+        lambda r: _edit_json(r / "config.json", text_config={"max_position_embeddings": -1}),
+    ),
+    "config-lm-head-rows": ("config", _untied_lm_head),
+    "template-processor-config": (
+        "template",
+        lambda r: (r / "processor_config.json").write_text(json.dumps({"chat_template": "{{ x.__class__ }}"})),
+    ),
     "template-missing": ("template", lambda r: (r / "chat_template.jinja").unlink()),
     "template-dunder": ("template", lambda r: (r / "chat_template.jinja").write_text("{{ m.__class__.__mro__ }}")),
     "template-in-tokenizer-config": (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from policies.config import PolicyConfig
 from policies.manifest import Manifest
-from policies.metadata import architectures, context_length, load_json, vocab_size
+from policies.metadata import architectures, context_lengths, load_json, vocab_size
 from policies.report import Violation
 
 EMBEDDING_SUFFIXES = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "tok_embeddings.weight")
@@ -20,6 +20,14 @@ def embedding_rows(manifest: Manifest) -> tuple[str, int] | None:
     ]
     candidates.sort(key=lambda c: ("language_model" not in c[0] and not c[0].startswith("model.embed"), c[0]))
     return candidates[0] if candidates else None
+
+
+def lm_head_rows(manifest: Manifest) -> tuple[str, int] | None:
+    for h in manifest.headers.values():
+        for t in h.tensors:
+            if t.name.endswith("lm_head.weight") and t.shape and "vision" not in t.name:
+                return t.name, t.shape[0]
+    return None
 
 
 def check(manifest: Manifest, config: PolicyConfig) -> list[Violation]:
@@ -39,13 +47,15 @@ def check(manifest: Manifest, config: PolicyConfig) -> list[Violation]:
         bad = [a for a in archs if a not in allowed]
         if bad:
             out.append(Violation("config", f"architecture {', '.join(bad)} is not served by the engines (allowlist)"))
-    ctx = context_length(doc)
-    if ctx is not None and (type(ctx) is not int or not 0 < ctx <= config.max_context_length):
-        out.append(Violation("config", f"context length {ctx!r} is outside 1..{config.max_context_length}"))
+    for key, ctx in context_lengths(doc):
+        if type(ctx) is not int or not 0 < ctx <= config.max_context_length:
+            out.append(Violation("config", f"{key} {ctx!r} is outside 1..{config.max_context_length}"))
     vocab = vocab_size(doc)
     rows = embedding_rows(manifest)
     if vocab is not None and (type(vocab) is not int or vocab <= 0):
         out.append(Violation("config", f"vocab_size {vocab!r} is not a positive integer"))
-    elif rows and vocab is not None and rows[1] != vocab:
-        out.append(Violation("config", f"vocab_size {vocab} disagrees with {rows[0]} ({rows[1]} rows)"))
+    elif vocab is not None:
+        for name, count in [r for r in (rows, lm_head_rows(manifest)) if r]:
+            if count != vocab:
+                out.append(Violation("config", f"vocab_size {vocab} disagrees with {name} ({count} rows)"))
     return out
