@@ -32,30 +32,35 @@ class LocalReader:
             raise CheckError(f"not a model folder (expected a directory): {self.root}")
 
     def entries(self) -> list[FileEntry]:
+        """Every entry under the root; iterative, so a hostile folder nested thousands deep cannot blow the stack."""
         found: list[FileEntry] = []
-        self._scan(self.root, "", found)
+        pending = [(self.root, "")]
+        while pending:
+            folder, prefix = pending.pop()
+            for item in self._list(folder):
+                rel = prefix + item.name
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except OSError as exc:
+                    raise CheckError(f"cannot stat {item.path}: {exc.strerror or exc}") from None
+                if stat.S_ISLNK(st.st_mode):
+                    found.append(FileEntry(rel, 0, "symlink", target=_readlink(item.path)))
+                elif stat.S_ISDIR(st.st_mode):
+                    if rel not in SKIPPED_DIRS:
+                        pending.append((Path(item.path), rel + "/"))
+                elif stat.S_ISREG(st.st_mode):
+                    found.append(FileEntry(rel, st.st_size, "file"))
+                else:
+                    found.append(FileEntry(rel, 0, "special"))
         return found
 
-    def _scan(self, folder: Path, prefix: str, found: list[FileEntry]) -> None:
+    @staticmethod
+    def _list(folder: Path) -> list[os.DirEntry[str]]:
         try:
-            items = list(os.scandir(folder))
+            with os.scandir(folder) as it:
+                return list(it)
         except OSError as exc:
             raise CheckError(f"cannot list {folder}: {exc.strerror or exc}") from None
-        for item in items:
-            rel = prefix + item.name
-            try:
-                st = item.stat(follow_symlinks=False)
-            except OSError as exc:
-                raise CheckError(f"cannot stat {item.path}: {exc.strerror or exc}") from None
-            if stat.S_ISLNK(st.st_mode):
-                found.append(FileEntry(rel, 0, "symlink", target=_readlink(item.path)))
-            elif stat.S_ISDIR(st.st_mode):
-                if rel not in SKIPPED_DIRS:
-                    self._scan(Path(item.path), rel + "/", found)
-            elif stat.S_ISREG(st.st_mode):
-                found.append(FileEntry(rel, st.st_size, "file"))
-            else:
-                found.append(FileEntry(rel, 0, "special"))
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
         full = self.root / path

@@ -49,7 +49,7 @@ def check(manifest: Manifest, config: PolicyConfig) -> list[Violation]:
             out.append(Violation("config", f"architecture {', '.join(bad)} is not served by the engines (allowlist)"))
     for key, ctx in context_lengths(doc):
         if type(ctx) is not int or not 0 < ctx <= config.max_context_length:
-            out.append(Violation("config", f"{key} {ctx!r} is outside 1..{config.max_context_length}"))
+            out.append(Violation("config", f"{key} {ctx!r} is not an integer in 1..{config.max_context_length}"))
     vocab = vocab_size(doc)
     rows = embedding_rows(manifest)
     if vocab is not None and (type(vocab) is not int or vocab <= 0):
