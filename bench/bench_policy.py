@@ -45,6 +45,27 @@ def _huge_header_seconds() -> float:
     return round(statistics.median(times), 7)
 
 
+def _hub_seconds(tiny: Path, big: Path) -> dict:
+    """The same checks through the Hub path against the local stand-in server (loopback HTTP, ranged reads)."""
+    import policies
+    from policies.config import HubConfig
+    from tests.hubserver import HubServer
+
+    with HubServer() as hub:
+        hub.add_repo("bench/tiny", tiny)
+        hub.add_repo("bench/big", big)
+        config = HubConfig(endpoint=hub.url)
+        out = {}
+        for name in ("tiny", "big"):
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                policies.check_hub(f"bench/{name}", "main", hub=config)
+                times.append(time.perf_counter() - started)
+            out[name] = round(statistics.median(times), 4)
+    return out
+
+
 def run() -> dict:
     import policies
     from harness.bundled_models import smollm2_dir
@@ -61,6 +82,7 @@ def run() -> dict:
         for _ in range(RUNS):
             tiny_times.append(_time(policies.check_local, tiny))
             big_times.append(_time(policies.check_local, big))
+        hub_seconds = _hub_seconds(tiny, big)
         params_big = big_report.facts["parameters"]
         tensors_big = _tensors(policies.build_local_manifest(big))
     hostile_seconds = _huge_header_seconds()
@@ -79,5 +101,6 @@ def run() -> dict:
         "ratio_median": round(big_median / tiny_median, 3),
         "ratio_min": round(min(big_times) / min(tiny_times), 3),
         "goal": {"ratio_max": 1.5, "big_seconds_max": 0.1},
+        "hub_path_seconds_median": hub_seconds,
         "goal_met": big_median / tiny_median <= 1.5 and big_median < 0.1,
     }

@@ -88,6 +88,7 @@ class HubConfig(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one Hub request (seconds).")
     attempts: int = Field(default=3, ge=1, description="Tries per Hub request before giving up (transient errors).")
     retry_wait_s: float = Field(default=0.5, ge=0, description="First wait between tries; doubles each try.")
+    parallel_requests: int = Field(default=8, ge=1, le=64, description="Concurrent metadata reads during a check.")
 
     def resolved_endpoint(self) -> str:
         import os

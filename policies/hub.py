@@ -146,6 +146,7 @@ class HubReader:
         self.repo_id = repo_id
         self.revision, self._entries = client.model_info(repo_id, revision)
         self.source = f"hf://{repo_id}@{self.revision}"
+        self.parallel_reads = client.config.parallel_requests
 
     def entries(self) -> list[FileEntry]:
         return list(self._entries)

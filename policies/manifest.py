@@ -76,26 +76,39 @@ def is_metadata_file(path: str) -> bool:
 
 
 def build_manifest(reader: Reader, config: PolicyConfig) -> Manifest:
+    """Read what the rules need. A reader with `parallel_reads > 1` (the Hub) gets its reads issued from a
+    small thread pool, since each is a round trip; every entry writes only its own keys of the manifest."""
     entries = sorted(reader.entries(), key=lambda e: e.path)
     manifest = Manifest(source=reader.source, revision=reader.revision, files=entries)
-    for entry in entries:
-        if entry.kind != "file" or escapes_root(entry.path):
-            continue  # never opened: the symlink rule rejects it
-        if entry.path.endswith(".safetensors"):
-            _read_safetensors(reader, entry, config, manifest)
-        elif is_metadata_file(entry.path):
-            if entry.size > config.max_metadata_file_bytes:
-                manifest.text_errors[entry.path] = f"larger than {config.max_metadata_file_bytes} bytes"
-                manifest.heads[entry.path] = reader.read_range(entry.path, 0, min(entry.size, HEAD_BYTES))
-            else:
-                data = reader.read_range(entry.path, 0, entry.size)
-                manifest.texts[entry.path] = data
-                manifest.heads[entry.path] = data[:HEAD_BYTES]
-        elif entry.size:
+    todo = [e for e in entries if e.kind == "file" and not escapes_root(e.path)]  # others are never opened
+    workers = max(1, int(getattr(reader, "parallel_reads", 1)))
+    if workers == 1 or len(todo) < 2:
+        for entry in todo:
+            _read_entry(reader, entry, config, manifest)
+        return manifest
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="manifest") as pool:
+        for _ in pool.map(lambda e: _read_entry(reader, e, config, manifest), todo):
+            pass  # re-raises the first CheckError
+    return manifest
+
+
+def _read_entry(reader: Reader, entry: FileEntry, config: PolicyConfig, manifest: Manifest) -> None:
+    if entry.path.endswith(".safetensors"):
+        _read_safetensors(reader, entry, config, manifest)
+    elif is_metadata_file(entry.path):
+        if entry.size > config.max_metadata_file_bytes:
+            manifest.text_errors[entry.path] = f"larger than {config.max_metadata_file_bytes} bytes"
             manifest.heads[entry.path] = reader.read_range(entry.path, 0, min(entry.size, HEAD_BYTES))
         else:
-            manifest.heads[entry.path] = b""
-    return manifest
+            data = reader.read_range(entry.path, 0, entry.size)
+            manifest.texts[entry.path] = data
+            manifest.heads[entry.path] = data[:HEAD_BYTES]
+    elif entry.size:
+        manifest.heads[entry.path] = reader.read_range(entry.path, 0, min(entry.size, HEAD_BYTES))
+    else:
+        manifest.heads[entry.path] = b""
 
 
 def _read_safetensors(reader: Reader, entry: FileEntry, config: PolicyConfig, manifest: Manifest) -> None:
