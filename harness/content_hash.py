@@ -30,7 +30,8 @@ class ContentHashError(HarnessError):
     """The hash cannot be computed (missing file, bad path, empty list)."""
 
 
-def _check_path(path: str) -> None:
+def check_path(path: str) -> None:
+    """A repo-relative POSIX path that the byte layout can carry unambiguously."""
     parts = path.split("/")
     if (
         not path
@@ -56,15 +57,19 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def salted_hash(digests: Mapping[str, str], hotkey: str) -> str:
-    """The commitment HASH from per-file sha256 hex digests (path -> digest)."""
+def check_hotkey(hotkey: str) -> None:
     if not hotkey or "\n" in hotkey:
         raise ContentHashError("the hotkey salt must be a non-empty single line")
+
+
+def salted_hash(digests: Mapping[str, str], hotkey: str) -> str:
+    """The commitment HASH from per-file sha256 hex digests (path -> digest)."""
+    check_hotkey(hotkey)
     if not digests:
         raise ContentHashError("no files to hash")
     h = hashlib.sha256(PREFIX + hotkey.encode("utf-8") + b"\n")
     for path in sorted(digests, key=lambda p: p.encode("utf-8")):
-        _check_path(path)
+        check_path(path)
         digest = digests[path]
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise ContentHashError(f"{path}: not a sha256 hex digest: {digest!r}")
@@ -77,7 +82,7 @@ def model_hash(root: str | os.PathLike[str], files: Iterable[str], hotkey: str) 
     base = Path(root)
     digests = {}
     for path in files:
-        _check_path(path)
+        check_path(path)
         digests[path] = file_sha256(base / path)
     return salted_hash(digests, hotkey)
 

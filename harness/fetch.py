@@ -5,7 +5,11 @@ of one commit, streams each through sha256, and accepts the result only if the s
 the miner's commitment; on a mismatch the download is deleted. Layout under `models_dir`:
 
     <org>--<name>@<sha>/files/...   the model folder (what the sandbox mounts read-only)
-    <org>--<name>@<sha>/meta.json   hash, file list, bytes, last use (LRU order)
+    <org>--<name>@<sha>/meta.json   per-file sha256, bytes, last use (LRU order)
+
+A cached model is reused for any commitment of the same repo@sha: the salted hash is recomputed from the
+stored per-file digests, so a second hotkey claiming the same content is checked without a download (and a
+mismatch leaves the verified copy in place).
 
 A model folder without meta.json is a partial download and is removed. One file lock serialises fetches.
 """
@@ -24,7 +28,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from harness.content_hash import ContentHashError, file_sha256, model_hash, salted_hash
+from harness.content_hash import check_hotkey, check_path, file_sha256, model_hash, salted_hash
 from harness.errors import HarnessError
 from policies.config import HubConfig
 
@@ -87,16 +91,23 @@ def _make_room(models_dir: Path, needed: int, budget: int, keep: str) -> None:
         used -= model.bytes
 
 
-def _write_meta(root: Path, expected_hash: str, files: Sequence[str], size: int) -> None:
-    doc = {"hash": expected_hash, "files": sorted(files), "bytes": size, "last_used": time.time()}
+def _write_meta(root: Path, digests: dict[str, str], size: int) -> None:
+    doc = {"digests": dict(sorted(digests.items())), "bytes": size, "last_used": time.time()}
     tmp = root / "meta.json.tmp"
     tmp.write_text(json.dumps(doc, indent=2))
     os.replace(tmp, root / "meta.json")
 
 
-def _touch(root: Path) -> None:
-    doc = json.loads((root / "meta.json").read_text())
-    _write_meta(root, doc["hash"], doc["files"], doc["bytes"])
+def _cached_digests(root: Path) -> dict[str, str] | None:
+    try:
+        doc = json.loads((root / "meta.json").read_text())
+        digests, size = doc["digests"], int(doc["bytes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(digests, dict):
+        return None
+    _write_meta(root, digests, size)  # last use, for LRU
+    return digests
 
 
 def fetch_model(
@@ -118,17 +129,25 @@ def fetch_model(
         raise FetchError(f"revision {revision!r} is not a full commit sha")
     if not files:
         raise FetchError("no files to fetch")
+    check_hotkey(hotkey)
+    for path in files:
+        check_path(path)
     base = Path(models_dir)
     base.mkdir(parents=True, exist_ok=True)
     key = _key(repo_id, revision)
     root = base / key
     with FileLock(str(base / ".lock")):
         _remove_partials(base)
-        if (root / "meta.json").is_file():
-            meta = json.loads((root / "meta.json").read_text())
-            if meta.get("hash") == expected_hash and meta.get("files") == sorted(files):
-                _touch(root)
-                return root / "files"
+        cached = _cached_digests(root) if (root / "meta.json").is_file() else None
+        if cached is not None and sorted(cached) == sorted(files):
+            actual = salted_hash(cached, hotkey)
+            if actual != expected_hash:
+                raise FetchError(
+                    f"content hash mismatch for {repo_id}@{revision}: committed {expected_hash}, "
+                    f"content hashes to {actual} for this hotkey"
+                )
+            return root / "files"
+        if root.exists():
             shutil.rmtree(root)
         try:
             with HubClient(hub) as client:
@@ -148,18 +167,14 @@ def fetch_model(
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
-        try:
-            actual = salted_hash(digests, hotkey)
-        except ContentHashError:
-            shutil.rmtree(root, ignore_errors=True)
-            raise
+        actual = salted_hash(digests, hotkey)
         if actual != expected_hash:
             shutil.rmtree(root, ignore_errors=True)
             raise FetchError(
                 f"content hash mismatch for {repo_id}@{revision}: committed {expected_hash}, downloaded {actual}; "
                 "download removed"
             )
-        _write_meta(root, expected_hash, files, needed)
+        _write_meta(root, digests, needed)
         return root / "files"
 
 

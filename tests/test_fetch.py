@@ -125,6 +125,23 @@ def test_fetch_requires_a_pinned_sha_and_existing_files(hub: HubServer, tmp_path
         _fetch(hub, "org/tiny", "a" * 40, ["config.json"], "0" * 64, tmp_path / "models")
 
 
+def test_cached_content_checked_for_another_hotkey_without_download(hub: HubServer, tmp_path: Path) -> None:
+    root = write_tiny_model(tmp_path / "m")
+    files = _files(root)
+    sha = hub.add_repo("org/tiny", root)
+    models = tmp_path / "models"
+    out = _fetch(hub, "org/tiny", sha, files, model_hash(root, files, HOTKEY), models)
+    before = len(hub.requests)
+    copier = model_hash(root, files, HOTKEY)  # a copier re-using the original commitment under its own hotkey
+    with pytest.raises(FetchError, match="content hash mismatch"):
+        fetch_model("org/tiny", sha, files, "5Copier", copier, models_dir=models, budget_bytes=10**9)
+    assert len(hub.requests) == before and (out / "model.safetensors").is_file()  # verified copy kept
+    other = fetch_model(
+        "org/tiny", sha, files, "5Copier", model_hash(root, files, "5Copier"), models_dir=models, budget_bytes=10**9
+    )
+    assert other == out and len(hub.requests) == before
+
+
 def test_lru_eviction_under_budget(hub: HubServer, tmp_path: Path) -> None:
     models = tmp_path / "models"
     refs = []
@@ -155,7 +172,7 @@ def test_partial_downloads_are_cleaned(hub: HubServer, tmp_path: Path) -> None:
     _fetch(hub, "org/tiny", sha, files, model_hash(root, files, HOTKEY), models)
     assert not (models / "org--old@").exists()
     meta = json.loads((models / f"org--tiny@{sha}" / "meta.json").read_text())
-    assert meta["files"] == files
+    assert sorted(meta["digests"]) == files
 
 
 def test_fetch_retries_transient_failures(hub: HubServer, tmp_path: Path) -> None:
