@@ -87,7 +87,7 @@ def _walk(ast: nodes.Template) -> list[str]:
         problems.append(f"line {getattr(node, 'lineno', '?')}: {text}")
 
     for node in ast.find_all(nodes.Node):
-        if isinstance(node, nodes.Getattr) and _unsafe_name(node.attr):
+        if isinstance(node, nodes.Getattr | nodes.NSRef) and _unsafe_name(node.attr):
             add(node, f"attribute access .{node.attr} is refused")
         elif isinstance(node, nodes.Getitem):
             key = _const(node.arg)
@@ -103,8 +103,13 @@ def _walk(ast: nodes.Template) -> list[str]:
 
 
 def _check_filter(node: nodes.Filter | nodes.Test, add) -> None:  # type: ignore[no-untyped-def]
-    if node.name == "attr":
-        names = [_const(arg) for arg in node.args]
+    args = list(node.args)
+    if node.name in ("map", "select", "reject") and args and _const(args[0]) == "attr":
+        node_name, args = "attr", args[1:]  # map('attr', NAME) applies the attr filter to each item
+    else:
+        node_name = node.name
+    if node_name == "attr":
+        names = [_const(arg) for arg in args]
         if not names or not all(isinstance(n, str) for n in names):
             add(node, "attr filter with a computed attribute name is refused")
         elif any(_unsafe_name(n) for n in names):  # type: ignore[arg-type]

@@ -9,6 +9,25 @@ from policies.template import check_template
 CAP = 256 * 1024
 
 
+TOOL_TEMPLATE = """{%- if tools %}{{- '<|im_start|>system\n' }}{%- for tool in tools %}{{- tool | tojson }}{%- endfor %}
+{%- endif %}{%- set ns = namespace(last=messages|length - 1) %}
+{%- for message in messages %}
+  {%- if message.role == 'assistant' and message.tool_calls is defined %}
+    {%- for call in message.tool_calls %}{%- set fn = call.function if call.function is defined else call %}
+      {{- '<tool_call>' ~ {'name': fn.name, 'arguments': fn.arguments} | tojson ~ '</tool_call>' }}
+    {%- endfor %}
+  {%- elif message.content is string %}
+    {{- message.content.split('</think>')[-1].lstrip('\n') | trim }}
+    {%- for key, value in message.get('metadata', {}).items() %}{{ key | upper }}={{ value }}{% endfor %}
+  {%- endif %}
+  {%- if loop.index0 == ns.last and add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{%- endif %}
+{%- endfor %}"""
+
+
+def test_tool_calling_style_template_passes() -> None:
+    assert check_template(TOOL_TEMPLATE, CAP) == []
+
+
 def test_real_smollm2_template_passes(smollm2) -> None:
     assert check_template((smollm2 / "chat_template.jinja").read_text(), CAP) == []
 
@@ -22,6 +41,8 @@ def test_real_smollm2_template_passes(smollm2) -> None:
         "{{ tools | tojson }}{% for t in tools %}{{ t['function']['parameters']['format'] }}{% endfor %}",
         "{{ messages | map(attribute='content') | join('\\n') }}{{ '%s' | format(bos_token) }}",
         "{{ raise_exception('only user and assistant roles') if messages[0].role == 'bad' }}",
+        "{% set ns = namespace(found=false) %}{% for m in messages %}{% set ns.found = true %}{% endfor %}",
+        "{{ messages | map('attr', 'content') | list }}",
     ],
 )
 def test_ordinary_templates_pass(source: str) -> None:
@@ -42,6 +63,8 @@ def test_ordinary_templates_pass(source: str) -> None:
         ("{{ '{0.__class__}'.format(x) }}", ".format"),
         ("{{ '{0.a}'.format_map(x) }}", ".format_map"),
         ("{{ messages | map(attribute='__class__') | list }}", "map filter"),
+        ("{{ messages | map('attr', 'mro') | list }}", "attr filter on 'mro'"),
+        ("{% set ns = namespace() %}{% set ns.__dict__ = 1 %}", ".__dict__"),
         ("{{ f.gi_frame.f_globals }}", ".gi_frame"),
         ("{{ lipsum._private }}", "._private"),
         ("{% include 'other.jinja' %}", "include"),
