@@ -185,6 +185,28 @@ def test_sparse_model_over_ten_billion_parameters_rejected_on_size(tmp_path: Pat
     assert report.facts["parameters"] > 10e9
 
 
+def test_checks_read_headers_not_weights(tmp_path: Path, smollm2: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from policies.local import LocalReader
+
+    reads: list[tuple[str, int, int]] = []
+    original = LocalReader.read_range
+
+    def counting(self, path: str, start: int, length: int) -> bytes:  # type: ignore[no-untyped-def]
+        data = original(self, path, start, length)
+        reads.append((path, start, len(data)))
+        return data
+
+    monkeypatch.setattr(LocalReader, "read_range", counting)
+    assert policies.check_local(smollm2).allowed
+    weights = [r for r in reads if r[0] == "model.safetensors"]
+    assert [r[1] for r in weights] == [0, 8] and sum(r[2] for r in weights) < 64 * 1024
+    assert sum(r[2] for r in reads if r[0] == "tokenizer.json") == 64
+    reads.clear()
+    big = write_sparse_model(tmp_path / "big", 11e9)
+    assert policies.check_local(big).rules_violated == {"size"}
+    assert sum(r[2] for r in reads) < 1024 * 1024
+
+
 def test_size_caps_are_configurable(tmp_path: Path) -> None:
     root = write_tiny_model(tmp_path / "m")
     assert policies.check_local(root, PolicyConfig(max_parameters=100)).rules_violated == {"size"}

@@ -26,7 +26,7 @@ def run_check(ref_text: str, settings):  # type: ignore[no-untyped-def]
         report.model = str(ref.path)
         return report
     except policies.CheckError as exc:
-        raise HarnessError(str(exc)) from None
+        raise HarnessError(" ".join(str(exc).split())) from None  # one line, whatever the cause said
 
 
 def register(app: typer.Typer) -> None:
