@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-# Causal LMs and vision-LMs that both engines (sglang and `transformers serve`) load without remote code.
+# Causal LMs and vision-LMs that both engines (sglang and `transformers serve`) load without remote code;
+# tests check each name against transformers' auto-model mappings.
 DEFAULT_ARCHITECTURES: tuple[str, ...] = (
     "LlamaForCausalLM",
     "MistralForCausalLM",
@@ -19,7 +20,6 @@ DEFAULT_ARCHITECTURES: tuple[str, ...] = (
     "Gemma3ForConditionalGeneration",
     "Phi3ForCausalLM",
     "PhiForCausalLM",
-    "Phi3VForCausalLM",
     "GraniteForCausalLM",
     "OlmoForCausalLM",
     "Olmo2ForCausalLM",
@@ -27,6 +27,7 @@ DEFAULT_ARCHITECTURES: tuple[str, ...] = (
     "SmolLM3ForCausalLM",
     "Qwen2VLForConditionalGeneration",
     "Qwen2_5_VLForConditionalGeneration",
+    "Qwen3VLForConditionalGeneration",
     "LlavaForConditionalGeneration",
     "LlavaNextForConditionalGeneration",
     "LlavaOnevisionForConditionalGeneration",

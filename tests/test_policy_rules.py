@@ -263,3 +263,12 @@ def test_never_imports_torch_or_harness(smollm2: Path) -> None:
         [sys.executable, "-c", code, str(smollm2)], capture_output=True, text=True, cwd=root, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_default_architectures_are_served_by_transformers_without_remote_code() -> None:
+    from transformers.models.auto import modeling_auto
+
+    known = set(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values()) | set(
+        modeling_auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES.values()
+    )
+    assert set(PolicyConfig().allowed_architectures) <= known
