@@ -48,6 +48,7 @@ class Manifest:
     text_errors: dict[str, str] = field(default_factory=dict)
     headers: dict[str, SafetensorsHeader] = field(default_factory=dict)
     header_errors: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, object] = field(default_factory=dict, repr=False)  # parsed views, computed once
 
     @property
     def paths(self) -> list[str]:

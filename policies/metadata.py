@@ -17,8 +17,19 @@ IMAGE_PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "i
 CONTEXT_KEYS = ("max_position_embeddings", "max_sequence_length", "seq_length", "n_positions", "n_ctx")
 
 
+def _memo(manifest: Manifest, key: str, compute):  # type: ignore[no-untyped-def]
+    """Several rules and the facts read the same files: parse each once per manifest."""
+    if key not in manifest.derived:
+        manifest.derived[key] = compute()
+    return manifest.derived[key]
+
+
 def load_json(manifest: Manifest, path: str) -> tuple[object | None, str | None]:
-    """(document, error); (None, None) when the file is absent."""
+    """(document, error); (None, None) when the file is absent. Callers must not mutate the document."""
+    return _memo(manifest, f"json:{path}", lambda: _load_json(manifest, path))
+
+
+def _load_json(manifest: Manifest, path: str) -> tuple[object | None, str | None]:
     if path in manifest.text_errors:
         return None, f"{path} is {manifest.text_errors[path]}"
     data = manifest.texts.get(path)
@@ -39,6 +50,10 @@ class Templates:
 
 
 def chat_templates(manifest: Manifest) -> Templates:
+    return _memo(manifest, "templates", lambda: _chat_templates(manifest))
+
+
+def _chat_templates(manifest: Manifest) -> Templates:
     out = Templates()
     tok, err = load_json(manifest, "tokenizer_config.json")
     if err:
@@ -82,6 +97,10 @@ def _collect(value: object, where: str, out: Templates) -> None:
 
 def license_of(manifest: Manifest) -> tuple[list[str], str | None]:
     """(declared licenses, error)."""
+    return _memo(manifest, "license", lambda: _license_of(manifest))
+
+
+def _license_of(manifest: Manifest) -> tuple[list[str], str | None]:
     if "README.md" in manifest.text_errors:
         return [], f"README.md is {manifest.text_errors['README.md']}"
     data = manifest.texts.get("README.md")
