@@ -69,9 +69,17 @@ def state_of(ctx: typer.Context) -> State:
 
 def _register_commands() -> None:
     """Import each command module; a module adds its commands to `app`."""
-    from harness.commands import chain_cmd, config_cmd
+    from harness.commands import (
+        chain_cmd,
+        check_cmd,
+        config_cmd,
+    )
 
-    for module in (config_cmd, chain_cmd):
+    for module in (
+        config_cmd,
+        check_cmd,
+        chain_cmd,
+    ):
         module.register(app)
 
 
@@ -81,7 +89,8 @@ _register_commands()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected failures print one line on stderr and exit with their code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns a command's `typer.Exit(code)` instead of raising it.
+        result = app(args=argv, standalone_mode=False)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -99,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return 2
         raise
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

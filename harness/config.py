@@ -15,7 +15,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.config import ChainConfig
-from policies.config import PolicyConfig
+from harness.fetch_config import FetchConfig
+from policies.config import HubConfig, PolicyConfig
 
 
 def default_cache_dir() -> Path:
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
     state_db: Path | None = Field(
         default=None, description="Validator state database; unset means <cache_dir>/state.sqlite."
     )
+    hub: HubConfig = Field(default_factory=HubConfig, description="Hugging Face Hub endpoint, timeout, retries.")
+    fetch: FetchConfig = Field(default_factory=FetchConfig, description="Model download cache.")
 
 
 class OverrideError(ValueError):

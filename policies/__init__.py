@@ -1,4 +1,64 @@
 """Model policies: build a manifest from metadata and decide whether a model may be evaluated.
 
 Never imports `harness`, never loads weights, never executes or renders anything from a model repo.
+
+Public API:
+- `build_local_manifest(path, config)` / `build_hub_manifest(repo_id, revision, config, hub)` -> `Manifest`
+- `evaluate(manifest, config)` -> `PolicyReport` (`.allowed`, `.violations`, `.facts`, `.to_dict()`)
+- `download_files(manifest, config)` -> the sorted file list a fetch downloads and the content hash covers
+- `check_local(path, config)` / `check_hub(repo_id, revision, config, hub)`: manifest + evaluate in one call
 """
+
+from __future__ import annotations
+
+import os
+
+from policies.config import HubConfig, PolicyConfig
+from policies.engine import download_files, evaluate
+from policies.errors import CheckError, HubUnreachable
+from policies.manifest import FileEntry, Manifest, build_manifest
+from policies.report import RULE_IDS, PolicyReport, Violation
+
+__all__ = [
+    "RULE_IDS",
+    "CheckError",
+    "FileEntry",
+    "HubConfig",
+    "HubUnreachable",
+    "Manifest",
+    "PolicyConfig",
+    "PolicyReport",
+    "Violation",
+    "build_hub_manifest",
+    "build_local_manifest",
+    "check_hub",
+    "check_local",
+    "download_files",
+    "evaluate",
+]
+
+
+def build_local_manifest(path: str | os.PathLike[str], config: PolicyConfig | None = None) -> Manifest:
+    from policies.local import LocalReader
+
+    return build_manifest(LocalReader(path), config or PolicyConfig())
+
+
+def build_hub_manifest(
+    repo_id: str, revision: str | None = None, config: PolicyConfig | None = None, hub: HubConfig | None = None
+) -> Manifest:
+    from policies.hub import HubClient, HubReader
+
+    with HubClient(hub) as client:
+        return build_manifest(HubReader(client, repo_id, revision), config or PolicyConfig())
+
+
+def check_local(path: str | os.PathLike[str], config: PolicyConfig | None = None) -> PolicyReport:
+    return evaluate(build_local_manifest(path, config), config)
+
+
+def check_hub(
+    repo_id: str, revision: str | None = None, config: PolicyConfig | None = None, hub: HubConfig | None = None
+) -> PolicyReport:
+    manifest = build_hub_manifest(repo_id, revision, config, hub)
+    return evaluate(manifest, config, model=f"hf://{repo_id}@{manifest.revision}")

@@ -1,13 +1,103 @@
-"""Policy settings: what a subnet accepts. Nested into the harness settings as `policy`."""
+"""Policy settings: what a subnet accepts. Nested into the harness settings as `policy` (and `hub`)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+# Causal LMs and vision-LMs that both engines (sglang and `transformers serve`) load without remote code;
+# tests check each name against transformers' auto-model mappings.
+DEFAULT_ARCHITECTURES: tuple[str, ...] = (
+    "LlamaForCausalLM",
+    "MistralForCausalLM",
+    "MixtralForCausalLM",
+    "Qwen2ForCausalLM",
+    "Qwen2MoeForCausalLM",
+    "Qwen3ForCausalLM",
+    "Qwen3MoeForCausalLM",
+    "GemmaForCausalLM",
+    "Gemma2ForCausalLM",
+    "Gemma3ForCausalLM",
+    "Gemma3ForConditionalGeneration",
+    "Phi3ForCausalLM",
+    "PhiForCausalLM",
+    "GraniteForCausalLM",
+    "OlmoForCausalLM",
+    "Olmo2ForCausalLM",
+    "StableLmForCausalLM",
+    "SmolLM3ForCausalLM",
+    "Qwen2VLForConditionalGeneration",
+    "Qwen2_5_VLForConditionalGeneration",
+    "Qwen3VLForConditionalGeneration",
+    "LlavaForConditionalGeneration",
+    "LlavaNextForConditionalGeneration",
+    "LlavaOnevisionForConditionalGeneration",
+    "Idefics3ForConditionalGeneration",
+    "SmolVLMForConditionalGeneration",
+    "MllamaForConditionalGeneration",
+    "Mistral3ForConditionalGeneration",
+)
+
+PICKLE_EXTENSIONS: tuple[str, ...] = (
+    ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".dill", ".npy", ".npz", ".sav", ".mar",
+)  # fmt: skip
+
+CODE_EXTENSIONS: tuple[str, ...] = (".py", ".pyc", ".pyo", ".pyw", ".pyx", ".pyd", ".so", ".dylib", ".dll")
+
 
 class PolicyConfig(BaseModel):
     """Limits and allowlists; each rule reads only its own fields."""
 
-    allowed_licenses: list[str] = Field(default_factory=lambda: ["apache-2.0"])
-    max_parameters: float = Field(default=10e9, description="Largest parameter count accepted.")
-    max_total_bytes: int = Field(default=40 * 1024**3, description="Largest repo size in bytes.")
+    allowed_licenses: list[str] = Field(
+        default_factory=lambda: ["apache-2.0"], description="license: model-card licenses accepted (lower case)."
+    )
+    max_parameters: float = Field(default=10e9, description="size: largest parameter count accepted.")
+    max_total_bytes: int = Field(default=40 * 1024**3, description="size: largest repo size in bytes.")
+    allowed_architectures: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ARCHITECTURES),
+        description="config: `architectures` values the engines serve.",
+    )
+    max_context_length: int = Field(
+        default=1_048_576, description="config: largest context length (max_position_embeddings) accepted."
+    )
+    max_header_bytes: int = Field(
+        default=100 * 1024 * 1024, description="corrupt: largest safetensors header length read (bytes)."
+    )
+    max_metadata_file_bytes: int = Field(
+        default=16 * 1024 * 1024, description="Largest config/README/template file read for a check (bytes)."
+    )
+    max_template_bytes: int = Field(default=256 * 1024, description="template: largest chat template accepted.")
+    require_chat_template: bool = Field(default=True, description="template: reject models without a chat template.")
+    pickle_extensions: list[str] = Field(
+        default_factory=lambda: list(PICKLE_EXTENSIONS),
+        description="pickle: file suffixes rejected as pickle-capable (content is sniffed too).",
+    )
+    code_extensions: list[str] = Field(
+        default_factory=lambda: list(CODE_EXTENSIONS), description="remote-code: file suffixes rejected as code."
+    )
+    max_download_file_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        description="Non-weight files larger than this are left out of the download list (weights always in).",
+    )
+
+
+class HubConfig(BaseModel):
+    """How the Hugging Face Hub is reached for metadata and downloads."""
+
+    endpoint: str | None = Field(
+        default=None, description="Hub base URL; unset means $HF_ENDPOINT, else https://huggingface.co."
+    )
+    timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one Hub request (seconds).")
+    attempts: int = Field(default=3, ge=1, description="Tries per Hub request before giving up (transient errors).")
+    retry_wait_s: float = Field(default=0.5, ge=0, description="First wait between tries; doubles each try.")
+    parallel_requests: int = Field(default=8, ge=1, le=64, description="Concurrent metadata reads during a check.")
+
+    def resolved_endpoint(self) -> str:
+        import os
+
+        return (self.endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+
+    def resolved_token(self) -> str | None:
+        """Read from $HF_TOKEN only, so that `harness config` never prints a secret."""
+        import os
+
+        return os.environ.get("HF_TOKEN") or None
