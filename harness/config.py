@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.config import ChainConfig
 from harness.fetch_config import FetchConfig
+from harness.supervisor_config import SupervisorConfig
 from policies.config import HubConfig, PolicyConfig
 
 
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
     log_json: bool | None = Field(default=None, description="JSON logs; unset means JSON when not a TTY.")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Model acceptance rules.")
     chain: ChainConfig = Field(default_factory=ChainConfig, description="Chain backend and its limits.")
+    supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig, description="The validator service.")
     state_db: Path | None = Field(
         default=None, description="Validator state database; unset means <cache_dir>/state.sqlite."
     )

@@ -96,3 +96,21 @@ def local_model_hash(root: str | os.PathLike[str], hotkey: str, policy=None) -> 
     except policies.CheckError as exc:
         raise ContentHashError(str(exc)) from None
     return model_hash(root, policies.download_files(manifest, policy), hotkey)
+
+
+IDENTITY_PREFIX = b"subnet-harness/content-identity/v1\n"
+
+
+def content_identity(digests: Mapping[str, str]) -> str:
+    """The unsalted identity of a model's content: equal for copies whatever hotkey committed them.
+
+    Same layout as `salted_hash` without the hotkey line, so copies committed by different miners (each with a
+    valid salted HASH of its own) are recognised as the same weights and only the earliest block is rewarded.
+    """
+    if not digests:
+        raise ContentHashError("no files to hash")
+    h = hashlib.sha256(IDENTITY_PREFIX)
+    for path in sorted(digests, key=lambda p: p.encode("utf-8")):
+        check_path(path)
+        h.update(path.encode("utf-8") + b"\t" + digests[path].encode("ascii") + b"\n")
+    return h.hexdigest()

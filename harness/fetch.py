@@ -211,6 +211,18 @@ def _download(client, repo_id: str, revision: str, path: str, dest: Path) -> tup
     return client.retrying(what, call)
 
 
+def fetched_digests(model_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """Per-file sha256 of a model that `fetch_model` verified (read from its meta.json, no re-hashing)."""
+    meta = Path(model_dir).parent / "meta.json"
+    try:
+        digests = json.loads(meta.read_text())["digests"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FetchError(f"{model_dir} is not a verified download: {exc}") from None
+    if not isinstance(digests, dict) or not digests:
+        raise FetchError(f"{model_dir} is not a verified download: no digests")
+    return {str(k): str(v) for k, v in digests.items()}
+
+
 def verify_local_model(path: str | os.PathLike[str], files: Sequence[str], hotkey: str, expected_hash: str) -> Path:
     """A local folder used as a reference (selftest, demos): the same hash check, no copy."""
     root = Path(path)

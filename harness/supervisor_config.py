@@ -1,0 +1,24 @@
+"""Settings of the validator service (`supervisor` section)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SupervisorConfig(BaseModel):
+    round_interval_s: float = Field(
+        default=600.0, ge=0, description="Seconds from one round's start to the next (the weights cadence)."
+    )
+    prepare_ahead: int = Field(
+        default=1, ge=0, le=8, description="Models whose policy check and download run while another is evaluated."
+    )
+    model_time_budget_s: float = Field(
+        default=1800.0, gt=0, description="Wall-clock budget of one model's evaluation; unanswered tasks score 0."
+    )
+    max_models_per_round: int = Field(default=256, ge=1, description="Commitments considered per round.")
+    default_competition: str = Field(default="toolcall", description="Competition of a commitment that names none.")
+    ema_window: int = Field(default=30, ge=1, description="Earlier rounds folded into each miner's moving average.")
+    status_host: str = Field(default="127.0.0.1", description="Address of the status endpoint.")
+    status_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Port of the /health and /status endpoint; unset: no endpoint."
+    )
