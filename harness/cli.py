@@ -69,9 +69,9 @@ def state_of(ctx: typer.Context) -> State:
 
 def _register_commands() -> None:
     """Import each command module; a module adds its commands to `app`."""
-    from harness.commands import chain_cmd, config_cmd
+    from harness.commands import chain_cmd, config_cmd, status_cmd
 
-    for module in (config_cmd, chain_cmd):
+    for module in (config_cmd, chain_cmd, status_cmd):
         module.register(app)
 
 
