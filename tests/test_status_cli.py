@@ -274,3 +274,6 @@ def test_report_last_without_finished_round_and_without_database(
         store.begin_round()
     code, _, err = _run(capsys, "report", "last")
     assert code == 2 and err.strip() == "error: no finished round yet (try `current`)"
+    code, out, _ = _run(capsys, "status")
+    assert code == 0 and out.startswith("round in progress: 1: running")
+    assert "leaderboard: no finished evaluations yet" in out and "last weights: none set yet" in out
