@@ -73,11 +73,15 @@ def _register_commands() -> None:
         chain_cmd,
         check_cmd,
         config_cmd,
+        run_cmd,
+        status_cmd,
     )
 
     for module in (
         config_cmd,
         check_cmd,
+        run_cmd,
+        status_cmd,
         chain_cmd,
     ):
         module.register(app)

@@ -16,6 +16,7 @@ import json
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,17 +79,37 @@ def _loads(text: str | None) -> Any:
 class Store:
     """The supervisor's view of the state database. Safe to share between threads of one process."""
 
-    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0, readonly: bool = False) -> None:
+        """Open (and create or migrate) the database; `readonly` opens an existing one for reports only.
+
+        A read-only store never creates, migrates or locks anything, so `harness status` can look at a live
+        validator's database (even one it may not write) without disturbing it.
+        """
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process crashes
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-            self._migrate()
+            if readonly:
+                if not self.path.exists():
+                    raise StoreError(f"no state database at {self.path}")
+                if not self.path.is_file():
+                    raise StoreError(f"state database {self.path} is not a file")
+                uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=ro"
+                self._db = sqlite3.connect(
+                    uri, uri=True, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+                )
+                self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+                self._check_readable_schema()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(
+                    self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+                )
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process crashes
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"state database {self.path}: {exc}") from exc
 
@@ -112,6 +133,34 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _check_readable_schema(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            raise StoreError(f"{self.path} is not a harness state database (no schema)")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"state database {self.path} has schema version {version}; this harness knows up to "
+                f"{SCHEMA_VERSION} (upgrade the harness)"
+            )
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"state database {self.path} has the older schema version {version}; start the validator "
+                f"once to migrate it to {SCHEMA_VERSION}"
+            )
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Several reads that see one state of the database, even while the supervisor writes."""
+        with self._lock:
+            if self._db.in_transaction:  # already inside a snapshot or a step
+                yield
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:
@@ -397,66 +446,120 @@ class Store:
         keys = ("hotkey", "uid", "repo", "revision", "content_hash", "commit_block", "score", "round")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    def latest_round(self) -> Round | None:
+        """The most recent round, running or finished."""
+        rows = self._query("SELECT MAX(id) FROM rounds")
+        return self.get_round(int(rows[0][0])) if rows[0][0] is not None else None
+
+    def _model_identity(self, model_id: int) -> dict[str, Any] | None:
+        model = self.get_model(model_id)
+        if model is None:
+            return None
+        return {"hotkey": model.hotkey, "uid": model.uid, "repo": model.repo, "revision": model.revision}
+
+    def _failures_with_models(self, round_id: int) -> list[dict[str, Any]]:
+        """Failures of a round, each naming its model (`model`: hotkey, uid, repo, revision) when it has one."""
+        described = []
+        for failure in self.failures(round_id):
+            subject = failure["subject"]
+            model = None
+            if subject.startswith("model:") and subject[6:].isdigit():
+                model = self._model_identity(int(subject[6:]))
+            described.append({"round": round_id, **failure, "model": model})
+        return described
+
+    def recent_failures(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The last `limit` failures of the round in progress, else of the latest round, oldest first."""
+        with self._snapshot():
+            rnd = self.current_round() or self.latest_round()
+            return self._failures_with_models(rnd.id)[-limit:] if rnd is not None and limit > 0 else []
+
     def status(self) -> dict[str, Any]:
-        current = self.current_round()
-        progress = None
-        if current is not None:
-            counts = dict(
-                self._query("SELECT status, COUNT(*) FROM evaluations WHERE round_id=? GROUP BY status", (current.id,))
-            )
-            progress = {"evaluations": counts}
-        last = self.last_finished_round()
-        return {
-            "schema_version": self.schema_version,
-            "round_in_progress": _round_dict(current) | {"progress": progress} if current else None,
-            "last_round": _round_dict(last) if last else None,
-            "leaderboard": self.leaderboard(),
-            "last_weights": self.last_weights(),
-        }
+        """Round in progress with its progress counts, last finished round, leaderboard and last weights."""
+        with self._snapshot():
+            current = self.current_round()
+            in_progress = None
+            if current is not None:
+                counts = dict(
+                    self._query(
+                        "SELECT status, COUNT(*) FROM evaluations WHERE round_id=? GROUP BY status", (current.id,)
+                    )
+                )
+                verdicts = dict(
+                    self._query(
+                        "SELECT allowed, COUNT(*) FROM verdicts WHERE round_id=? GROUP BY allowed", (current.id,)
+                    )
+                )
+                tasks = self._query(
+                    """SELECT COUNT(*) FROM task_results t JOIN evaluations e ON e.id = t.evaluation_id
+                       WHERE e.round_id=?""",
+                    (current.id,),
+                )[0][0]
+                failures = self._query("SELECT COUNT(*) FROM failures WHERE round_id=?", (current.id,))[0][0]
+                progress = {
+                    "evaluations": counts,
+                    "verdicts": {"allowed": verdicts.get(1, 0), "rejected": verdicts.get(0, 0)},
+                    "tasks_done": int(tasks),
+                    "failures": int(failures),
+                }
+                in_progress = _round_dict(current) | {"progress": progress}
+            last = self.last_finished_round()
+            return {
+                "schema_version": self.schema_version,
+                "round_in_progress": in_progress,
+                "last_round": _round_dict(last) if last else None,
+                "leaderboard": self.leaderboard(),
+                "last_weights": self.last_weights(),
+            }
 
     def report(self, round_id: int) -> dict[str, Any]:
-        """Everything recorded about one round: models, verdicts, evaluations with task counts, failures, weights."""
-        rnd = self.get_round(round_id)
-        if rnd is None:
-            raise StoreError(f"no round {round_id}")
-        models = self._query(
-            """SELECT m.id, m.hotkey, m.uid, m.repo, m.revision, m.content_hash, m.commit_block,
-                      v.allowed, v.violations
-               FROM verdicts v JOIN models m ON m.id = v.model_id WHERE v.round_id=? ORDER BY m.id""",
-            (round_id,),
-        )
-        evaluations = []
-        for ev in self.evaluations(round_id):
-            evaluations.append(
-                {
-                    "model_id": ev.model_id,
-                    "content_hash": ev.content_hash,
-                    "status": ev.status,
-                    "score": ev.score,
-                    "tasks_done": len(self.done_tasks(ev.id)),
-                    "details": ev.details,
-                }
+        """Everything recorded about one round: models, verdicts, evaluations with task counts, failures, weights.
+
+        Evaluations and failures carry their model's identity so a report reads without a second lookup.
+        """
+        with self._snapshot():
+            rnd = self.get_round(round_id)
+            if rnd is None:
+                raise StoreError(f"no round {round_id}")
+            models = self._query(
+                """SELECT m.id, m.hotkey, m.uid, m.repo, m.revision, m.content_hash, m.commit_block,
+                          v.allowed, v.violations
+                   FROM verdicts v JOIN models m ON m.id = v.model_id WHERE v.round_id=? ORDER BY m.id""",
+                (round_id,),
             )
-        return {
-            "round": _round_dict(rnd),
-            "models": [
-                {
-                    "model_id": m[0],
-                    "hotkey": m[1],
-                    "uid": m[2],
-                    "repo": m[3],
-                    "revision": m[4],
-                    "content_hash": m[5],
-                    "commit_block": m[6],
-                    "allowed": bool(m[7]),
-                    "violations": _loads(m[8]),
-                }
-                for m in models
-            ],
-            "evaluations": evaluations,
-            "failures": self.failures(round_id),
-            "weights": self.weights_for(round_id),
-        }
+            evaluations = []
+            for ev in self.evaluations(round_id):
+                evaluations.append(
+                    {
+                        "model_id": ev.model_id,
+                        **(self._model_identity(ev.model_id) or {}),
+                        "content_hash": ev.content_hash,
+                        "status": ev.status,
+                        "score": ev.score,
+                        "tasks_done": len(self.done_tasks(ev.id)),
+                        "details": ev.details,
+                    }
+                )
+            return {
+                "round": _round_dict(rnd),
+                "models": [
+                    {
+                        "model_id": m[0],
+                        "hotkey": m[1],
+                        "uid": m[2],
+                        "repo": m[3],
+                        "revision": m[4],
+                        "content_hash": m[5],
+                        "commit_block": m[6],
+                        "allowed": bool(m[7]),
+                        "violations": _loads(m[8]),
+                    }
+                    for m in models
+                ],
+                "evaluations": evaluations,
+                "failures": self._failures_with_models(round_id),
+                "weights": self.weights_for(round_id),
+            }
 
 
 def _round_dict(rnd: Round) -> dict[str, Any]:

@@ -127,7 +127,12 @@ def test_status_and_report_for_harness_status(store: Store) -> None:
     assert store.evaluation_for(rnd.id, copy.content_hash) == ev_copy
     status = store.status()
     assert status["round_in_progress"]["id"] == rnd.id
-    assert status["round_in_progress"]["progress"] == {"evaluations": {"running": 2}}
+    assert status["round_in_progress"]["progress"] == {
+        "evaluations": {"running": 2},
+        "verdicts": {"allowed": 2, "rejected": 1},
+        "tasks_done": 1,
+        "failures": 0,
+    }
     store.finish_evaluation(ev_good.id, 0.8)
     store.finish_evaluation(ev_copy.id, 0.3)
     store.record_weights(rnd.id, [good.uid, copy.uid], [0.8, 0.2], block=10)
