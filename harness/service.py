@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from chain.factory import open_chain
+from harness.commands.status_cmd import status_payload
 from harness.config import Settings
 from harness.logging import get_logger
 from harness.status_server import StatusServer
@@ -68,7 +69,7 @@ def status_endpoint(supervisor: Supervisor) -> Iterator[StatusServer | None]:
         yield None
         return
     server = StatusServer(
-        config.status_host, config.status_port, status=supervisor.store.status, alive=supervisor.alive
+        config.status_host, config.status_port, status=lambda: status_payload(supervisor.store), alive=supervisor.alive
     ).start()
     log.info("status endpoint", url=f"http://{config.status_host}:{server.port}/status")
     try:
