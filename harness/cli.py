@@ -73,12 +73,16 @@ def _register_commands() -> None:
         chain_cmd,
         check_cmd,
         config_cmd,
+        demo_cmd,
+        hub_cmd,
     )
 
     for module in (
         config_cmd,
         check_cmd,
         chain_cmd,
+        hub_cmd,
+        demo_cmd,
     ):
         module.register(app)
 
