@@ -30,7 +30,7 @@ from chain.commitment import format as format_commitment
 from chain.factory import open_local_chain
 from chain.local import LocalChain
 from harness.bundled_models import ensure_built, smollm2_degraded_dir, smollm2_dir
-from harness.content_hash import model_hash
+from harness.content_hash import salted_hash
 from harness.errors import HarnessError
 from harness.hubmirror import publish
 
@@ -130,7 +130,7 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
             published = publish(folder, repo, root, link=True)
             manifest = policies.build_local_manifest(published.path, settings.policy)
             files = tuple(policies.download_files(manifest, settings.policy))
-            digest = model_hash(published.path, files, hotkey)
+            digest = salted_hash({f: published.digests[f] for f in files}, hotkey)
             raw = format_commitment(repo, published.sha, digest)
             after = rows["good"].block if role == "copy" else None
             uid, block, committed = _ensure_commitment(chain, latest, hotkey, raw, after)

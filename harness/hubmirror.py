@@ -32,7 +32,7 @@ import socket
 import stat
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -292,6 +292,7 @@ class Published:
     sha: str
     path: Path
     created: bool  # False: that exact content was already in the mirror
+    digests: dict[str, str] = field(default_factory=dict)  # path -> sha256 hex, for content hashes without a re-read
 
     @property
     def ref(self) -> str:
@@ -339,8 +340,7 @@ def publish(
             for rel, path in files:
                 dest = staging / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                _place(path, dest, link)
-                if file_sha256(dest) != digests[rel]:
+                if not _place(path, dest, link) and file_sha256(dest) != digests[rel]:
                     raise MirrorError(f"{path} changed while it was being published")
             try:
                 staging.rename(target)
@@ -355,15 +355,19 @@ def publish(
     tmp = refs / f".{branch}.tmp"
     tmp.write_text(sha + "\n")
     os.replace(tmp, refs / branch)
-    return Published(repo_id, sha, target, created)
+    return Published(repo_id, sha, target, created, digests)
 
 
-def _place(src: Path, dest: Path, link: bool) -> None:
+def _place(src: Path, dest: Path, link: bool) -> bool:
+    """Hardlink (when asked and possible; True) or copy (False: the copy is then checked against the digest)."""
     if link:
-        with contextlib.suppress(OSError):
+        try:
             os.link(src, dest, follow_symlinks=False)
-            return
+            return True
+        except OSError:
+            pass
     shutil.copyfile(src, dest, follow_symlinks=False)
+    return False
 
 
 def mirror_repos(root: str | os.PathLike[str]) -> list[tuple[str, dict[str, str]]]:

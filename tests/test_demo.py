@@ -13,6 +13,7 @@ from chain.commitment import parse
 from chain.factory import open_local_chain
 from harness.cli import main
 from harness.config import Settings, load_settings
+from harness.content_hash import local_model_hash
 from harness.demo import COPY_REPO, GOOD_REPO, HOSTILE_REPO, WORSE_REPO, DemoCommitment, seed
 from harness.fetch import FetchError, fetch_model
 from harness.hubmirror import MirrorServer
@@ -63,6 +64,8 @@ def test_seed_commits_one_miner_of_each_kind(seeded: tuple[Settings, list[DemoCo
         record = records[by_role[role].hotkey]
         assert record.raw == by_role[role].raw and record.commitment.content_hash == by_role[role].content_hash
         assert parse(record.raw).format() == record.raw  # committed in the canonical base64url form
+    published = settings.mirror.resolved_root(settings.cache_dir) / GOOD_REPO / good.commitment.revision
+    assert local_model_hash(published, "miner-good", settings.policy) == good.commitment.content_hash
 
 
 @pytest.mark.parametrize("role", ["good", "worse", "copy"])
