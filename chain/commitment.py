@@ -1,23 +1,31 @@
 """The on-chain commitment a miner publishes: `ORG/NAME:REVISION:HASH[:COMPETITION]`.
 
 Chain storage for commitments is small (128 bytes here), so the format is a compact colon-separated string
-rather than JSON. Parsing is strict and canonical (lowercase hex, no surrounding space): two miners committing
-the same model must produce byte-identical strings, and `format(parse(s)) == s` for every accepted `s`, so
-the raw on-chain text is always the identity of a commitment.
+rather than JSON. On chain, HASH is the 32-byte content digest as unpadded base64url (43 characters) rather
+than 64 hex: that leaves 43 bytes for ORG/NAME (and the competition) instead of 22. In memory,
+`Commitment.content_hash` stays the 64 lowercase hex characters that `harness.content_hash` and the fetch
+compare. `parse` also accepts the 64-hex form for compatibility; `format` always writes base64url, so
+`format(parse(s))` is the canonical text and `parse(format(c)) == c`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 
 MAX_BYTES = 128
 MAX_REPO_PART = 96
 MAX_COMPETITION = 32
+HASH_B64_LEN = 43  # unpadded base64url of 32 bytes
+# ORG/NAME bytes left beside ':' + 40-hex REVISION + ':' + base64url HASH (each ':COMPETITION' takes its share)
+MAX_REPO_ID = MAX_BYTES - (1 + 40 + 1 + HASH_B64_LEN)
 
 _REPO_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _REVISION = re.compile(r"[0-9a-f]{40}")
 _HASH = re.compile(r"[0-9a-f]{64}")
+_HASH_B64 = re.compile(r"[A-Za-z0-9_-]{43}")
 _COMPETITION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
@@ -55,8 +63,13 @@ class Commitment:
         """The model reference of DESIGN.md, pinned to the committed revision."""
         return f"hf://{self.repo_id}@{self.revision}"
 
+    @property
+    def hash_b64(self) -> str:
+        """HASH as it goes on chain: unpadded base64url of the 32-byte digest."""
+        return hash_to_b64(self.content_hash)
+
     def format(self) -> str:
-        parts = [self.repo_id, self.revision, self.content_hash]
+        parts = [self.repo_id, self.revision, self.hash_b64]
         if self.competition is not None:
             parts.append(self.competition)
         return ":".join(parts)
@@ -89,6 +102,31 @@ def _check_hex(label: str, value: str, pattern: re.Pattern[str], length: int, wh
         raise CommitmentError(f"{label} {_describe(value)} must be {what}: exactly {length} lowercase hex characters")
 
 
+def hash_to_b64(hex_digest: str) -> str:
+    """64 lowercase hex characters -> the 43-character unpadded base64url form."""
+    _check_hex("HASH", hex_digest, _HASH, 64, "a sha256 content hash")
+    return base64.urlsafe_b64encode(bytes.fromhex(hex_digest)).decode("ascii").rstrip("=")
+
+
+def hash_to_hex(text: str) -> str:
+    """A HASH as committed (43-char base64url, canonical; or 64 lowercase hex) -> 64 lowercase hex characters."""
+    if _HASH.fullmatch(text):
+        return text
+    if not _HASH_B64.fullmatch(text):
+        raise CommitmentError(
+            f"HASH {_describe(text)} must be the sha256 content hash as {HASH_B64_LEN} unpadded base64url "
+            "characters (or 64 lowercase hex characters)"
+        )
+    try:
+        raw = base64.urlsafe_b64decode(text + "=")
+    except (binascii.Error, ValueError):  # pragma: no cover - the pattern admits only decodable text
+        raise CommitmentError(f"HASH {_describe(text)} is not valid base64url") from None
+    if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != text:
+        # 43 characters carry 258 bits; the last 2 must be zero, else two texts would name one digest
+        raise CommitmentError(f"HASH {_describe(text)} is not canonical base64url (its last character has stray bits)")
+    return raw.hex()
+
+
 def _check_competition(value: str) -> None:
     if not value:
         raise CommitmentError("COMPETITION is empty; leave out the trailing ':' instead")
@@ -118,12 +156,15 @@ def parse(raw: str) -> Commitment:
         raise CommitmentError(f"model {_describe(repo)} must be ORG/NAME with exactly one '/'")
     org, name = repo.split("/")
     competition = parts[3] if len(parts) == 4 else None
-    return Commitment(org=org, name=name, revision=revision, content_hash=content_hash, competition=competition)
+    _check_repo_part("ORG", org)
+    _check_repo_part("NAME", name)
+    _check_hex("REVISION", revision, _REVISION, 40, "a full commit sha")
+    return Commitment(org, name, revision, hash_to_hex(content_hash), competition)
 
 
 def format(repo_id: str, revision: str, content_hash: str, competition: str | None = None) -> str:
-    """Build and validate the on-chain text from its parts."""
+    """Build and validate the on-chain text from its parts; `content_hash` may be hex or base64url."""
     if repo_id.count("/") != 1:
         raise CommitmentError(f"model {_describe(repo_id)} must be ORG/NAME with exactly one '/'")
     org, name = repo_id.split("/")
-    return Commitment(org, name, revision, content_hash, competition).format()
+    return Commitment(org, name, revision, hash_to_hex(content_hash), competition).format()

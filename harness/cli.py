@@ -73,6 +73,8 @@ def _register_commands() -> None:
         chain_cmd,
         check_cmd,
         config_cmd,
+        demo_cmd,
+        hub_cmd,
         run_cmd,
         status_cmd,
     )
@@ -83,6 +85,8 @@ def _register_commands() -> None:
         run_cmd,
         status_cmd,
         chain_cmd,
+        hub_cmd,
+        demo_cmd,
     ):
         module.register(app)
 

@@ -15,7 +15,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.config import ChainConfig
+from harness.demo_config import DemoConfig
 from harness.fetch_config import FetchConfig
+from harness.mirror_config import MirrorConfig
 from harness.supervisor_config import SupervisorConfig
 from policies.config import HubConfig, PolicyConfig
 
@@ -46,6 +48,8 @@ class Settings(BaseSettings):
     )
     hub: HubConfig = Field(default_factory=HubConfig, description="Hugging Face Hub endpoint, timeout, retries.")
     fetch: FetchConfig = Field(default_factory=FetchConfig, description="Model download cache.")
+    mirror: MirrorConfig = Field(default_factory=MirrorConfig, description="Local Hub mirror (`harness hub`).")
+    demo: DemoConfig = Field(default_factory=DemoConfig, description="Demo miners (`harness demo seed`).")
 
 
 class OverrideError(ValueError):

@@ -47,6 +47,18 @@ def test_commit_then_show_json(local_env: Path, capsys: pytest.CaptureFixture[st
     assert shown["last_weights"] == {"block": 4, "uids": [0, 1], "weights": [0.75, 0.25]}
 
 
+def test_commit_accepts_hex_or_base64url_hash_and_stores_base64url(local_env: Path) -> None:
+    b64 = "_" * 42 + "8"  # the all-ones digest (the last character carries 4 bits)
+    for hotkey, given in (("m1", HASH), ("m2", b64)):
+        assert (
+            main(["chain", "commit", "--hotkey", hotkey, "--model", "acme/good", "--revision", REV, "--hash", given])
+            == 0
+        )
+    records = LocalChain(local_env, block_period_s=0).commitments()
+    assert [r.raw for r in records] == [f"acme/good:{REV}:{b64}"] * 2
+    assert [r.commitment.content_hash for r in records] == [HASH] * 2
+
+
 def test_show_text_marks_invalid_commitments(local_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["chain", "commit", "--hotkey", "m1", "--raw", "acme/x:notasha:abc"])
     capsys.readouterr()

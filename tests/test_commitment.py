@@ -1,25 +1,61 @@
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.commitment import MAX_BYTES, Commitment, CommitmentError, format, parse
+from chain.commitment import (
+    MAX_BYTES,
+    MAX_REPO_ID,
+    Commitment,
+    CommitmentError,
+    format,
+    hash_to_b64,
+    hash_to_hex,
+    parse,
+)
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 HASH = "ab" * 32
+B64 = base64.urlsafe_b64encode(bytes.fromhex(HASH)).decode().rstrip("=")
+
+
+def test_hash_goes_on_chain_as_unpadded_base64url() -> None:
+    assert len(B64) == 43 and B64 == "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s"
+    assert hash_to_b64(HASH) == B64 and hash_to_hex(B64) == HASH == hash_to_hex(HASH)
+    digest = hashlib.sha256(b"x").digest()  # '-' and '_' are the url-safe letters
+    assert hash_to_hex(base64.urlsafe_b64encode(digest).decode().rstrip("=")) == digest.hex()
 
 
 def test_parse_and_format_round_trip_with_and_without_competition() -> None:
-    plain = f"acme/tool-llm:{REV}:{HASH}"
+    plain = f"acme/tool-llm:{REV}:{B64}"
     c = parse(plain)
     assert (c.org, c.name, c.revision, c.content_hash, c.competition) == ("acme", "tool-llm", REV, HASH, None)
-    assert c.format() == plain
+    assert c.format() == plain and c.hash_b64 == B64
     assert c.model_ref == f"hf://acme/tool-llm@{REV}"
     assert parse(plain + ":sn20").competition == "sn20"
     assert format("acme/tool-llm", REV, HASH, "sn20") == plain + ":sn20"
+    assert format("acme/tool-llm", REV, B64, "sn20") == plain + ":sn20"
+
+
+def test_hex_hash_is_accepted_and_formats_canonically() -> None:
+    legacy = f"acme/m:{REV}:{HASH}"
+    c = parse(legacy)
+    assert c.content_hash == HASH
+    assert c.format() == f"acme/m:{REV}:{B64}" and parse(c.format()) == c
+
+
+def test_longest_repo_id_fits_and_one_more_byte_does_not() -> None:
+    assert MAX_REPO_ID == 43
+    longest = "o/" + "n" * (MAX_REPO_ID - 2)
+    text = format(longest, REV, HASH)
+    assert len(text.encode()) == MAX_BYTES and parse(text).repo_id == longest
+    with pytest.raises(CommitmentError, match=f"at most {MAX_BYTES}"):
+        format(longest + "n", REV, HASH)
 
 
 @pytest.mark.parametrize(
@@ -37,9 +73,15 @@ def test_parse_and_format_round_trip_with_and_without_competition() -> None:
         (f"acme/m:{REV[:-1]}:{HASH}", "REVISION"),
         (f"acme/m:{REV.upper()}:{HASH}", "lowercase hex"),
         (f"acme/m:{REV}:{HASH[:-2]}", "HASH"),
+        (f"acme/m:{REV}:{B64[:-1]}", "43 unpadded base64url"),
+        (f"acme/m:{REV}:{B64}=", "43 unpadded base64url"),
+        (f"acme/m:{REV}:{B64[:-1]}t", "not canonical base64url"),
+        (f"acme/m:{REV}:{B64[:-1]}+", "43 unpadded base64url"),
+        (f"acme/m:{REV}:{HASH.upper()}", "43 unpadded base64url"),
         (f"acme/m:{REV}:{HASH}:", "COMPETITION is empty"),
         (f"acme/m:{REV}:{HASH}:sn 20", "COMPETITION"),
         (f"acme/{'m' * 30}:{REV}:{HASH}", f"at most {MAX_BYTES}"),
+        (f"acme/{'m' * 39}:{REV}:{B64}", f"at most {MAX_BYTES}"),
     ],
 )
 def test_malformed_commitments_name_what_is_wrong(raw: str, needle: str) -> None:
@@ -67,7 +109,9 @@ def test_any_string_parses_or_raises_commitment_error(raw: str) -> None:
         c = parse(raw)
     except CommitmentError:
         return
-    assert c.format() == raw
+    canonical = c.format()
+    assert parse(canonical) == c and format(c.repo_id, c.revision, c.content_hash, c.competition) == canonical
+    assert canonical == raw or raw.split(":")[2] == c.content_hash  # only a hex HASH is rewritten
 
 
 _ALNUM = "abcXYZ0189"
@@ -89,8 +133,13 @@ _comp = st.none() | st.builds(
 @given(_part, _part, _hex40, _hex64, _comp)
 def test_valid_parts_round_trip(org: str, name: str, rev: str, digest: str, comp: str | None) -> None:
     c = Commitment(org, name, rev, digest, comp)
-    assert parse(c.format()) == c
-    assert len(c.format().encode()) <= MAX_BYTES
+    text = c.format()
+    assert parse(text) == c and text.split(":")[2] == c.hash_b64
+    assert format(c.repo_id, rev, digest, comp) == text  # format(parse(s)) is canonical
+    assert len(text.encode()) <= MAX_BYTES
+    hex_form = ":".join([c.repo_id, rev, digest] + ([comp] if comp else []))
+    if len(hex_form.encode()) <= MAX_BYTES:
+        assert parse(hex_form) == c and parse(hex_form).format() == text
 
 
 @settings(max_examples=200, deadline=None)
@@ -100,4 +149,5 @@ def test_mutated_valid_commitments_never_crash(org: str, name: str, rev: str, di
     for i in (0, len(org), len(text) // 2, len(text)):
         mutated = text[:i] + junk + text[i:]
         with contextlib.suppress(CommitmentError):
-            assert parse(mutated).format() == mutated
+            parsed = parse(mutated)
+            assert parse(parsed.format()) == parsed

@@ -29,7 +29,13 @@ def commit(
     hotkey: Annotated[str, typer.Option(help="Miner hotkey (registered as a neuron if new).")],
     model: Annotated[str | None, typer.Option(help="Hugging Face repo id, ORG/NAME.")] = None,
     revision: Annotated[str | None, typer.Option(help="Full 40-hex commit sha of the model revision.")] = None,
-    hash_: Annotated[str | None, typer.Option("--hash", help="64-hex content hash of the model files.")] = None,
+    hash_: Annotated[
+        str | None,
+        typer.Option(
+            "--hash",
+            help="Content hash of the model files: 64 hex or 43 base64url characters (committed as base64url).",
+        ),
+    ] = None,
     competition: Annotated[str | None, typer.Option(help="Optional competition id.")] = None,
     raw: Annotated[
         str | None, typer.Option(help="Commit this text as is, unchecked (to test how validators treat junk).")

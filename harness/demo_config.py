@@ -1,0 +1,15 @@
+"""Settings of the demo miners (`demo` section) that `harness demo seed` commits on the local chain."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class DemoConfig(BaseModel):
+    """Hotkeys of the demo miners; the repo names they publish under are fixed in `harness.demo`."""
+
+    good_hotkey: str = Field(default="miner-good", description="Commits the real SmolLM2.")
+    worse_hotkey: str = Field(default="miner-worse", description="Commits SmolLM2 with noised weights.")
+    copy_hotkey: str = Field(default="miner-copy", description="Commits the good model's content later, renamed.")
+    hostile_hotkey: str = Field(default="miner-hostile", description="Commits a model policy rejects.")
+    junk_hotkey: str = Field(default="miner-junk", description="Commits a malformed commitment.")
