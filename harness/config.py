@@ -14,7 +14,10 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from harness.evaluate_config import EvaluationConfig
+from harness.tasks.config import CompetitionConfig, TasksConfig, default_competitions
 from policies.config import PolicyConfig
+from scoring.config import ScoringConfig
 
 
 def default_cache_dir() -> Path:
@@ -36,6 +39,12 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_json: bool | None = Field(default=None, description="JSON logs; unset means JSON when not a TTY.")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Model acceptance rules.")
+    tasks: TasksConfig = Field(default_factory=TasksConfig, description="Task generation.")
+    competitions: dict[str, CompetitionConfig] = Field(
+        default_factory=default_competitions, description="Competition name -> task family weights, tool-call parser."
+    )
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="Scoring and weights.")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Evaluation runs.")
 
 
 class OverrideError(ValueError):
