@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import statistics
 import time
@@ -110,13 +111,18 @@ async def _run_one(engine: ChatEngine, task: dict, model: str, config: Evaluatio
             )
         except TimeoutError:
             return failure_outcome(
-                task["id"], "request-timeout", f"no answer in {config.request_timeout_s}s", time.perf_counter() - started
+                task["id"],
+                "request-timeout",
+                f"no answer in {config.request_timeout_s}s",
+                time.perf_counter() - started,
             )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the engine's failure is the task's result, not the run's end
             failure = getattr(exc, "failure_class", None) or "engine-error"
-            return failure_outcome(task["id"], str(failure), f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+            return failure_outcome(
+                task["id"], str(failure), f"{type(exc).__name__}: {exc}", time.perf_counter() - started
+            )
         return outcome_from_response(task["id"], response, time.perf_counter() - started)
 
 
@@ -124,6 +130,12 @@ async def run_tasks(engine: ChatEngine, tasks: Sequence[dict], model: str, confi
     """All tasks through the engine, at most `config.concurrency` at a time; results in task order."""
     gate = asyncio.Semaphore(config.concurrency)
     return list(await asyncio.gather(*(_run_one(engine, t, model, config, gate) for t in tasks)))
+
+
+@functools.cache
+def _shared_caption_scorer(batch_size: int) -> CaptionScorer:
+    """One embedding model per process: loading it costs seconds, rounds come every few minutes."""
+    return CaptionScorer(batch_size=batch_size)
 
 
 def score_outcomes(
@@ -155,7 +167,7 @@ def score_outcomes(
             caption_rows.append(len(results))
         results.append(result)
     if caption_rows:
-        scorer = caption_scorer or CaptionScorer(batch_size=scoring.caption_batch_size)
+        scorer = caption_scorer or _shared_caption_scorer(scoring.caption_batch_size)
         texts = [results[i]["content"] if isinstance(results[i]["content"], str) else "" for i in caption_rows]
         by_task = {t["id"]: t for t in tasks}
         scores = scorer.score(
@@ -176,9 +188,7 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def summarise(
-    results: Sequence[dict], family_weights: Mapping[str, float], level: float = 0.95
-) -> dict[str, Any]:
+def summarise(results: Sequence[dict], family_weights: Mapping[str, float], level: float = 0.95) -> dict[str, Any]:
     """Per-family estimates, per-category means, the competition score, failure counts, latency and tokens."""
     families: dict[str, Any] = {}
     estimates: dict[str, Estimate] = {}
@@ -315,7 +325,9 @@ def markdown_summary(report: dict[str, Any], worst: int = 5) -> str:
             for r in rows[:worst]:
                 why = r.get("error") or r.get("error_type") or ",".join(r.get("flags") or []) or ""
                 output = r.get("tool_calls") or r.get("content") or ""
-                lines.append(f"| {r['id']} | {r['category']} | {r['score']:.3f} | {_short(why, 40)} | {_short(output)} |")
+                lines.append(
+                    f"| {r['id']} | {r['category']} | {r['score']:.3f} | {_short(why, 40)} | {_short(output)} |"
+                )
     return "\n".join(lines) + "\n"
 
 

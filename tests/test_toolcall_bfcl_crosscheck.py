@@ -9,43 +9,7 @@ from typing import Any
 import pytest
 
 from scoring.toolcall import check
-from tests.bfcl_support import PYTHON_CATEGORIES, load_category, real_ast_checker
-
-
-def _concrete(alternatives: list, pick: int) -> tuple[bool, Any]:
-    """A concrete value from a list of alternatives; (False, None) means leave the parameter out."""
-    real = [a for a in alternatives if a != ""]
-    if not real:
-        return False, None
-    if pick < 0 and "" in alternatives:
-        return False, None
-    return True, _materialise(real[pick % len(real)], pick)
-
-
-def _materialise(value: Any, pick: int) -> Any:
-    if isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
-        out = {}
-        for key, alts in value.items():
-            keep, concrete = _concrete(alts, pick)
-            if keep:
-                out[key] = concrete
-        return out
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return [_materialise(v, pick) for v in value]
-    return value
-
-
-def _calls_from_truth(truth: list[dict], pick: int) -> list[dict]:
-    calls = []
-    for entry in truth:
-        ((name, params),) = entry.items()
-        args = {}
-        for param, alts in params.items():
-            keep, value = _concrete(alts, pick)
-            if keep:
-                args[param] = value
-        calls.append({name: args})
-    return calls
+from tests.bfcl_support import PYTHON_CATEGORIES, calls_from_truth, load_category, real_ast_checker
 
 
 def _retype(value: Any) -> Any:
@@ -124,7 +88,7 @@ def test_verdicts_agree_with_bfcl(category: str) -> None:
     for question, truth in load_category(category):
         functions = question["function"]
         for pick in (0, 1, -1):
-            for label, calls in _variants(_calls_from_truth(truth, pick), rng):
+            for label, calls in _variants(calls_from_truth(truth, pick), rng):
                 theirs = bfcl_check(functions, copy.deepcopy(calls), truth, language.PYTHON, category, "harness-model")
                 ours = check(functions, copy.deepcopy(calls), truth, category)
                 cases += 1
@@ -136,3 +100,27 @@ def test_verdicts_agree_with_bfcl(category: str) -> None:
     assert disagreements == 0, examples
     assert cases > 500 or category.startswith("live_parallel")
     assert truth_valid > 0
+
+
+def test_verdicts_agree_on_generated_tasks() -> None:
+    """Our own generated tasks use BFCL's schema dialect, so BFCL's checker can judge them too."""
+    from harness.tasks import build_family
+    from harness.tasks.config import TasksConfig
+
+    bfcl_check, language = real_ast_checker()
+    task_set = build_family("crosscheck", "toolcall", 150, TasksConfig())
+    rng = random.Random(1)
+    cases = truth_valid = 0
+    for task in task_set["tasks"]:
+        if task["category"] == "irrelevance":
+            continue
+        category, truth = task["category"], task["possible_answer"]
+        for pick in (0, 1, -1):
+            for label, calls in _variants(calls_from_truth(truth, pick), rng):
+                theirs = bfcl_check(task["functions"], copy.deepcopy(calls), truth, language.PYTHON, category, "m")
+                ours = check(task["functions"], copy.deepcopy(calls), truth, category)
+                assert ours.valid == theirs["valid"], (task["id"], label, calls, theirs)
+                cases += 1
+                truth_valid += label == "truth" and ours.valid
+    assert cases > 1000
+    assert truth_valid == sum(3 for t in task_set["tasks"] if t["category"] != "irrelevance")

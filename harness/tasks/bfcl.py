@@ -50,7 +50,10 @@ def load_category(data_dir: Path, file_category: str) -> list[dict]:
     if "irrelevance" in category:
         answers: dict[str, list] = {q["id"]: [] for q in questions}
     else:
-        answers = {a["id"]: a["ground_truth"] for a in _read_jsonl(data_dir / "possible_answer" / f"BFCL_v4_{file_category}.json")}
+        answers = {
+            a["id"]: a["ground_truth"]
+            for a in _read_jsonl(data_dir / "possible_answer" / f"BFCL_v4_{file_category}.json")
+        }
     tasks = []
     for q in questions:
         if q.get("id") not in answers or not q.get("question") or not isinstance(q.get("function"), list):

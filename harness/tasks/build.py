@@ -32,7 +32,9 @@ def build_family(seed: str, family: str, n: int, config: TasksConfig) -> dict:
         rng = rng_for(seed, "caption", "procedural")
         tasks = caption_gen.generate(n - n_jsonl, rng, config.image_size, config.caption_prompt)
         if n_jsonl and config.caption_jsonl:
-            tasks += caption_jsonl.sample(config.caption_jsonl, config.caption_prompt, n_jsonl, rng_for(seed, "caption", "jsonl"))
+            tasks += caption_jsonl.sample(
+                config.caption_jsonl, config.caption_prompt, n_jsonl, rng_for(seed, "caption", "jsonl")
+            )
         settings = {
             "n": n,
             "image_size": config.image_size,

@@ -54,7 +54,11 @@ def load(path: Path, prompt: str) -> list[dict]:
         captions = row.get("captions") if isinstance(row, dict) else None
         if not isinstance(row, dict) or not isinstance(row.get("image"), str):
             raise HarnessError(f"{where}: needs an 'image' string")
-        if not isinstance(captions, list) or not captions or not all(isinstance(c, str) and c.strip() for c in captions):
+        if (
+            not isinstance(captions, list)
+            or not captions
+            or not all(isinstance(c, str) and c.strip() for c in captions)
+        ):
             raise HarnessError(f"{where}: needs 'captions', a non-empty list of non-empty strings")
         tasks.append(
             {

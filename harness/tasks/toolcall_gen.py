@@ -27,9 +27,13 @@ def _render(function: Function, rng: random.Random) -> tuple[str, dict]:
     named = set(_fields(template))
     spoken: dict[str, str] = {}
     answer: dict[str, list] = {}
+    values: dict[str, Any] = {}
     for param in function.params:
         if param.name in named:
             value = param.sample(rng)
+            while param.distinct_from and value == values.get(param.distinct_from):
+                value = param.sample(rng)
+            values[param.name] = value
             spoken[param.name] = param.say(value)
             answer[param.name] = param.accepted(value)
         elif param.required:

@@ -15,10 +15,35 @@ from typing import Any
 
 Sampler = Callable[[random.Random], Any]
 
-_MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
-_NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve".split()
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+]
 
 
 def _num(value: float) -> str:
@@ -43,6 +68,8 @@ class Param:
     default: Any = None
     say: Callable[[Any], str] = str
     alternatives: Callable[[Any], list] | None = None
+    distinct_from: str | None = None
+    """Another parameter this one must differ from (no flight from JFK to JFK)."""
 
     def schema(self) -> dict:
         out: dict[str, Any] = {"type": self.type, "description": self.description}
@@ -156,7 +183,13 @@ LIBRARY: tuple[Function, ...] = (
         (
             Param("amount", "float", "Amount to convert.", _money(5, 5000), say=_num),
             Param("from_currency", "string", "ISO code of the source currency.", _choice(CURRENCIES)),
-            Param("to_currency", "string", "ISO code of the target currency.", _choice(CURRENCIES)),
+            Param(
+                "to_currency",
+                "string",
+                "ISO code of the target currency.",
+                _choice(CURRENCIES),
+                distinct_from="from_currency",
+            ),
         ),
         (
             "How much is {amount} {from_currency} in {to_currency}?",
@@ -237,9 +270,12 @@ LIBRARY: tuple[Function, ...] = (
                 "Time window.",
                 _choice(("1d", "5d", "1mo", "1y")),
                 enum=("1d", "5d", "1mo", "1y"),
-                say=lambda v: {"1d": "today", "5d": "the last five days", "1mo": "the last month", "1y": "the last year"}[
-                    v
-                ],
+                say=lambda v: {
+                    "1d": "today",
+                    "5d": "the last five days",
+                    "1mo": "the last month",
+                    "1y": "the last year",
+                }[v],
             ),
         ),
         ("Show me prices for {tickers} over {period}.", "How did {tickers} trade during {period}?"),
@@ -286,9 +322,7 @@ LIBRARY: tuple[Function, ...] = (
         "Set the target temperature of a room.",
         (
             Param("room", "string", "Room.", _choice(ROOMS), enum=ROOMS),
-            Param(
-                "temperature", "float", "Target in Celsius.", lambda rng: rng.randint(32, 52) / 2, say=_num
-            ),
+            Param("temperature", "float", "Target in Celsius.", lambda rng: rng.randint(32, 52) / 2, say=_num),
             Param(
                 "mode",
                 "string",
@@ -307,7 +341,7 @@ LIBRARY: tuple[Function, ...] = (
         "Search flights between two airports.",
         (
             Param("origin", "string", "IATA code of departure.", _choice(AIRPORTS)),
-            Param("destination", "string", "IATA code of arrival.", _choice(AIRPORTS)),
+            Param("destination", "string", "IATA code of arrival.", _choice(AIRPORTS), distinct_from="origin"),
             Param("date", "string", "Date, YYYY-MM-DD.", _date, say=_say_date, alternatives=_date_alts),
             Param(
                 "nonstop",
@@ -353,9 +387,7 @@ LIBRARY: tuple[Function, ...] = (
         "find_recipes",
         "Find recipes using given ingredients.",
         (
-            Param(
-                "ingredients", "array", "Ingredients.", _sample_list(INGREDIENTS, 1, 3), items="string", say=_join
-            ),
+            Param("ingredients", "array", "Ingredients.", _sample_list(INGREDIENTS, 1, 3), items="string", say=_join),
             Param(
                 "vegetarian",
                 "boolean",
@@ -380,7 +412,13 @@ LIBRARY: tuple[Function, ...] = (
                 "Tracking number.",
                 lambda rng: "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(10)),
             ),
-            Param("carrier", "string", "Carrier.", _choice(("UPS", "FedEx", "DHL", "USPS")), enum=("UPS", "FedEx", "DHL", "USPS")),
+            Param(
+                "carrier",
+                "string",
+                "Carrier.",
+                _choice(("UPS", "FedEx", "DHL", "USPS")),
+                enum=("UPS", "FedEx", "DHL", "USPS"),
+            ),
         ),
         ("Where is my {carrier} package {tracking_number}?", "Track {tracking_number} with {carrier}."),
     ),
