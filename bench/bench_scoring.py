@@ -40,7 +40,7 @@ def _check_cases() -> list[tuple[list, list, list, str]]:
             cases.append((question["function"], calls, truth, category))
             broken = copy.deepcopy(calls)
             if broken:
-                ((name, args),) = broken[rng.randrange(len(broken))].items()
+                ((_name, args),) = broken[rng.randrange(len(broken))].items()
                 if args:
                     args[sorted(args)[0]] = "changed"
             cases.append((question["function"], broken, truth, category))
@@ -63,7 +63,9 @@ def toolcall_rates() -> dict[str, Any]:
         return len(cases)
 
     texts = [
-        "[" + ", ".join(f"{n}(" + ", ".join(f"{k}={v!r}" for k, v in a.items()) + ")" for c in calls for n, a in c.items()) + "]"
+        "["
+        + ", ".join(f"{n}(" + ", ".join(f"{k}={v!r}" for k, v in a.items()) + ")" for c in calls for n, a in c.items())
+        + "]"
         for _, calls, _, _ in cases
     ]
 
@@ -91,7 +93,11 @@ def caption_rate(n: int = 256) -> dict[str, Any]:
     for k in range(repeats):
         scorer.score([f"{c} ({k})" for c in captions], refs)  # fresh texts: no cache effects
     elapsed = time.perf_counter() - started
-    return {"captions": repeats * len(tasks), "captions_per_s": round(repeats * len(tasks) / elapsed, 1), "refs_each": 4}
+    return {
+        "captions": repeats * len(tasks),
+        "captions_per_s": round(repeats * len(tasks) / elapsed, 1),
+        "refs_each": 4,
+    }
 
 
 async def engine_throughput(
@@ -101,7 +107,9 @@ async def engine_throughput(
     engine, stop = await start_engine()
     out: dict[str, Any] = {"engine": label, "tasks": len(task_set["tasks"]), "max_tokens": evaluation.max_tokens}
     try:
-        await evaluate(engine, {**task_set, "tasks": task_set["tasks"][:2]}, model="bench", family_weights={"toolcall": 1})
+        await evaluate(
+            engine, {**task_set, "tasks": task_set["tasks"][:2]}, model="bench", family_weights={"toolcall": 1}
+        )
         for concurrency in concurrencies:
             config = evaluation.model_copy(update={"concurrency": concurrency})
             report = await evaluate(engine, task_set, model="bench", family_weights={"toolcall": 1}, evaluation=config)
