@@ -104,3 +104,19 @@ def to_weights(
         raise ValueError(f"unknown weights method {method!r}")
     out.update(raw)
     return out
+
+
+def round_weights(
+    commitments: Sequence[Commitment],
+    previous_ema: Mapping[Hashable, float],
+    alpha: float,
+    method: str = "softmax",
+    temperature: float = 0.05,
+) -> tuple[dict[Hashable, float], dict[Hashable, float]]:
+    """One round: copies resolved, EMA updated, weights set. Returns (new EMA, weights). A copy gets weight 0
+    this round even if an earlier EMA of its uid is high."""
+    current = resolve_copies(commitments)
+    new_ema = ema_update(previous_ema, current, alpha)
+    copies = {e.uid for e in commitments if current[e.uid] == 0.0 and e.score > 0}
+    eligible = {uid: (0.0 if uid in copies else value) for uid, value in new_ema.items()}
+    return new_ema, to_weights(eligible, method, temperature)

@@ -86,3 +86,14 @@ def test_lower_temperature_gives_the_leader_more() -> None:
     assert to_weights(scores, "proportional")["a"] == pytest.approx(0.9 / 2.2)
     with pytest.raises(ValueError):
         to_weights(scores, "bogus")
+
+
+def test_round_weights_zero_copies_even_with_history() -> None:
+    from scoring.aggregate import round_weights
+
+    commitments = [Commitment(1, "aa", 10, 0.8), Commitment(2, "aa", 20, 0.8), Commitment(3, "bb", 5, 0.6)]
+    new_ema, weights = round_weights(commitments, {2: 0.95, 9: 0.4}, alpha=0.5, method="proportional")
+    assert new_ema[1] == 0.8 and new_ema[2] == pytest.approx(0.475) and new_ema[9] == 0.4
+    assert weights[2] == 0.0
+    assert weights[1] > weights[3] > 0 and weights[9] > 0
+    assert math.isclose(sum(weights.values()), 1.0)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from scoring.toolcall import check, check_parsed, parse_text, standardize_string
 
 FN = {
@@ -102,3 +105,29 @@ def test_malformed_inputs_are_invalid_not_errors() -> None:
 def test_standardize_string_matches_bfcl() -> None:
     assert standardize_string("April 1, 2024") == standardize_string("april 1 2024") == "april12024"
     assert standardize_string("it's") == 'it"s'
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["book", "other"]),
+            st.dictionaries(st.sampled_from([*FN["parameters"]["properties"], "zz"]), _json_values),
+            min_size=1,
+            max_size=1,
+        ),
+        max_size=3,
+    ),
+    st.sampled_from(["simple", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple"]),
+)
+def test_check_never_raises_and_partial_stays_in_range(calls, category) -> None:
+    result = check([FN], calls, TRUTH, category)
+    assert 0.0 <= result.partial.score <= 1.0
+    assert result.valid == (result.error_type is None)

@@ -1,14 +1,28 @@
-"""Seeded task generation: tool-call (generated and BFCL-format) and caption (procedural and JSONL)."""
+"""Seeded task generation: tool-call (generated and BFCL-format) and caption (procedural and JSONL).
 
-from harness.tasks.build import FAMILIES, build_family, build_for_competition
-from harness.tasks.taskset import canonical_bytes, load_task_set, sha256_of, write_task_set
+Names are imported lazily so that loading settings (which needs only `harness.tasks.config`) does not pull in
+Pillow and the generators.
+"""
 
-__all__ = [
-    "FAMILIES",
-    "build_family",
-    "build_for_competition",
-    "canonical_bytes",
-    "load_task_set",
-    "sha256_of",
-    "write_task_set",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "FAMILIES": "harness.tasks.build",
+    "build_family": "harness.tasks.build",
+    "build_for_competition": "harness.tasks.build",
+    "canonical_bytes": "harness.tasks.taskset",
+    "load_task_set": "harness.tasks.taskset",
+    "sha256_of": "harness.tasks.taskset",
+    "write_task_set": "harness.tasks.taskset",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'harness.tasks' has no attribute {name!r}")
