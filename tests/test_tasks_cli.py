@@ -47,3 +47,21 @@ def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
     (tmp_path / "o.jsonl").write_text('{"task_id": "tc-0000", "content": "x"}\n{broken\n')
     assert main(["score", "--tasks", str(tmp_path / "t.json"), "--outputs", str(tmp_path / "o.jsonl")]) == 2
     assert "o.jsonl:2: not JSON" in capsys.readouterr().err
+
+
+def test_task_bytes_do_not_depend_on_the_process(tmp_path) -> None:
+    """Separate processes with different hash seeds (what two validators are) write the same bytes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    outputs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"t{hash_seed}.json"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root)}
+        command = [sys.executable, "-m", "harness.cli", "tasks", "--seed", "blk", "--n", "15", "--out", str(out)]
+        subprocess.run(command, check=True, env=env, cwd=tmp_path, capture_output=True)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
