@@ -6,7 +6,8 @@
 - tasks per second of `harness.evaluate.evaluate` on the same engine at concurrency 1 and at
   `evaluation.concurrency`. `engine_throughput` takes any engine implementing the `ChatEngine` contract plus a
   way to start and stop it; by default it runs the in-process transformers adapter on the bundled SmolLM2
-  (set HARNESS_BENCH_ENGINE=none to skip). The sandbox engine plugs in through the same function.
+  (set HARNESS_BENCH_ENGINE=none to skip; HARNESS_BENCH_TASKS and HARNESS_BENCH_MAX_TOKENS size the run). The
+  sandbox engine plugs in through the same function.
 """
 
 from __future__ import annotations
@@ -139,8 +140,9 @@ def run() -> dict[str, Any]:
     result |= {"toolcall": toolcall_rates(), "caption": caption_rate()}
     if os.environ.get("HARNESS_BENCH_ENGINE", "transformers") == "transformers":
         concurrency = settings.evaluation.concurrency
-        evaluation = settings.evaluation.model_copy(update={"max_tokens": 32, "request_timeout_s": 600})
-        task_set = build_family("bench", "toolcall", 16, settings.tasks)
+        max_tokens = int(os.environ.get("HARNESS_BENCH_MAX_TOKENS", "32"))
+        evaluation = settings.evaluation.model_copy(update={"max_tokens": max_tokens, "request_timeout_s": 600})
+        task_set = build_family("bench", "toolcall", int(os.environ.get("HARNESS_BENCH_TASKS", "16")), settings.tasks)
         result["evaluation"] = asyncio.run(
             engine_throughput(
                 _transformers_starter(concurrency),

@@ -132,6 +132,15 @@ async def run_tasks(engine: ChatEngine, tasks: Sequence[dict], model: str, confi
     return list(await asyncio.gather(*(_run_one(engine, t, model, config, gate) for t in tasks)))
 
 
+def _text_of(content: Any) -> str:
+    """Message text; content given as parts keeps its text parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
 @functools.cache
 def _shared_caption_scorer(batch_size: int) -> CaptionScorer:
     """One embedding model per process: loading it costs seconds, rounds come every few minutes."""
@@ -168,7 +177,7 @@ def score_outcomes(
         results.append(result)
     if caption_rows:
         scorer = caption_scorer or _shared_caption_scorer(scoring.caption_batch_size)
-        texts = [results[i]["content"] if isinstance(results[i]["content"], str) else "" for i in caption_rows]
+        texts = [_text_of(results[i]["content"]) for i in caption_rows]
         by_task = {t["id"]: t for t in tasks}
         scores = scorer.score(
             texts,

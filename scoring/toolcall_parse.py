@@ -40,6 +40,7 @@ class _NotACall(ValueError):
 
 _FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\s*\n?(.*?)```", re.DOTALL)
 _TAGS = re.compile(r"<(tool_call|function_call|tool_calls|functioncall)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
+_THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 _PREFIXES = ("<|python_tag|>", "[TOOL_CALLS]", "<tool_call>", "functools")
 
 
@@ -90,7 +91,7 @@ def _parse_native(tool_calls: Any) -> ParsedCalls | None:
 
 def parse_text(text: str) -> ParsedCalls:
     """Decode calls from free text; a plain answer without calls gives zero calls and format `none`."""
-    text = text[:MAX_TEXT_CHARS]
+    text = _THINK.sub("", text[:MAX_TEXT_CHARS])
     for candidate in _candidates(text):
         parsed = _parse_candidate(candidate)
         if parsed is not None:

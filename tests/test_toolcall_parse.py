@@ -44,6 +44,7 @@ def test_wrappers_and_prose() -> None:
     assert parse_text('<tool_call>\n{"name": "f", "arguments": {"a": 1}}\n</tool_call>').calls == expected
     assert parse_text("Here you go: [f(a=1)]").calls == expected
     assert parse_text("<|python_tag|>f(a=1)").calls == expected
+    assert parse_text("<think>maybe [g(b=2)]?</think>\n[f(a=1)]").calls == expected
     two = parse_text(
         '<tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>'
         '<tool_call>{"name": "g", "arguments": {}}</tool_call>'
