@@ -77,6 +77,7 @@ def _register_commands() -> None:
         hub_cmd,
         run_cmd,
         status_cmd,
+        tasks_cmd,
     )
 
     for module in (
@@ -87,6 +88,7 @@ def _register_commands() -> None:
         chain_cmd,
         hub_cmd,
         demo_cmd,
+        tasks_cmd,
     ):
         module.register(app)
 

@@ -16,10 +16,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.config import ChainConfig
 from harness.demo_config import DemoConfig
+from harness.evaluate_config import EvaluationConfig
 from harness.fetch_config import FetchConfig
 from harness.mirror_config import MirrorConfig
 from harness.supervisor_config import SupervisorConfig
+from harness.tasks.config import CompetitionConfig, TasksConfig, default_competitions
 from policies.config import HubConfig, PolicyConfig
+from scoring.config import ScoringConfig
 
 
 def default_cache_dir() -> Path:
@@ -50,6 +53,12 @@ class Settings(BaseSettings):
     fetch: FetchConfig = Field(default_factory=FetchConfig, description="Model download cache.")
     mirror: MirrorConfig = Field(default_factory=MirrorConfig, description="Local Hub mirror (`harness hub`).")
     demo: DemoConfig = Field(default_factory=DemoConfig, description="Demo miners (`harness demo seed`).")
+    tasks: TasksConfig = Field(default_factory=TasksConfig, description="Task generation.")
+    competitions: dict[str, CompetitionConfig] = Field(
+        default_factory=default_competitions, description="Competition name -> task family weights, tool-call parser."
+    )
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="Scoring and weights.")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Evaluation runs.")
 
 
 class OverrideError(ValueError):

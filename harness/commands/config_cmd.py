@@ -11,6 +11,11 @@ from pydantic import BaseModel
 from harness.config import Settings
 
 
+def _plain(value: Any) -> Any:
+    """json.dumps fallback: nested settings models (e.g. inside `competitions`) print as their fields."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
+
+
 def settings_reference(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str, str, str, str]]:
     """Rows of (dotted key, environment variable, default, description), nested sections flattened."""
     rows: list[tuple[str, str, str, str]] = []
@@ -22,7 +27,7 @@ def settings_reference(model: type[BaseModel] = Settings, prefix: str = "") -> l
             continue
         default: Any = field.get_default(call_default_factory=True)
         env = "HARNESS_" + key.replace(".", "__").upper()
-        rows.append((key, env, json.dumps(default, default=str), field.description or ""))
+        rows.append((key, env, json.dumps(default, default=_plain), field.description or ""))
     return rows
 
 
@@ -54,4 +59,4 @@ def register(app: typer.Typer) -> None:
             value: Any = settings
             for part in key.split("."):
                 value = getattr(value, part)
-            typer.echo(f"{key} = {json.dumps(value, default=str)}")
+            typer.echo(f"{key} = {json.dumps(value, default=_plain)}")

@@ -1,0 +1,155 @@
+"""Scoring throughput, and evaluation throughput at concurrency 1 vs the configured concurrency.
+
+- tool-call checks per second: `scoring.toolcall.check` on BFCL's python data (ground truth and perturbed calls),
+  and parse+check on text answers; goal >= 20k checks/s.
+- captions scored per second: batched all-MiniLM-L6-v2 scoring with penalties.
+- tasks per second of `harness.evaluate.evaluate` on the same engine at concurrency 1 and at
+  `evaluation.concurrency`. `engine_throughput` takes any engine implementing the `ChatEngine` contract plus a
+  way to start and stop it; by default it runs the in-process transformers adapter on the bundled SmolLM2
+  (set HARNESS_BENCH_ENGINE=none to skip; HARNESS_BENCH_TASKS and HARNESS_BENCH_MAX_TOKENS size the run). The
+  sandbox engine plugs in through the same function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from harness.config import load_settings
+from harness.evaluate import ChatEngine, evaluate
+from harness.evaluate_config import EvaluationConfig
+from harness.tasks import build_family
+from scoring.caption import CaptionScorer
+from scoring.toolcall import check, parse_text
+
+EngineStarter = Callable[[], Awaitable[tuple[ChatEngine, Callable[[], Awaitable[None]]]]]
+
+
+def _check_cases() -> list[tuple[list, list, list, str]]:
+    from tests.bfcl_support import PYTHON_CATEGORIES, calls_from_truth, load_category
+
+    rng = random.Random(0)
+    cases = []
+    for category in PYTHON_CATEGORIES:
+        for question, truth in load_category(category):
+            calls = calls_from_truth(truth, 0)
+            cases.append((question["function"], calls, truth, category))
+            broken = copy.deepcopy(calls)
+            if broken:
+                ((_name, args),) = broken[rng.randrange(len(broken))].items()
+                if args:
+                    args[sorted(args)[0]] = "changed"
+            cases.append((question["function"], broken, truth, category))
+    return cases
+
+
+def _rate(fn: Callable[[], int], min_seconds: float = 2.0) -> float:
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < min_seconds:
+        done += fn()
+    return done / (time.perf_counter() - started)
+
+
+def toolcall_rates() -> dict[str, Any]:
+    cases = _check_cases()
+
+    def run_checks() -> int:
+        for functions, calls, truth, category in cases:
+            check(functions, calls, truth, category)
+        return len(cases)
+
+    texts = [
+        "["
+        + ", ".join(f"{n}(" + ", ".join(f"{k}={v!r}" for k, v in a.items()) + ")" for c in calls for n, a in c.items())
+        + "]"
+        for _, calls, _, _ in cases
+    ]
+
+    def run_parse_and_check() -> int:
+        for (functions, _, truth, category), text in zip(cases, texts, strict=True):
+            check(functions, parse_text(text).calls, truth, category)
+        return len(cases)
+
+    return {
+        "cases": len(cases),
+        "checks_per_s": round(_rate(run_checks)),
+        "parse_and_checks_per_s": round(_rate(run_parse_and_check)),
+        "goal_checks_per_s": 20_000,
+    }
+
+
+def caption_rate(n: int = 256) -> dict[str, Any]:
+    tasks = build_family("bench", "caption", 32, load_settings().tasks)["tasks"]
+    refs = [t["references"] for t in tasks]
+    captions = [r[i % len(r)].lower() for i, r in enumerate(refs)]
+    scorer = CaptionScorer()
+    scorer.score(captions[:2], refs[:2])  # load the model outside the timing
+    repeats = n // len(tasks)
+    started = time.perf_counter()
+    for k in range(repeats):
+        scorer.score([f"{c} ({k})" for c in captions], refs)  # fresh texts: no cache effects
+    elapsed = time.perf_counter() - started
+    return {
+        "captions": repeats * len(tasks),
+        "captions_per_s": round(repeats * len(tasks) / elapsed, 1),
+        "refs_each": 4,
+    }
+
+
+async def engine_throughput(
+    start_engine: EngineStarter, task_set: dict, concurrencies: list[int], evaluation: EvaluationConfig, label: str
+) -> dict[str, Any]:
+    """Tasks per second of a full evaluation at each concurrency, on one started engine."""
+    engine, stop = await start_engine()
+    out: dict[str, Any] = {"engine": label, "tasks": len(task_set["tasks"]), "max_tokens": evaluation.max_tokens}
+    try:
+        await evaluate(
+            engine, {**task_set, "tasks": task_set["tasks"][:2]}, model="bench", family_weights={"toolcall": 1}
+        )
+        for concurrency in concurrencies:
+            config = evaluation.model_copy(update={"concurrency": concurrency})
+            report = await evaluate(engine, task_set, model="bench", family_weights={"toolcall": 1}, evaluation=config)
+            out[f"tasks_per_s_c{concurrency}"] = round(report["tasks_per_s"], 3)
+            out[f"errors_c{concurrency}"] = report["errors"]
+    finally:
+        await stop()
+    first, last = concurrencies[0], concurrencies[-1]
+    out["speedup"] = round(out[f"tasks_per_s_c{last}"] / out[f"tasks_per_s_c{first}"], 2)
+    return out
+
+
+def _transformers_starter(max_batch: int) -> EngineStarter:
+    async def start() -> tuple[ChatEngine, Callable[[], Awaitable[None]]]:
+        from bench.transformers_adapter import TransformersChatEngine
+        from harness.bundled_models import smollm2_dir
+
+        engine = await TransformersChatEngine(smollm2_dir(load_settings().cache_dir), max_batch=max_batch).start()
+        return engine, engine.close
+
+    return start
+
+
+def run() -> dict[str, Any]:
+    settings = load_settings()
+    result: dict[str, Any] = {"load_average_at_start": os.getloadavg(), "cpus": os.cpu_count()}
+    result |= {"toolcall": toolcall_rates(), "caption": caption_rate()}
+    if os.environ.get("HARNESS_BENCH_ENGINE", "transformers") == "transformers":
+        concurrency = settings.evaluation.concurrency
+        max_tokens = int(os.environ.get("HARNESS_BENCH_MAX_TOKENS", "32"))
+        evaluation = settings.evaluation.model_copy(update={"max_tokens": max_tokens, "request_timeout_s": 600})
+        task_set = build_family("bench", "toolcall", int(os.environ.get("HARNESS_BENCH_TASKS", "16")), settings.tasks)
+        result["evaluation"] = asyncio.run(
+            engine_throughput(
+                _transformers_starter(concurrency),
+                task_set,
+                [1, concurrency],
+                evaluation,
+                f"in-process transformers SmolLM2-135M (CPU, fp32, micro-batch {concurrency})",
+            )
+        )
+    return result

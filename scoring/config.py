@@ -1,0 +1,21 @@
+"""Scoring settings, nested into the harness settings as `scoring`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ScoringConfig(BaseModel):
+    toolcall_score: Literal["strict", "partial"] = Field(
+        default="strict", description="Tool-call score that drives weights: BFCL pass/fail, or partial credit."
+    )
+    caption_max_words: int = Field(default=60, ge=1, description="Captions longer than this are penalised.")
+    caption_batch_size: int = Field(default=64, ge=1, description="Embedding batch size for caption scoring.")
+    ci_level: float = Field(default=0.95, gt=0, lt=1, description="Confidence level of per-family intervals.")
+    ema_alpha: float = Field(default=0.3, gt=0, le=1, description="Weight of the newest round in the EMA.")
+    weights_method: Literal["softmax", "proportional"] = Field(
+        default="softmax", description="Scores to weights: winner-take-most softmax, or proportional."
+    )
+    softmax_temperature: float = Field(default=0.05, gt=0, description="Lower gives the leader more.")

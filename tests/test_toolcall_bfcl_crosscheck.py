@@ -1,0 +1,126 @@
+"""Our checker must give BFCL's verdict on BFCL's own data: the ground truth and many perturbed calls."""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+import pytest
+
+from scoring.toolcall import check
+from tests.bfcl_support import PYTHON_CATEGORIES, calls_from_truth, load_category, real_ast_checker
+
+
+def _retype(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else str(value)
+    if isinstance(value, str):
+        return 7
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, dict):
+        return list(value.values())
+    return "x"
+
+
+def _change(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return value * 1.5 + 1.0
+    if isinstance(value, str):
+        return value + " elsewhere"
+    if isinstance(value, list):
+        return [*value, value[0]] if value else ["extra"]
+    if isinstance(value, dict):
+        return {k: _change(v) for k, v in value.items()} if value else {"k": 1}
+    return value
+
+
+def _variants(calls: list[dict], rng: random.Random) -> list[tuple[str, list[dict]]]:
+    out = [("truth", calls)]
+    if not calls:
+        return out
+    i = rng.randrange(len(calls))
+    ((name, args),) = calls[i].items()
+    params = sorted(args)
+
+    def with_args(new_args: dict, new_name: str | None = None) -> list[dict]:
+        changed = copy.deepcopy(calls)
+        changed[i] = {new_name or name: new_args}
+        return changed
+
+    out.append(("wrong-name", with_args(args, name + "_v2")))
+    out.append(("extra-param", with_args({**args, "unexpected_zz": 1})))
+    out.append(("no-calls", []))
+    out.append(("extra-call", [*calls, copy.deepcopy(calls[i])]))
+    if len(calls) > 1:
+        out.append(("reordered", list(reversed(calls))))
+        out.append(("shuffled", rng.sample(calls, len(calls))))
+        out.append(("missing-call", calls[:-1]))
+    for param in params:
+        value = args[param]
+        out.append((f"missing:{param}", with_args({k: v for k, v in args.items() if k != param})))
+        out.append((f"retyped:{param}", with_args({**args, param: _retype(value)})))
+        out.append((f"changed:{param}", with_args({**args, param: _change(value)})))
+        if isinstance(value, str) and value:
+            out.append((f"case:{param}", with_args({**args, param: value.upper() + " "})))
+        if isinstance(value, float) and value.is_integer():
+            out.append((f"int-for-float:{param}", with_args({**args, param: int(value)})))
+        if isinstance(value, list) and len(value) > 1:
+            out.append((f"list-reversed:{param}", with_args({**args, param: list(reversed(value))})))
+    return out
+
+
+@pytest.mark.parametrize("category", PYTHON_CATEGORIES)
+def test_verdicts_agree_with_bfcl(category: str) -> None:
+    bfcl_check, language = real_ast_checker()
+    rng = random.Random(category)
+    cases = disagreements = truth_valid = 0
+    examples = []
+    for question, truth in load_category(category):
+        functions = question["function"]
+        for pick in (0, 1, -1):
+            for label, calls in _variants(calls_from_truth(truth, pick), rng):
+                theirs = bfcl_check(functions, copy.deepcopy(calls), truth, language.PYTHON, category, "harness-model")
+                ours = check(functions, copy.deepcopy(calls), truth, category)
+                cases += 1
+                truth_valid += label == "truth" and ours.valid
+                if ours.valid != theirs["valid"]:
+                    disagreements += 1
+                    if len(examples) < 5:
+                        examples.append((question["id"], label, calls, theirs, ours))
+    assert disagreements == 0, examples
+    assert cases > 500 or category.startswith("live_parallel")
+    assert truth_valid > 0
+
+
+def test_verdicts_agree_on_generated_tasks() -> None:
+    """Our own generated tasks use BFCL's schema dialect, so BFCL's checker can judge them too."""
+    from harness.tasks import build_family
+    from harness.tasks.config import TasksConfig
+
+    bfcl_check, language = real_ast_checker()
+    task_set = build_family("crosscheck", "toolcall", 150, TasksConfig())
+    rng = random.Random(1)
+    cases = truth_valid = 0
+    for task in task_set["tasks"]:
+        if task["category"] == "irrelevance":
+            continue
+        category, truth = task["category"], task["possible_answer"]
+        for pick in (0, 1, -1):
+            for label, calls in _variants(calls_from_truth(truth, pick), rng):
+                theirs = bfcl_check(task["functions"], copy.deepcopy(calls), truth, language.PYTHON, category, "m")
+                ours = check(task["functions"], copy.deepcopy(calls), truth, category)
+                assert ours.valid == theirs["valid"], (task["id"], label, calls, theirs)
+                cases += 1
+                truth_valid += label == "truth" and ours.valid
+    assert cases > 1000
+    assert truth_valid == sum(3 for t in task_set["tasks"] if t["category"] != "irrelevance")
