@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from harness.sandbox.config import SandboxConfig
 from policies.config import PolicyConfig
 
 
@@ -36,6 +37,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_json: bool | None = Field(default=None, description="JSON logs; unset means JSON when not a TTY.")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Model acceptance rules.")
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="Hardened engine containers.")
 
 
 class OverrideError(ValueError):
