@@ -69,9 +69,9 @@ def state_of(ctx: typer.Context) -> State:
 
 def _register_commands() -> None:
     """Import each command module; a module adds its commands to `app`."""
-    from harness.commands import config_cmd
+    from harness.commands import config_cmd, doctor_cmd, sandbox_cmd
 
-    for module in (config_cmd,):
+    for module in (config_cmd, doctor_cmd, sandbox_cmd):
         module.register(app)
 
 

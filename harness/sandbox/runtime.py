@@ -74,8 +74,13 @@ def docker_client(timeout: int = 60) -> docker.DockerClient:
     return client
 
 
+def resolve_socket_root(configured: Path | None) -> Path:
+    """Short by default: a Unix socket path must fit in 107 bytes."""
+    return configured or Path(tempfile.gettempdir()) / f"harness-sandbox-{os.geteuid()}"
+
+
 def socket_root(spec: SandboxSpec) -> Path:
-    root = spec.config.socket_root or Path(tempfile.gettempdir()) / f"harness-sandbox-{os.geteuid()}"
+    root = resolve_socket_root(spec.config.socket_root)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Private to the harness user: the per-sandbox dirs below may be owned by the sandbox uid.
     os.chmod(root, 0o700)
@@ -314,7 +319,7 @@ def reap_orphans(client: docker.DockerClient | None = None, *, socket_dirs_root:
             if sock_dir and Path(sock_dir).name.startswith("sb-"):
                 shutil.rmtree(sock_dir, ignore_errors=True)
             log.info("sandbox.reaped", container=container.short_id, owner_pid=pid)
-        root = socket_dirs_root or Path(tempfile.gettempdir()) / f"harness-sandbox-{os.geteuid()}"
+        root = resolve_socket_root(socket_dirs_root)
         if root.is_dir():
             for path in root.glob("sb-*"):
                 pid = path.name.split("-")[1] if path.name.count("-") >= 2 else ""
