@@ -163,8 +163,15 @@ class Sandbox:
         self._container.reload()
         return dict(self._container.attrs.get("State", {}))
 
-    def classify(self, error: EngineError) -> SandboxError:
-        """Turn a client-side failure into the model's failure class, using what Docker saw (OOM, exit)."""
+    def classify(self, error: EngineError, settle: float = 3.0) -> SandboxError:
+        """Turn a client-side failure into the model's failure class, using what Docker saw (OOM, exit).
+
+        A dropped connection arrives a moment before Docker records the exit, so for `crashed` wait up to
+        `settle` seconds for the container to stop: an OOM kill must be recorded as `oom`, not `crashed`.
+        """
+        if error.failure_class == "crashed":
+            with contextlib.suppress(Exception):
+                self._container.wait(timeout=settle)
         failure_class, reason = _container_failure(self._container)
         if failure_class is None:
             failure_class, reason = error.failure_class, error.reason
