@@ -54,7 +54,7 @@ class EngineClient:
 
     def __init__(
         self,
-        socket_path: str | Path,
+        socket_path: str | Path | None,
         *,
         request_timeout: float = 120.0,
         max_concurrency: int = 8,
@@ -64,10 +64,12 @@ class EngineClient:
         model: str | None = None,
         health_timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        base_url: str = BASE_URL,
     ) -> None:
+        """`socket_path=None` with a TCP `base_url` talks to an engine directly (benchmarks' baseline only)."""
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
-        self.socket_path = str(socket_path)
+        self.socket_path = str(socket_path) if socket_path is not None else None
         self.request_timeout = request_timeout
         self.max_response_bytes = max_response_bytes
         self.retries = retries
@@ -78,7 +80,7 @@ class EngineClient:
         # httpx's own timeouts bound each socket operation; the overall budget is asyncio.timeout below.
         self._client = httpx.AsyncClient(
             transport=transport or httpx.AsyncHTTPTransport(uds=self.socket_path, retries=0),
-            base_url=BASE_URL,
+            base_url=base_url,
             timeout=httpx.Timeout(request_timeout, connect=min(5.0, request_timeout)),
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
         )

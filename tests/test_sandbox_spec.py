@@ -243,7 +243,7 @@ def test_check_gpu_on_a_real_gpu() -> None:
     gpus = query_gpus()
     assert gpus, "nvidia-smi/NVML report no GPU although one is visible"
     first = gpus[0]
-    assert check_gpu(str(first.index), 0) == select_gpu(first.uuid, gpus, 0) or check_gpu(str(first.index), 0)
+    assert check_gpu(str(first.index), 0) == select_gpu(first.uuid, gpus, 0) == first
     with pytest.raises(GpuUnavailable, match="MiB free"):
         check_gpu(first.uuid, first.memory_total_mib + 1)
     kw = kwargs_for(engine="sglang", gpu_device=first.uuid)

@@ -74,7 +74,6 @@ class SandboxConfig(BaseModel):
     )
     engine_port: int = Field(default=8000, ge=1024, le=65535, description="Engine port on 127.0.0.1 inside.")
     seed: int = Field(default=0, description="Engine seed (reproducible sampling).")
-    stop_timeout: float = Field(default=5.0, ge=0, description="Seconds between SIGTERM and SIGKILL at removal.")
     sglang: SglangConfig = Field(default_factory=SglangConfig)
     cpu: CpuEngineConfig = Field(default_factory=CpuEngineConfig)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import contextlib
 import hashlib
 import json
 import os
@@ -162,8 +163,10 @@ def build_one(
 
     started = time.monotonic()
     wanted = inputs_hash(name, buildargs, _image_id(client, base_ref))
+    previous = ""
     try:
         existing = client.images.get(tag)
+        previous = existing.id
         if not force and (existing.labels or {}).get(INPUTS_LABEL) == wanted:
             return BuildResult(name, tag, False, 0.0, "up to date")
     except docker.errors.ImageNotFound:
@@ -186,6 +189,10 @@ def build_one(
         text = chunk.get("stream", "").rstrip()
         if text:
             log(text)
+    if previous and previous != _image_id(client, tag):
+        # The replaced image is untagged now; drop it unless a container still uses it.
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(previous)
     return BuildResult(name, tag, True, round(time.monotonic() - started, 1))
 
 
