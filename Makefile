@@ -27,6 +27,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Engine images this host can run (base + cpu; sglang where a GPU is visible). Idempotent.
+images: install
+	$(BIN)/python -m harness.sandbox.images
+
 bench: install
 	$(BIN)/python -m bench
 

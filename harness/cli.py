@@ -74,8 +74,10 @@ def _register_commands() -> None:
         check_cmd,
         config_cmd,
         demo_cmd,
+        doctor_cmd,
         hub_cmd,
         run_cmd,
+        sandbox_cmd,
         status_cmd,
         tasks_cmd,
     )
@@ -89,6 +91,8 @@ def _register_commands() -> None:
         hub_cmd,
         demo_cmd,
         tasks_cmd,
+        sandbox_cmd,
+        doctor_cmd,
     ):
         module.register(app)
 

@@ -19,6 +19,7 @@ from harness.demo_config import DemoConfig
 from harness.evaluate_config import EvaluationConfig
 from harness.fetch_config import FetchConfig
 from harness.mirror_config import MirrorConfig
+from harness.sandbox.config import SandboxConfig
 from harness.supervisor_config import SupervisorConfig
 from harness.tasks.config import CompetitionConfig, TasksConfig, default_competitions
 from policies.config import HubConfig, PolicyConfig
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     )
     scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="Scoring and weights.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Evaluation runs.")
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="Hardened engine containers.")
 
 
 class OverrideError(ValueError):

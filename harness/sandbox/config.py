@@ -1,0 +1,90 @@
+"""The `sandbox` settings section: images, engine choice, resource limits, timeouts, engine launch options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+# Official sglang image the GPU engine image is built FROM (CUDA 12 build: widest driver support).
+SGLANG_BASE_IMAGE = "lmsysorg/sglang:v0.5.19-cu129"
+
+
+class SglangConfig(BaseModel):
+    """Launch options of the sglang engine; `--trust-remote-code` is deliberately not among them."""
+
+    mem_fraction_static: float = Field(default=0.8, gt=0, le=0.95, description="--mem-fraction-static")
+    context_length: int | None = Field(default=8192, ge=256, description="--context-length; None = model's own")
+    tool_call_parsers: dict[str, str] = Field(
+        default_factory=lambda: {"tool-call": "hermes"},
+        description="Competition -> --tool-call-parser (e.g. hermes, pythonic, llama3, qwen); none = text calls.",
+    )
+    dtype: str = Field(default="auto", description="--dtype")
+    log_level: str = Field(default="warning", description="--log-level")
+
+    @field_validator("tool_call_parsers")
+    @classmethod
+    def _parser_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for competition, parser in value.items():
+            if not parser.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"tool call parser {parser!r} for {competition!r} is not a plain name")
+        return value
+
+
+class CpuEngineConfig(BaseModel):
+    """Launch options of the CPU engine (`transformers serve`)."""
+
+    dtype: str = Field(default="auto", description="--dtype (auto = the weights' dtype)")
+    log_level: str = Field(default="warning", description="--log-level")
+
+
+class SandboxConfig(BaseModel):
+    """How untrusted models are run: one hardened container per model, reachable only through a Unix socket."""
+
+    engine: Literal["cpu", "sglang"] = Field(default="cpu", description="cpu (transformers) or sglang (GPU).")
+    base_image: str = Field(
+        default="harness-base:bookworm-py311",
+        description="Base of the engine images: the debootstrap tag, or e.g. python:3.11-slim-bookworm.",
+    )
+    cpu_image: str = Field(default="harness-engine-cpu:latest", description="Image of the CPU engine.")
+    sglang_image: str = Field(default="harness-engine-sglang:latest", description="Image of the sglang engine.")
+    sglang_base_image: str = Field(default=SGLANG_BASE_IMAGE, description="Official sglang image to build FROM.")
+    user: str | None = Field(
+        default=None,
+        description="uid:gid inside the container; never root. None = the harness's own uid:gid, or 10001:10001 "
+        "when the harness runs as root.",
+    )
+    memory_limit: str = Field(default="8g", description="Memory limit (swap is set equal: no swap).")
+    shm_size: str = Field(default="1g", description="/dev/shm size.")
+    pids_limit: int = Field(default=512, ge=16, description="Max processes/threads in the container.")
+    cpus: float | None = Field(default=None, gt=0, description="CPU limit (docker --cpus); None = no limit.")
+    tmpfs_size: str = Field(default="1g", description="Size of each writable tmpfs (/tmp, HOME).")
+    runtime: str | None = Field(default=None, description="OCI runtime, e.g. runsc (gVisor); None = default.")
+    gpu_device: str | None = Field(
+        default=None, description="GPU for GPU engines: an index ('0') or a UUID ('GPU-...'); exactly one."
+    )
+    gpu_min_free_mib: int = Field(default=2048, ge=0, description="Refuse a GPU with less free memory than this.")
+    startup_timeout: float = Field(default=600.0, gt=0, description="Seconds from start to healthy.")
+    request_timeout: float = Field(default=120.0, gt=0, description="Wall-clock seconds per engine request.")
+    max_concurrency: int = Field(default=8, ge=1, description="Concurrent requests per engine.")
+    max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Cap on one response's size.")
+    socket_root: Path | None = Field(
+        default=None, description="Parent of the per-sandbox socket dirs; None = $TMPDIR/harness-sandbox-UID."
+    )
+    engine_port: int = Field(default=8000, ge=1024, le=65535, description="Engine port on 127.0.0.1 inside.")
+    seed: int = Field(default=0, description="Engine seed (reproducible sampling).")
+    sglang: SglangConfig = Field(default_factory=SglangConfig)
+    cpu: CpuEngineConfig = Field(default_factory=CpuEngineConfig)
+
+    @field_validator("user")
+    @classmethod
+    def _not_root(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        uid, _, gid = value.partition(":")
+        if not uid.isdigit() or (gid and not gid.isdigit()):
+            raise ValueError("sandbox.user must be numeric uid[:gid]")
+        if uid == "0" or gid == "0":
+            raise ValueError("the sandbox never runs as root (uid or gid 0)")
+        return value

@@ -1,0 +1,338 @@
+"""Start a hardened engine container, wait until it answers through its socket, and always remove it.
+
+`run_sandbox(spec, model_dir)` is the only way the harness runs a model. On any exit (success, error,
+Ctrl-C) the container is force-removed and its socket directory deleted; `reap_orphans()` cleans what a
+killed harness process left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import httpx
+import structlog
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
+
+from harness.engine import EngineClient, EngineError, FailureClass
+from harness.errors import HarnessError
+from harness.sandbox.gpu import check_gpu
+from harness.sandbox.spec import (
+    LABEL,
+    LABEL_HOST,
+    LABEL_PID,
+    LABEL_SOCKET_DIR,
+    SOCKET_NAME,
+    SandboxSpec,
+    container_kwargs,
+)
+
+log = structlog.get_logger(__name__)
+
+LOG_TAIL = 40
+# sun_path is 108 bytes on Linux; keep room for the terminating NUL.
+MAX_SOCKET_PATH = 107
+
+
+class SandboxError(HarnessError):
+    """The model's engine failed in a way the evaluation records: `failure_class` plus the engine's last logs."""
+
+    def __init__(self, failure_class: FailureClass, reason: str, logs: str = "") -> None:
+        message = f"sandbox {failure_class}: {reason}"
+        if logs.strip():
+            message += "\n--- last container log lines ---\n" + logs.rstrip()
+        super().__init__(message)
+        self.failure_class: FailureClass = failure_class
+        self.reason = reason
+        self.logs = logs
+
+
+class DockerUnavailable(HarnessError):
+    """No Docker engine answers, or an image is missing: a host problem, not the model's."""
+
+
+def docker_client(timeout: int = 60) -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except Exception as exc:
+        raise DockerUnavailable(
+            f"no Docker engine answers ({type(exc).__name__}: {exc}); start dockerd (compose/ensure-docker.sh)"
+        ) from None
+    return client
+
+
+def resolve_socket_root(configured: Path | None) -> Path:
+    """Short by default: a Unix socket path must fit in 107 bytes."""
+    return configured or Path(tempfile.gettempdir()) / f"harness-sandbox-{os.geteuid()}"
+
+
+def socket_root(spec: SandboxSpec) -> Path:
+    root = resolve_socket_root(spec.config.socket_root)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Private to the harness user: the per-sandbox dirs below may be owned by the sandbox uid.
+    os.chmod(root, 0o700)
+    return root
+
+
+def _make_socket_dir(spec: SandboxSpec) -> Path:
+    """`sb-PID-TOKEN` under the private root, owned by the container uid so the relay can create the socket."""
+    path = socket_root(spec) / f"sb-{os.getpid()}-{secrets.token_hex(4)}"
+    if len(str(path / SOCKET_NAME)) > MAX_SOCKET_PATH:
+        raise HarnessError(f"socket path {path / SOCKET_NAME} is too long for a Unix socket: set sandbox.socket_root")
+    path.mkdir(mode=0o700)
+    uid, gid = spec.uid_gid
+    if (uid, gid) != (os.geteuid(), os.getegid()):
+        os.chown(path, uid, gid)
+    return path
+
+
+def _readable_by(st: os.stat_result, uid: int, gid: int) -> bool:
+    need_x = stat.S_ISDIR(st.st_mode)
+    if st.st_uid == uid:
+        return bool(st.st_mode & stat.S_IRUSR) and (not need_x or bool(st.st_mode & stat.S_IXUSR))
+    if st.st_gid == gid:
+        return bool(st.st_mode & stat.S_IRGRP) and (not need_x or bool(st.st_mode & stat.S_IXGRP))
+    return bool(st.st_mode & stat.S_IROTH) and (not need_x or bool(st.st_mode & stat.S_IXOTH))
+
+
+def prepare_model_dir(model_dir: Path, uid: int, gid: int) -> Path:
+    """Check the sandbox user can read the model; as root, grant it group read (never write) where needed.
+
+    The mount is read-only, so read access is all the sandbox gets. Symlinks are not followed on the host.
+    """
+    model_dir = Path(model_dir).resolve()
+    if not model_dir.is_dir():
+        raise HarnessError(f"model dir {model_dir} does not exist or is not a directory")
+    paths = [model_dir, *model_dir.rglob("*")]
+    for path in paths:
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode) or _readable_by(st, uid, gid):
+            continue
+        if os.geteuid() != 0:
+            raise HarnessError(
+                f"{path} is not readable by the sandbox user {uid}:{gid}; make the model readable "
+                "(chmod -R g+rX / o+rX) or set sandbox.user to its owner"
+            )
+        os.lchown(path, -1, gid)
+        extra = stat.S_IRGRP | (stat.S_IXGRP if stat.S_ISDIR(st.st_mode) else 0)
+        os.chmod(path, stat.S_IMODE(st.st_mode) | extra)
+    return model_dir
+
+
+@dataclass
+class Sandbox:
+    """A running, healthy engine container. Valid only inside `run_sandbox`'s `with` block."""
+
+    spec: SandboxSpec
+    container_id: str
+    socket_path: Path
+    socket_dir: Path
+    started_at: float
+    healthy_at: float
+    _container: Any = field(repr=False)
+
+    def logs(self, tail: int = LOG_TAIL) -> str:
+        return _tail_logs(self._container, tail)
+
+    def client(self, **overrides: Any) -> EngineClient:
+        """An EngineClient for this sandbox with the spec's limits (overridable)."""
+        cfg = self.spec.config
+        kwargs: dict[str, Any] = {
+            "request_timeout": cfg.request_timeout,
+            "max_concurrency": cfg.max_concurrency,
+            "max_response_bytes": cfg.max_response_bytes,
+            "model": "/model",
+        }
+        kwargs.update(overrides)
+        return EngineClient(self.socket_path, **kwargs)
+
+    def state(self) -> dict[str, Any]:
+        self._container.reload()
+        return dict(self._container.attrs.get("State", {}))
+
+    def classify(self, error: EngineError, settle: float = 3.0) -> SandboxError:
+        """Turn a client-side failure into the model's failure class, using what Docker saw (OOM, exit).
+
+        A dropped connection arrives a moment before Docker records the exit, so for `crashed` wait up to
+        `settle` seconds for the container to stop: an OOM kill must be recorded as `oom`, not `crashed`.
+        """
+        if error.failure_class == "crashed":
+            with contextlib.suppress(Exception):
+                self._container.wait(timeout=settle)
+        failure_class, reason = _container_failure(self._container)
+        if failure_class is None:
+            failure_class, reason = error.failure_class, error.reason
+        return SandboxError(failure_class, reason, self.logs())
+
+
+def _tail_logs(container: Any, tail: int) -> str:
+    try:
+        return container.logs(tail=tail, stdout=True, stderr=True).decode("utf-8", "replace")
+    except docker.errors.APIError:
+        return ""
+
+
+def _container_failure(container: Any) -> tuple[FailureClass | None, str]:
+    """(class, reason) when the container is no longer running; (None, "") while it runs."""
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return "crashed", "container disappeared"
+    state = container.attrs.get("State", {})
+    if state.get("Running"):
+        return None, ""
+    code = state.get("ExitCode")
+    if state.get("OOMKilled"):
+        return "oom", f"killed for exceeding the memory limit {container.attrs['HostConfig'].get('Memory')} bytes"
+    return "crashed", f"container exited with status {code} ({state.get('Error') or state.get('Status')})"
+
+
+def _health_once(socket_path: Path) -> bool:
+    if not socket_path.exists():
+        return False
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket_path)), timeout=5.0) as client:
+            return client.get("http://sandbox/health").status_code == 200
+    except (httpx.HTTPError, OSError):
+        return False
+
+
+class _Exited(Exception):
+    def __init__(self, failure_class: FailureClass, reason: str) -> None:
+        super().__init__(reason)
+        self.failure_class: FailureClass = failure_class
+
+
+def wait_healthy(container: Any, socket_path: Path, timeout: float) -> None:
+    """Poll `/health` through the socket until 200; fail fast when the container exits."""
+
+    def probe() -> bool:
+        failure_class, reason = _container_failure(container)
+        if failure_class is not None:
+            raise _Exited(failure_class, reason)
+        return _health_once(socket_path)
+
+    retrying = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.05, min=0.05, max=0.25),
+        retry=retry_if_result(lambda healthy: not healthy),
+        reraise=True,
+    )
+    try:
+        retrying(probe)
+    except RetryError:
+        raise SandboxError(
+            "start-timeout", f"engine not healthy within {timeout:g}s", _tail_logs(container, LOG_TAIL)
+        ) from None
+    except _Exited as exc:
+        raise SandboxError(
+            exc.failure_class, f"engine exited before it was healthy: {exc}", _tail_logs(container, LOG_TAIL)
+        ) from None
+
+
+def remove_container(container: Any) -> None:
+    """SIGKILL and remove (with anonymous volumes); an inference engine has no state worth a graceful stop."""
+    with contextlib.suppress(docker.errors.NotFound):
+        container.remove(force=True, v=True)
+
+
+@contextlib.contextmanager
+def run_sandbox(
+    spec: SandboxSpec, model_dir: str | Path, *, client: docker.DockerClient | None = None
+) -> Iterator[Sandbox]:
+    """Start the engine for `model_dir` in a hardened container; yield it once healthy; always remove it."""
+    own_client = client is None
+    dc = client or docker_client()
+    uid, gid = spec.uid_gid
+    container = None
+    socket_dir: Path | None = None
+    try:
+        model_path = prepare_model_dir(Path(model_dir), uid, gid)
+        if spec.needs_gpu:
+            if spec.config.gpu_device is None:
+                raise HarnessError(f"engine {spec.engine} needs a GPU: set sandbox.gpu_device (index or UUID)")
+            gpu = check_gpu(spec.config.gpu_device, spec.config.gpu_min_free_mib)
+            log.info("sandbox.gpu", device=spec.config.gpu_device, checked=gpu is not None)
+        try:
+            dc.images.get(spec.image)
+        except docker.errors.ImageNotFound:
+            raise DockerUnavailable(f"image {spec.image} is missing: run `make images`") from None
+        socket_dir = _make_socket_dir(spec)
+        name = f"harness-{spec.engine}-{socket_dir.name}"
+        kwargs = container_kwargs(spec, model_path, socket_dir, name=name)
+        started = time.monotonic()
+        try:
+            container = dc.containers.run(**kwargs)
+        except docker.errors.APIError as exc:
+            raise SandboxError("crashed", f"container did not start: {exc.explanation or exc}") from None
+        log.info("sandbox.started", container=container.short_id, engine=spec.engine, model=str(model_path))
+        socket_path = socket_dir / SOCKET_NAME
+        wait_healthy(container, socket_path, spec.config.startup_timeout)
+        healthy = time.monotonic()
+        log.info("sandbox.healthy", container=container.short_id, seconds=round(healthy - started, 3))
+        yield Sandbox(spec, container.id, socket_path, socket_dir, started, healthy, container)
+    finally:
+        if container is not None:
+            remove_container(container)
+            log.info("sandbox.removed", container=container.short_id)
+        if socket_dir is not None:
+            shutil.rmtree(socket_dir, ignore_errors=True)
+        if own_client:
+            dc.close()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(client: docker.DockerClient | None = None, *, socket_dirs_root: Path | None = None) -> list[str]:
+    """Remove labelled containers whose owning harness process (on this host) is gone, and their socket dirs.
+
+    Containers of a live harness process (another validator command, a parallel test) are left alone.
+    Returns the ids removed.
+    """
+    own_client = client is None
+    dc = client or docker_client()
+    host = socket.gethostname()
+    removed: list[str] = []
+    try:
+        for container in dc.containers.list(all=True, filters={"label": LABEL}):
+            labels = container.labels or {}
+            pid = labels.get(LABEL_PID, "")
+            if labels.get(LABEL_HOST) == host and pid.isdigit() and _pid_alive(int(pid)):
+                continue
+            remove_container(container)
+            removed.append(container.id)
+            sock_dir = labels.get(LABEL_SOCKET_DIR)
+            if sock_dir and Path(sock_dir).name.startswith("sb-"):
+                shutil.rmtree(sock_dir, ignore_errors=True)
+            log.info("sandbox.reaped", container=container.short_id, owner_pid=pid)
+        root = resolve_socket_root(socket_dirs_root)
+        if root.is_dir():
+            for path in root.glob("sb-*"):
+                pid = path.name.split("-")[1] if path.name.count("-") >= 2 else ""
+                if pid.isdigit() and not _pid_alive(int(pid)):
+                    shutil.rmtree(path, ignore_errors=True)
+    finally:
+        if own_client:
+            dc.close()
+    return removed
