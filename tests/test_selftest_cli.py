@@ -76,6 +76,7 @@ def test_selftest_of_smollm2_in_the_cpu_sandbox(
     assert report["task_set"]["n"] == 3 and len(report["tasks"]) == 3
     assert all(t["family"] == "toolcall" and t["error"] is None and t["latency_s"] > 0 for t in report["tasks"])
     assert set(report["families"]) == {"toolcall"} and 0.0 <= report["score"]["mean"] <= 1.0
+    assert report["tokens"]["prompt"] > 0 and report["tokens"]["completion"] > 0
     saved = json.loads((out / "report.json").read_text())
     assert saved["task_set"]["sha256"] == report["task_set"]["sha256"]
     assert "## toolcall" in (out / "report.md").read_text()
