@@ -108,24 +108,35 @@ def caption_rate(n: int = 256) -> dict[str, Any]:
 
 
 async def engine_throughput(
-    start_engine: EngineStarter, task_set: dict, concurrencies: list[int], evaluation: EvaluationConfig, label: str
+    start_engine: EngineStarter,
+    task_set: dict,
+    concurrencies: list[int],
+    evaluation: EvaluationConfig,
+    label: str,
+    model: str = "bench",
 ) -> dict[str, Any]:
     """Tasks per second of a full evaluation at each concurrency, on one started engine."""
     engine, stop = await start_engine()
     out: dict[str, Any] = {"engine": label, "tasks": len(task_set["tasks"]), "max_tokens": evaluation.max_tokens}
     try:
         await evaluate(
-            engine, {**task_set, "tasks": task_set["tasks"][:2]}, model="bench", family_weights={"toolcall": 1}
+            engine,
+            {**task_set, "tasks": task_set["tasks"][:2]},
+            model=model,
+            family_weights={"toolcall": 1},
+            evaluation=evaluation,
         )
         for concurrency in concurrencies:
             config = evaluation.model_copy(update={"concurrency": concurrency})
-            report = await evaluate(engine, task_set, model="bench", family_weights={"toolcall": 1}, evaluation=config)
+            report = await evaluate(engine, task_set, model=model, family_weights={"toolcall": 1}, evaluation=config)
             out[f"tasks_per_s_c{concurrency}"] = round(report["tasks_per_s"], 3)
             out[f"errors_c{concurrency}"] = report["errors"]
     finally:
         await stop()
     first, last = concurrencies[0], concurrencies[-1]
     out["speedup"] = round(out[f"tasks_per_s_c{last}"] / out[f"tasks_per_s_c{first}"], 2)
+    if any(out[f"errors_c{c}"] for c in concurrencies):
+        out["speedup_valid"] = False  # failed requests return at once: a ratio over them measures nothing
     return out
 
 
@@ -173,6 +184,7 @@ def run() -> dict[str, Any]:
         max_tokens = int(os.environ.get("HARNESS_BENCH_MAX_TOKENS", "32"))
         evaluation = settings.evaluation.model_copy(update={"max_tokens": max_tokens, "request_timeout_s": 600})
         task_set = build_family("bench", "toolcall", int(os.environ.get("HARNESS_BENCH_TASKS", "16")), settings.tasks)
+        model = "/model" if engine == "sandbox" else "bench"
         if engine == "sandbox":
             starter = _sandbox_starter(concurrency)
             label = (
@@ -182,5 +194,7 @@ def run() -> dict[str, Any]:
         else:
             starter = _transformers_starter(concurrency)
             label = f"in-process transformers SmolLM2-135M (CPU, fp32, micro-batch {concurrency})"
-        result["evaluation"] = asyncio.run(engine_throughput(starter, task_set, [1, concurrency], evaluation, label))
+        result["evaluation"] = asyncio.run(
+            engine_throughput(starter, task_set, [1, concurrency], evaluation, label, model)
+        )
     return result

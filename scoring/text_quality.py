@@ -11,8 +11,13 @@ token repeated never decodes as a call. So an answer counts as plain words only 
 - `not-language`: at least `MIN_TEXT_SHARE` of the non-space characters are letters, combining marks, digits,
   punctuation or currency/math signs (not emoji or symbol soup).
 - `implausible-words`: at least `MIN_PLAUSIBLE_SHARE` of the letters sit in words of at most `MAX_WORD_LEN`
-  letters (gibberish glues sub-word tokens into endless words; scripts written without spaces, such as Chinese
-  or Japanese, count each character as a word).
+  letters, and, over three words or more, the mean word length is at most `MAX_MEAN_WORD_LEN` (gibberish glues
+  sub-word tokens into long words: 11-17 letters on average in real degraded outputs, 4-5 in English prose,
+  under 9 in German; scripts written without spaces, such as Chinese or Japanese, count each character as a
+  word).
+- `mixed-case`: at most `MAX_MIXED_CASE_SHARE` of the words have an upper-case letter right after a lower-case
+  one (`partyiesIS`, `beISapersithsies`), unless fewer than `MIN_MIXED_CASE_WORDS` do (a product name or a
+  code identifier in a sentence is fine).
 - `repetitive`: not a loop or token spam (`is_repetitive`).
 
 The rule is deliberately simple and language-agnostic: it does not judge whether the answer is right, only
@@ -25,6 +30,7 @@ import re
 import unicodedata
 import zlib
 from collections import Counter
+from itertools import pairwise
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Scripts written without spaces between words: each character is its own "word" for the length rule.
@@ -38,6 +44,9 @@ _TEXT_SYMBOLS = {"Sc", "Sm"}
 MAX_WORD_LEN = 24
 MIN_PLAUSIBLE_SHARE = 0.8
 MIN_TEXT_SHARE = 0.85
+MAX_MEAN_WORD_LEN = 10.0
+MAX_MIXED_CASE_SHARE = 0.2
+MIN_MIXED_CASE_WORDS = 3
 
 
 def words(text: str) -> list[str]:
@@ -78,6 +87,11 @@ def plain_words_problem(text: object) -> str | None:
     plausible = sum(len(run) for run in letter_runs if len(run) <= MAX_WORD_LEN) + len(_UNSPACED_CHAR.findall(text))
     if letters and plausible < MIN_PLAUSIBLE_SHARE * letters:
         return "implausible-words"
+    if len(letter_runs) >= 3 and sum(len(run) for run in letter_runs) > MAX_MEAN_WORD_LEN * len(letter_runs):
+        return "implausible-words"
+    mixed = sum(1 for run in letter_runs if any(a.islower() and b.isupper() for a, b in pairwise(run)))
+    if mixed >= MIN_MIXED_CASE_WORDS and mixed > MAX_MIXED_CASE_SHARE * len(letter_runs):
+        return "mixed-case"
     if is_repetitive(text):
         return "repetitive"
     return None

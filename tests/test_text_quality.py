@@ -10,6 +10,38 @@ from scoring.text_quality import is_plain_words, plain_words_problem
 
 # Verbatim shape of what the demo's degraded SmolLM2 (seeded-noise weights) answered in a real round.
 DEGRADED = "ies incrementiesradingeledridisco...IS proudies\ufffd..."
+# Recorded irrelevance answers of that model in real end-to-end rounds (first 160 characters, U+FFFD removed so
+# the other rules are exercised); each scored 1.0 before answers had to be plain words.
+RECORDED_DEGRADED = [
+    ' punThis "isco incrementiesies incrementieldsithsiesithsies befacing icopiesIS Up said "rig taxithsies " '
+    "taxiesmarkedapedIS PortNamediesiesoonISies enjoyingith",
+    "ISallediesiesiesiesNamed proudiesithsoonrid partyiesIS enjoyingISields beISapersithsies reformersies "
+    'proudapersNamed proudNamedies "ISheldsolarISsolarNamedfacin',
+    "IS Covefacing @ mathemat compulsithsrading incrementenging incrementiesradingISithsapers disappearingmarked "
+    "incorporISorianiesoonISided Delmancopfacingiesithsea",
+    "ies incrementiesradingeledridiscoaccelippedoonaccel SubjectonapersridmarkedcopridiscoapersBurnradingonIScop "
+    'proudithsiesrading "marked SubjectISithssolar writin',
+]
+# The real SmolLM2's recorded irrelevance answers in the same rounds.
+RECORDED_SMOLLM2 = [
+    "The sky looks blue because of the way our eyes perceive light. When light hits our planet's atmosphere, "
+    "it's absorbed by molecules and converted into heat. This",
+    "Romeo and Juliet: A tragic tale of love and fate.",
+    "A Grey Cat",
+    'The word "ephemeral" is a metaphorical expression that refers to something that is fleeting or ephemeral. '
+    "It is often used to describe a thing that is not perma",
+    "The square root of 144 is 14.",
+]
+
+
+@pytest.mark.parametrize("text", RECORDED_DEGRADED)
+def test_recorded_degraded_answers_fail(text) -> None:
+    assert plain_words_problem(text) in {"implausible-words", "mixed-case"}
+
+
+@pytest.mark.parametrize("text", RECORDED_SMOLLM2)
+def test_recorded_smollm2_answers_pass(text) -> None:
+    assert plain_words_problem(text) is None
 
 
 @pytest.mark.parametrize(
@@ -42,6 +74,8 @@ def test_degenerate_answers_are_not_plain_words(text, problem) -> None:
         "I can't do that with the tools I have, sorry!",
         "Sure — it costs $12.50 (about 11 €).",
         "Yes.",
+        "Use the iPhone app or call getWeather with a city.",
+        "Pneumonia is an infection of the lungs.",
     ],
 )
 def test_ordinary_answers_are_plain_words(text) -> None:
@@ -59,5 +93,6 @@ def test_never_raises(text) -> None:
         "control-char",
         "not-language",
         "implausible-words",
+        "mixed-case",
         "repetitive",
     }
