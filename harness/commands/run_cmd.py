@@ -34,7 +34,7 @@ def _serve(ctx: typer.Context, *, once: bool) -> None:
 
     settings = state_of(ctx).settings
     supervisor = build_supervisor(settings)
-    reap_orphans(settings.sandbox)
+    reap_orphans(socket_dirs_root=settings.sandbox.socket_root)
     with stop_on_signals(supervisor), status_endpoint(supervisor):
         if once:
             try:
