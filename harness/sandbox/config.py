@@ -17,8 +17,9 @@ class SglangConfig(BaseModel):
     mem_fraction_static: float = Field(default=0.8, gt=0, le=0.95, description="--mem-fraction-static")
     context_length: int | None = Field(default=8192, ge=256, description="--context-length; None = model's own")
     tool_call_parsers: dict[str, str] = Field(
-        default_factory=lambda: {"tool-call": "hermes"},
-        description="Competition -> --tool-call-parser (e.g. hermes, pythonic, llama3, qwen); none = text calls.",
+        default_factory=lambda: {"toolcall": "hermes", "any2any": "hermes"},
+        description="Competition (names as in `competitions`) -> --tool-call-parser (hermes, pythonic, llama3, "
+        "qwen, ...); a competition not listed gets calls as text.",
     )
     dtype: str = Field(default="auto", description="--dtype")
     log_level: str = Field(default="warning", description="--log-level")

@@ -64,12 +64,10 @@ class TasksConfig(BaseModel):
 
 
 class CompetitionConfig(BaseModel):
-    """What one competition evaluates: family weights, and how its engine returns calls."""
+    """What one competition evaluates: family weights. (Its engine's tool-call parser is a sandbox setting:
+    `sandbox.sglang.tool_call_parsers`, keyed by the same competition names.)"""
 
     families: dict[str, float] = Field(default_factory=lambda: {"toolcall": 1.0})
-    toolcall_parser: str | None = Field(
-        default=None, description="Engine tool-call parser (sglang --tool-call-parser); None: calls come as text."
-    )
 
     @field_validator("families")
     @classmethod
