@@ -39,7 +39,8 @@ HARNESS_BLOCK_PERIOD ?= 2
 COMPOSE := docker-compose -f compose/docker-compose.yml -p harness
 HOST_ENV := HARNESS_CACHE_DIR=$(HARNESS_DATA) HARNESS_CHAIN__BLOCK_PERIOD_S=$(HARNESS_BLOCK_PERIOD) \
 	HARNESS_SANDBOX__SOCKET_ROOT=$(HARNESS_DATA)/run
-export HARNESS_DATA HARNESS_STATUS_PORT HARNESS_BLOCK_PERIOD
+HARNESS_HOSTNAME ?= $(shell hostname)
+export HARNESS_DATA HARNESS_STATUS_PORT HARNESS_BLOCK_PERIOD HARNESS_HOSTNAME
 
 harness-up:
 	bash compose/ensure-docker.sh
@@ -53,7 +54,7 @@ harness-up:
 	@echo "Validator stack is up (data: $(HARNESS_DATA))."
 	@echo "  status:  $(HOST_ENV) $(BIN)/harness status"
 	@echo "           curl -s http://127.0.0.1:$(HARNESS_STATUS_PORT)/status"
-	@echo "  logs:    $(COMPOSE) logs -f supervisor"
+	@echo "  logs:    HARNESS_DATA=$(HARNESS_DATA) HARNESS_HOSTNAME=$(HARNESS_HOSTNAME) $(COMPOSE) logs -f supervisor"
 	@echo "  stop:    make harness-down"
 
 harness-down:

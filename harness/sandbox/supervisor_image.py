@@ -86,11 +86,10 @@ def prepare_context(constraints: str, log: Callable[[str], None]) -> Path:
         out = Path(tmp) / "wheels"
         log(f"building the supervisor wheelhouse (pip wheel {REPO_DIR}, pinned to this environment)")
         env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out)]
+        command += ["--constraint", str(CONTEXT_DIR / "constraints.txt"), str(REPO_DIR)]
         result = subprocess.run(
-            [
-                sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out),
-                "--constraint", str(CONTEXT_DIR / "constraints.txt"), str(REPO_DIR),
-            ],  # fmt: skip
+            command,
             capture_output=True,
             text=True,
             env=env,
