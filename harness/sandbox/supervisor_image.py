@@ -27,9 +27,9 @@ REPO_DIR = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_DIR / "compose" / "supervisor.Dockerfile"
 CONTEXT_DIR = REPO_DIR / "compose" / ".build" / "supervisor"
 PROJECT_NAME = "subnet-harness"
-# What ends up in the project wheel; a change to any of these rebuilds the image.
+# What ends up in the project wheel (code and dependencies); a change to any of these rebuilds the image.
 SOURCE_PACKAGES = ("harness", "chain", "policies", "scoring")
-SOURCE_FILES = ("pyproject.toml", "README.md")
+SOURCE_FILES = ("pyproject.toml",)  # README.md only feeds the wheel's long description: not an input
 
 
 def frozen_constraints() -> str:
