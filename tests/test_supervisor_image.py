@@ -87,3 +87,35 @@ def test_docker_compose_accepts_the_file_and_requires_the_data_dir(tmp_path: Pat
     assert rendered["services"]["supervisor"]["environment"]["HARNESS_CACHE_DIR"] == str(tmp_path)
     missing = subprocess.run(command, env=base | {"HARNESS_HOSTNAME": "h"}, capture_output=True, text=True)
     assert missing.returncode != 0 and "HARNESS_DATA" in missing.stderr
+
+
+def _unit_values(key: str) -> list[str]:
+    lines = (REPO / "compose" / "harness.service").read_text().splitlines()
+    return [line.split("=", 1)[1] for line in lines if line.startswith(f"{key}=")]
+
+
+def test_systemd_unit_keeps_state_and_sandbox_sockets_under_its_writable_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PrivateTmp hides the service's /tmp from the Docker engine, so socket dirs must live in ReadWritePaths."""
+    writable = _unit_values("ReadWritePaths")[0].split()
+    env = dict(item.split("=", 1) for item in _unit_values("Environment"))
+    assert _unit_values("PrivateTmp") == ["yes"]
+    for key in ("HARNESS_CACHE_DIR", "HARNESS_SANDBOX__SOCKET_ROOT"):
+        assert any(env[key] == w or env[key].startswith(w.rstrip("/") + "/") for w in writable), (key, env[key])
+    example = dict(
+        line.split("=", 1)
+        for line in (REPO / "compose" / "harness.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert example["HARNESS_SANDBOX__SOCKET_ROOT"] == env["HARNESS_SANDBOX__SOCKET_ROOT"]
+    # Every key of the example is a real setting and every value validates: load them the way the service does.
+    from harness.config import Settings
+
+    for key, value in example.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    for key, value in example.items():
+        node = settings
+        for part in key.removeprefix("HARNESS_").lower().split("__"):
+            assert hasattr(node, part), f"{key} is not a setting"
+            node = getattr(node, part)
+        assert str(node).lower() == value.lower() or str(node) == str(type(node)(value)), (key, node, value)
