@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast lint bench images harness-up harness-down clean
+.PHONY: install test test-fast lint bench images docs harness-up harness-down clean
 
 $(BIN)/harness: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -60,6 +60,10 @@ harness-up:
 harness-down:
 	-$(COMPOSE) down --remove-orphans
 	test ! -x $(BIN)/harness || $(HOST_ENV) $(BIN)/harness sandbox reap
+
+# The configuration reference is generated from the settings model (tests/test_config.py checks it is current).
+docs: install
+	$(BIN)/harness config --reference > docs/configuration.md
 
 bench: install
 	$(BIN)/python -m bench

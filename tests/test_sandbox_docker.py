@@ -225,15 +225,24 @@ def test_reaper_removes_orphans_of_dead_processes_only(docker, run_label, tmp_pa
         network_mode="none",
         labels={**common, LABEL_PID: str(os.getpid()), LABEL_SOCKET_DIR: str(tmp_path / "sb-live")},
     )
+    elsewhere = docker.containers.run(  # labelled by another host name: its pid means nothing here
+        image,
+        ["sleep", "600"],
+        entrypoint=[],
+        detach=True,
+        network_mode="none",
+        labels={**common, LABEL_HOST: "some-other-host", LABEL_PID: dead_pid},
+    )
     try:
         removed = reap_orphans(docker, socket_dirs_root=tmp_path)
         assert orphan.id in removed
-        assert alive.id not in removed
+        assert alive.id not in removed and elsewhere.id not in removed
         assert not docker.containers.list(all=True, filters={"id": orphan.id})
         assert docker.containers.list(all=True, filters={"id": alive.id})
         assert not orphan_dir.exists() and not stale_dir.exists()
+        assert elsewhere.id in reap_orphans(docker, socket_dirs_root=tmp_path, all_hosts=True)
     finally:
-        for container in (orphan, alive):
+        for container in (orphan, alive, elsewhere):
             with contextlib.suppress(Exception):
                 container.remove(force=True)
 

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
+from harness.errors import HarnessError
 from harness.sandbox.doctor import run_checks
+
+
+class DoctorFailed(HarnessError):
+    """Some check failed: exit 1 (2 stays "could not run")."""
+
+    exit_code = 1
 
 
 def register(app: typer.Typer) -> None:
@@ -30,4 +37,5 @@ def register(app: typer.Typer) -> None:
                 print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name:<32} {check.detail}")
             print("all checks passed" if ok else "some checks FAILED")
         if not ok:
-            raise typer.Exit(1)
+            failed = ", ".join(c.name for c in checks if not c.ok)
+            raise DoctorFailed(f"doctor: failed checks: {failed}")

@@ -54,12 +54,17 @@ def run_cmd(
 
 
 @sandbox_app.command("reap")
-def reap_cmd(ctx: typer.Context) -> None:
+def reap_cmd(
+    ctx: typer.Context,
+    all_hosts: Annotated[
+        bool, typer.Option("--all-hosts", help="Also remove sandboxes labelled by other host names (containers).")
+    ] = False,
+) -> None:
     """Remove labelled sandbox containers (and socket dirs) whose harness process is gone."""
     from harness.cli import state_of
 
     settings = state_of(ctx).settings
-    removed = reap_orphans(socket_dirs_root=settings.sandbox.socket_root)
+    removed = reap_orphans(socket_dirs_root=settings.sandbox.socket_root, all_hosts=all_hosts)
     print(json.dumps({"removed": removed}))
 
 

@@ -38,6 +38,12 @@ class CpuEngineConfig(BaseModel):
 
     dtype: str = Field(default="auto", description="--dtype (auto = the weights' dtype)")
     log_level: str = Field(default="warning", description="--log-level")
+    max_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="Concurrent requests to the CPU engine (caps sandbox.max_concurrency): without continuous "
+        "batching, parallel requests fight over the cores (8 was 3x slower than 1 in bench_sandbox).",
+    )
 
 
 class SandboxConfig(BaseModel):

@@ -150,9 +150,12 @@ class Sandbox:
     def client(self, **overrides: Any) -> EngineClient:
         """An EngineClient for this sandbox with the spec's limits (overridable)."""
         cfg = self.spec.config
+        concurrency = cfg.max_concurrency
+        if self.spec.engine == "cpu":
+            concurrency = min(concurrency, cfg.cpu.max_concurrency)
         kwargs: dict[str, Any] = {
             "request_timeout": cfg.request_timeout,
-            "max_concurrency": cfg.max_concurrency,
+            "max_concurrency": concurrency,
             "max_response_bytes": cfg.max_response_bytes,
             "model": "/model",
         }
@@ -243,10 +246,22 @@ def wait_healthy(container: Any, socket_path: Path, timeout: float) -> None:
         ) from None
 
 
-def remove_container(container: Any) -> None:
-    """SIGKILL and remove (with anonymous volumes); an inference engine has no state worth a graceful stop."""
-    with contextlib.suppress(docker.errors.NotFound):
-        container.remove(force=True, v=True)
+def remove_container(container: Any, attempts: int = 3) -> None:
+    """SIGKILL and remove (with anonymous volumes); an inference engine has no state worth a graceful stop.
+
+    Never raises: it runs in `finally` blocks, where an error would hide the original one. A container that
+    cannot be removed is logged and left for the reaper."""
+    for attempt in range(attempts):
+        try:
+            container.remove(force=True, v=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if attempt == attempts - 1:
+                log.error("sandbox.remove_failed", container=getattr(container, "short_id", "?"), error=str(exc))
+                return
+            time.sleep(0.5 * (attempt + 1))
 
 
 @contextlib.contextmanager
@@ -304,11 +319,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def reap_orphans(client: docker.DockerClient | None = None, *, socket_dirs_root: Path | None = None) -> list[str]:
+def reap_orphans(
+    client: docker.DockerClient | None = None, *, socket_dirs_root: Path | None = None, all_hosts: bool = False
+) -> list[str]:
     """Remove labelled containers whose owning harness process (on this host) is gone, and their socket dirs.
 
-    Containers of a live harness process (another validator command, a parallel test) are left alone.
-    Returns the ids removed.
+    Containers of a live harness process (another validator command, a parallel test) are left alone, and so
+    are those labelled by another host name (a harness in a container sharing this Docker engine has its own
+    pid namespace: its pids cannot be checked from here) unless `all_hosts`. Live owners on this host always
+    keep their containers. Returns the ids removed.
     """
     own_client = client is None
     dc = client or docker_client()
@@ -318,7 +337,10 @@ def reap_orphans(client: docker.DockerClient | None = None, *, socket_dirs_root:
         for container in dc.containers.list(all=True, filters={"label": LABEL}):
             labels = container.labels or {}
             pid = labels.get(LABEL_PID, "")
-            if labels.get(LABEL_HOST) == host and pid.isdigit() and _pid_alive(int(pid)):
+            if labels.get(LABEL_HOST) == host:
+                if pid.isdigit() and _pid_alive(int(pid)):
+                    continue
+            elif not all_hosts:
                 continue
             remove_container(container)
             removed.append(container.id)
