@@ -34,7 +34,7 @@ def _summary(result: Any) -> str:
             f"  {family:<10} {f['mean']:.3f}  (CI {f['low']:.3f}-{f['high']:.3f}, n={f['n']}, "
             f"weight {weight}, failures {f['errors']})"
         )
-    lines += ["", markdown_summary(report).split("\n## ", 1)[-1] if report["families"] else ""]
+    lines += ["", "## " + markdown_summary(report).split("\n## ", 1)[-1] if report["families"] else ""]
     return "\n".join(lines)
 
 
