@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast lint bench images harness-up harness-down clean
+.PHONY: install test test-fast lint bench images docs harness-up harness-down clean
 
 $(BIN)/harness: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,9 +27,43 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Engine images this host can run (base + cpu; sglang where a GPU is visible). Idempotent.
+# Images: base + cpu engine + the supervisor (compose); sglang where a GPU is visible. Idempotent.
 images: install
 	$(BIN)/python -m harness.sandbox.images
+
+# The validator stack on the local chain with demo miners (compose/docker-compose.yml). Idempotent; settings
+# in the compose file's header. Data (models, state db, local chain, mirror, sandbox sockets): $(HARNESS_DATA).
+HARNESS_DATA ?= $(CURDIR)/.harness-data
+HARNESS_STATUS_PORT ?= 8780
+HARNESS_BLOCK_PERIOD ?= 2
+COMPOSE := docker-compose -f compose/docker-compose.yml -p harness
+HOST_ENV := HARNESS_CACHE_DIR=$(HARNESS_DATA) HARNESS_CHAIN__BLOCK_PERIOD_S=$(HARNESS_BLOCK_PERIOD) \
+	HARNESS_SANDBOX__SOCKET_ROOT=$(HARNESS_DATA)/run
+HARNESS_HOSTNAME ?= $(shell hostname)
+export HARNESS_DATA HARNESS_STATUS_PORT HARNESS_BLOCK_PERIOD HARNESS_HOSTNAME
+
+harness-up:
+	bash compose/ensure-docker.sh
+	$(MAKE) install images
+	mkdir -p $(HARNESS_DATA)
+	$(HOST_ENV) $(BIN)/harness demo seed
+	$(COMPOSE) up -d
+	$(BIN)/python compose/wait_health.py http://127.0.0.1:$(HARNESS_STATUS_PORT)/health 180 || \
+		{ $(COMPOSE) logs --tail=50 supervisor; exit 1; }
+	@echo
+	@echo "Validator stack is up (data: $(HARNESS_DATA))."
+	@echo "  status:  $(HOST_ENV) $(BIN)/harness status"
+	@echo "           curl -s http://127.0.0.1:$(HARNESS_STATUS_PORT)/status"
+	@echo "  logs:    HARNESS_DATA=$(HARNESS_DATA) HARNESS_HOSTNAME=$(HARNESS_HOSTNAME) $(COMPOSE) logs -f supervisor"
+	@echo "  stop:    make harness-down"
+
+harness-down:
+	-$(COMPOSE) down --remove-orphans
+	test ! -x $(BIN)/harness || $(HOST_ENV) $(BIN)/harness sandbox reap
+
+# The configuration reference is generated from the settings model (tests/test_config.py checks it is current).
+docs: install
+	$(BIN)/harness config --reference > docs/configuration.md
 
 bench: install
 	$(BIN)/python -m bench

@@ -78,6 +78,7 @@ def _register_commands() -> None:
         hub_cmd,
         run_cmd,
         sandbox_cmd,
+        selftest_cmd,
         status_cmd,
         tasks_cmd,
     )
@@ -93,6 +94,7 @@ def _register_commands() -> None:
         tasks_cmd,
         sandbox_cmd,
         doctor_cmd,
+        selftest_cmd,
     ):
         module.register(app)
 

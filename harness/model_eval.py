@@ -100,7 +100,8 @@ class SandboxEvaluateStage:
     def _record(self, task: dict[str, Any], outcome: dict[str, Any], scores: dict[str, float], record: TaskRecorder):
         result = score_outcomes([task], [outcome], self.settings.scoring)[0]
         scores[task["id"]] = float(result["score"])
-        details = {k: result.get(k) for k in ("family", "category", "error", "latency_s", "valid", "error_type")}
+        keys = ("family", "category", "error", "latency_s", "valid", "error_type", "prompt_tokens", "completion_tokens")
+        details = {k: result.get(k) for k in keys}
         details["content"] = (result.get("content") or "")[:2000] if isinstance(result.get("content"), str) else None
         record(task["id"], scores[task["id"]], details)
 

@@ -19,6 +19,9 @@ class SupervisorConfig(BaseModel):
     default_competition: str = Field(default="toolcall", description="Competition of a commitment that names none.")
     ema_window: int = Field(default=30, ge=1, description="Earlier rounds folded into each miner's moving average.")
     status_host: str = Field(default="127.0.0.1", description="Address of the status endpoint.")
+    image: str = Field(
+        default="harness-supervisor:latest", description="Image of this service for docker-compose (`make images`)."
+    )
     status_port: int | None = Field(
         default=None, ge=0, le=65535, description="Port of the /health and /status endpoint; unset: no endpoint."
     )

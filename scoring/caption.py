@@ -9,15 +9,14 @@ tokens, and echoing the prompt back. Penalties are pure functions and multiply t
 
 from __future__ import annotations
 
-import re
-import zlib
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+from scoring.text_quality import is_repetitive, words
+
+__all__ = ["CaptionScore", "CaptionScorer", "echoes_prompt", "is_repetitive", "penalties", "words"]
 
 PENALTY_TOO_LONG_FLOOR = 0.2
 PENALTY_REPETITIVE = 0.3
@@ -31,23 +30,6 @@ class CaptionScore:
     best_reference: int
     penalty: float
     flags: tuple[str, ...]
-
-
-def words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
-
-
-def is_repetitive(text: str) -> bool:
-    """Loops and token spam: few distinct trigrams, one word dominating, or text that compresses too well."""
-    tokens = words(text)
-    if len(tokens) >= 6:
-        trigrams = list(zip(tokens, tokens[1:], tokens[2:], strict=False))
-        if len(set(trigrams)) / len(trigrams) < 0.6:
-            return True
-        if Counter(tokens).most_common(1)[0][1] / len(tokens) > 0.4:
-            return True
-    raw = text.encode("utf-8", "replace")
-    return len(raw) >= 120 and len(zlib.compress(raw, 9)) / len(raw) < 0.3
 
 
 def echoes_prompt(caption: str, prompt: str) -> bool:

@@ -9,6 +9,10 @@ BFCL's own data). The few deliberate differences are where BFCL would crash or c
 - Function names are compared as given (BFCL may map `.` to `_` for some API models; our models answer with
   the names we sent).
 - Matching of parallel calls is BFCL's greedy first-fit, kept on purpose so verdicts agree.
+- Irrelevance (no tool fits, so no call is right): BFCL only checks that no call decodes. Here the answer must
+  also be plain words (`scoring.text_quality`: not empty, not gibberish, not a loop), since the system prompt
+  asks for exactly that; otherwise a model emitting garbage or nothing earns every irrelevance point for free.
+  `check` therefore takes the answer's `text`; without it an irrelevance answer is invalid.
 
 Partial credit (`CheckResult.partial`) gives a smoother signal than pass/fail: per expected call, the name,
 the share of needed arguments present (unknown ones count against it), and the share of given values accepted.
@@ -20,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scoring.text_quality import plain_words_problem
 from scoring.toolcall_parse import Call, ParsedCalls, parse_message, parse_text, parse_tool_calls
 
 __all__ = [
@@ -251,10 +256,15 @@ def _well_formed(calls: Any) -> bool:
     )
 
 
-def _strict(functions: list, calls: list[Call], answers: list, category: str) -> _Verdict:
+def _strict(functions: list, calls: list[Call], answers: list, category: str, text: str) -> _Verdict:
     if "irrelevance" in category:
         empty = not calls or (len(calls) == 1 and not calls[0])
-        return _OK if empty else _Verdict(False, "irrelevance_error:decoder_success", "called a tool")
+        if not empty:
+            return _Verdict(False, "irrelevance_error:decoder_success", "called a tool")
+        problem = plain_words_problem(text)
+        if problem is not None:
+            return _Verdict(False, "irrelevance_error:not_plain_words", f"answer is not plain words: {problem}")
+        return _OK
     if "relevance" in category:
         return _OK if calls else _Verdict(False, "relevance_error:decoder_failed", "no call")
     if not _well_formed(calls):
@@ -328,12 +338,16 @@ def _partial(functions: list, calls: list[Call], answers: list, category: str, v
     )
 
 
-def check(functions: list[dict], calls: list[Call], possible_answer: list[dict], category: str) -> CheckResult:
-    """Judge decoded `calls` against BFCL's ground-truth form; `category` is a BFCL python category name."""
+def check(
+    functions: list[dict], calls: list[Call], possible_answer: list[dict], category: str, text: str = ""
+) -> CheckResult:
+    """Judge decoded `calls` against BFCL's ground-truth form; `category` is a BFCL python category name.
+
+    `text` is the answer's prose, judged only where no call is right (irrelevance): it must be plain words."""
     functions = functions if isinstance(functions, list) else [functions]
     answers = possible_answer if isinstance(possible_answer, list) else []
     try:
-        verdict = _strict(functions, calls, answers, category)
+        verdict = _strict(functions, calls, answers, category, text)
         partial = _partial(functions, calls, answers, category, verdict.ok)
     except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:  # malformed ground truth
         verdict, partial = _Verdict(False, "checker_error", f"{type(exc).__name__}: {exc}"), Partial()
@@ -343,7 +357,8 @@ def check(functions: list[dict], calls: list[Call], possible_answer: list[dict],
 
 
 def check_parsed(functions: list[dict], parsed: ParsedCalls, possible_answer: list[dict], category: str) -> CheckResult:
-    """Like BFCL's runner: an answer that does not decode is wrong, except where no call is the right answer."""
+    """Like BFCL's runner: an answer that does not decode is wrong, except where no call is the right answer
+    (and then its text must be plain words)."""
     if not parsed.decoded and "irrelevance" not in category:
         return CheckResult(False, "ast_decoder:decoder_failed", [parsed.error or "no tool call"])
-    return check(functions, parsed.calls, possible_answer, category)
+    return check(functions, parsed.calls, possible_answer, category, parsed.text)

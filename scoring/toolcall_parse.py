@@ -28,6 +28,8 @@ class ParsedCalls:
     """native, python, json or none."""
     error: str | None = None
     """Why nothing could be decoded, when the text looked like neither calls nor a plain answer."""
+    text: str = ""
+    """The answer's text without `<think>` blocks: judged as plain words where no call is the right answer."""
 
     @property
     def decoded(self) -> bool:
@@ -96,7 +98,7 @@ def parse_text(text: str) -> ParsedCalls:
         parsed = _parse_candidate(candidate)
         if parsed is not None:
             return parsed
-    return ParsedCalls(error="no tool call found")
+    return ParsedCalls(error="no tool call found", text=text)
 
 
 def _candidates(text: str) -> list[str]:

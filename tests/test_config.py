@@ -41,3 +41,13 @@ def test_config_reference_lists_nested_settings_with_env_names(capsys: pytest.Ca
     out = capsys.readouterr().out
     assert "`policy.max_parameters`" in out
     assert "`HARNESS_POLICY__MAX_PARAMETERS`" in out
+
+
+def test_configuration_reference_document_is_current() -> None:
+    """docs/configuration.md is what `make docs` generates; a new or changed setting must be regenerated."""
+    from pathlib import Path
+
+    from harness.commands.config_cmd import REFERENCE_HEADER, reference_markdown
+
+    committed = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    assert committed == REFERENCE_HEADER + reference_markdown(), "run `make docs`"

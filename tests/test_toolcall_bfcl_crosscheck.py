@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 import random
 from typing import Any
 
 import pytest
 
 from scoring.toolcall import check
-from tests.bfcl_support import PYTHON_CATEGORIES, calls_from_truth, load_category, real_ast_checker
+from tests.bfcl_support import PYTHON_CATEGORIES, bfcl_data_dir, calls_from_truth, load_category, real_ast_checker
 
 
 def _retype(value: Any) -> Any:
@@ -124,3 +125,49 @@ def test_verdicts_agree_on_generated_tasks() -> None:
                 truth_valid += label == "truth" and ours.valid
     assert cases > 1000
     assert truth_valid == sum(3 for t in task_set["tasks"] if t["category"] != "irrelevance")
+
+
+def _irrelevance_cases(functions: list[dict]) -> list[tuple[str, list[dict], str]]:
+    name = functions[0]["name"] if functions and isinstance(functions[0], dict) else "f"
+    return [
+        ("no-call-prose", [], "I cannot answer that with the tools I have."),
+        ("empty-call", [{}], "None of these functions fit the question."),
+        ("a-call", [{name: {}}], "Calling it anyway."),
+        ("two-calls", [{name: {}}, {name: {}}], ""),
+    ]
+
+
+@pytest.mark.parametrize("category", ["irrelevance", "live_irrelevance", "generated"])
+def test_irrelevance_agrees_with_bfcl_given_a_plain_words_answer(category: str) -> None:
+    """BFCL's irrelevance verdict is `is_empty_output(decoded)` in its runner; BFCL has no answer text, so every
+    case here supplies plain words: then we agree. The one deliberate difference (no call but garbage or empty
+    text is valid in BFCL, invalid here) is asserted separately below."""
+    from bfcl_eval.utils import is_empty_output
+
+    if category == "generated":
+        from harness.tasks import build_family
+        from harness.tasks.config import TasksConfig
+
+        tasks = build_family("crosscheck", "toolcall", 150, TasksConfig())["tasks"]
+        questions = [t["functions"] for t in tasks if t["category"] == "irrelevance"]
+    else:
+        path = bfcl_data_dir() / f"BFCL_v4_{category}.json"
+        questions = [json.loads(line)["function"] for line in path.read_text().splitlines() if line]
+    cases = 0
+    for functions in questions:
+        for label, calls, text in _irrelevance_cases(functions):
+            ours = check(functions, copy.deepcopy(calls), [], "irrelevance", text)
+            theirs = is_empty_output(copy.deepcopy(calls))
+            if label == "two-calls":  # empty text, but a call was made: both reject it for the call
+                assert not ours.valid and ours.error_type == "irrelevance_error:decoder_success"
+            assert ours.valid == theirs, (label, calls)
+            cases += 1
+    assert cases >= 40
+
+
+def test_irrelevance_deliberate_difference_from_bfcl() -> None:
+    from bfcl_eval.utils import is_empty_output
+
+    for garbage in ("", "ies incrementiesradingeledridisco...IS proudies\ufffd...", "ok ok ok ok ok ok ok"):
+        assert is_empty_output([])  # BFCL: no call decoded, so the answer is right whatever the text
+        assert not check([{"name": "f", "parameters": {}}], [], [], "irrelevance", garbage).valid

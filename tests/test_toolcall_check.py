@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,10 +77,27 @@ def test_parallel_calls_match_in_any_order() -> None:
 
 
 def test_irrelevance_wants_no_call() -> None:
-    assert check([FN], [], [], "irrelevance").valid
-    assert not check([FN], [{"book": GOOD}], [], "irrelevance").valid
+    assert check([FN], [], [], "irrelevance", text="No tool here gives the weather.").valid
+    assert not check([FN], [{"book": GOOD}], [], "irrelevance", text="Booking it.").valid
     assert check_parsed([FN], parse_text("I can't do that."), [], "irrelevance").valid
     assert not check_parsed([FN], parse_text("I can't do that."), TRUTH, "simple").valid
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["", "   ", "ies incrementiesradingeledridisco...IS proudies\ufffd...", "sorry sorry sorry sorry sorry sorry"],
+)
+def test_irrelevance_needs_plain_words_not_silence_or_garbage(answer) -> None:
+    """The exploit from a real round: a model that emits garbage or nothing must not earn irrelevance points."""
+    result = check_parsed([FN], parse_text(answer), [], "irrelevance")
+    assert not result.valid
+    assert result.error_type == "irrelevance_error:not_plain_words"
+    assert not check([FN], [], [], "irrelevance").valid  # no text given: nothing to judge, not a free point
+
+
+def test_irrelevance_text_ignores_think_blocks() -> None:
+    assert not check_parsed([FN], parse_text("<think>the user wants weather</think>"), [], "irrelevance").valid
+    assert check_parsed([FN], parse_text("<think>hm</think>I have no weather tool."), [], "irrelevance").valid
 
 
 def test_partial_credit_orders_answers_by_closeness() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,8 +13,13 @@ from harness.config import Settings
 
 
 def _plain(value: Any) -> Any:
-    """json.dumps fallback: nested settings models (e.g. inside `competitions`) print as their fields."""
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
+    """json.dumps fallback: nested settings models (e.g. inside `competitions`) print as their fields; paths
+    under the home folder print as `~/...` so the reference reads the same for every user."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Path) and value.is_relative_to(Path.home()):
+        return "~/" + str(value.relative_to(Path.home()))
+    return str(value)
 
 
 def settings_reference(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str, str, str, str]]:
@@ -29,6 +35,15 @@ def settings_reference(model: type[BaseModel] = Settings, prefix: str = "") -> l
         env = "HARNESS_" + key.replace(".", "__").upper()
         rows.append((key, env, json.dumps(default, default=_plain), field.description or ""))
     return rows
+
+
+REFERENCE_HEADER = """# Configuration reference
+
+Generated from the settings model by `make docs` (`harness config --reference`); a test fails when it is stale.
+Set a value with `--set KEY=VALUE` on any command, the environment variable, or a `.env` file (highest first).
+Values are JSON where they parse as JSON (lists, objects, numbers, booleans), plain text otherwise.
+
+"""
 
 
 def reference_markdown() -> str:
@@ -49,7 +64,7 @@ def register(app: typer.Typer) -> None:
         from harness.cli import state_of
 
         if reference:
-            typer.echo(reference_markdown(), nl=False)
+            typer.echo(REFERENCE_HEADER + reference_markdown(), nl=False)
             return
         settings = state_of(ctx).settings
         if as_json:

@@ -3,6 +3,7 @@
 - base: `sandbox_images/base/bootstrap.sh` (debootstrap + docker import) when the configured base image is
   the bootstrapped tag; any other BASE_IMAGE (e.g. python:3.11-slim-bookworm) is pulled by the build itself.
 - cpu: always. sglang: only where a GPU is visible (or asked for with `--engine sglang`).
+- supervisor: the harness itself for docker-compose (compose/supervisor.Dockerfile, see `supervisor_image`).
 
 Idempotent: each image carries a label with the hash of its inputs (Dockerfile, entrypoints, build args,
 base image id); a tag whose label matches is not rebuilt. Build inputs that must not be committed go to the
@@ -29,6 +30,7 @@ import docker
 import docker.errors
 
 from harness.errors import HarnessError
+from harness.sandbox import supervisor_image
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.gpu import query_gpus
 from harness.sandbox.runtime import docker_client
@@ -158,11 +160,16 @@ def build_one(
     client: docker.DockerClient,
     log: Callable[[str], None],
     force: bool = False,
+    *,
+    wanted: str | None = None,
+    context: Callable[[], Path] | None = None,
+    dockerfile: str | None = None,
 ) -> BuildResult:
+    """Build `tag` unless its inputs label equals `wanted`; `context` prepares a build context lazily."""
     import time
 
     started = time.monotonic()
-    wanted = inputs_hash(name, buildargs, _image_id(client, base_ref))
+    wanted = wanted or inputs_hash(name, buildargs, _image_id(client, base_ref))
     previous = ""
     try:
         existing = client.images.get(tag)
@@ -172,10 +179,12 @@ def build_one(
     except docker.errors.ImageNotFound:
         pass
     proxies = {k: os.environ[k] for k in PROXY_VARS if os.environ.get(k)}
-    log(f"building {tag} from sandbox_images/{name}/Dockerfile")
+    path = context() if context else IMAGES_DIR
+    dockerfile = dockerfile or f"{name}/Dockerfile"
+    log(f"building {tag} from {dockerfile}")
     stream = client.api.build(
-        path=str(IMAGES_DIR),
-        dockerfile=f"{name}/Dockerfile",
+        path=str(path),
+        dockerfile=dockerfile,
         tag=tag,
         buildargs={**buildargs, **proxies},
         labels={INPUTS_LABEL: wanted},
@@ -201,18 +210,22 @@ def build_images(
     engines: list[str] | None = None,
     *,
     force: bool = False,
+    supervisor_tag: str = "harness-supervisor:latest",
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> list[BuildResult]:
     client = docker_client(timeout=600)
     try:
         if engines is None:
-            engines = ["cpu"] + (["sglang"] if query_gpus() else [])
+            engines = ["cpu", "supervisor"] + (["sglang"] if query_gpus() else [])
         results = []
         if "cpu" in engines:
             ensure_base(config, client, log)
             prepare_build_dir(log)
             args = {"BASE_IMAGE": config.base_image}
             results.append(build_one("cpu", config.cpu_image, args, config.base_image, client, log, force))
+        if "supervisor" in engines:
+            ensure_base(config, client, log)
+            results.append(build_supervisor(config, supervisor_tag, client, log, force))
         if "sglang" in engines:
             args = {"SGLANG_IMAGE": config.sglang_base_image}
             results.append(build_one("sglang", config.sglang_image, args, config.sglang_base_image, client, log, force))
@@ -221,15 +234,43 @@ def build_images(
         client.close()
 
 
+def build_supervisor(
+    config: SandboxConfig, tag: str, client: docker.DockerClient, log: Callable[[str], None], force: bool = False
+) -> BuildResult:
+    """The validator service image (compose/supervisor.Dockerfile) over a host-made wheelhouse."""
+    constraints = supervisor_image.frozen_constraints()
+    wanted = supervisor_image.source_digest(constraints, _image_id(client, config.base_image))
+    return build_one(
+        "supervisor",
+        tag,
+        {"BASE_IMAGE": config.base_image},
+        config.base_image,
+        client,
+        log,
+        force,
+        wanted=wanted,
+        context=lambda: supervisor_image.prepare_context(constraints, log),
+        dockerfile=str(supervisor_image.DOCKERFILE),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     from harness.config import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m harness.sandbox.images", description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", action="append", choices=["cpu", "sglang"], help="default: what this host runs")
+    parser.add_argument(
+        "--engine",
+        action="append",
+        choices=["cpu", "sglang", "supervisor"],
+        help="image to build (repeatable); default: cpu, supervisor, and sglang where a GPU is visible",
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
     args = parser.parse_args(argv)
     try:
-        results = build_images(load_settings().sandbox, args.engine, force=args.force)
+        settings = load_settings()
+        results = build_images(
+            settings.sandbox, args.engine, force=args.force, supervisor_tag=settings.supervisor.image
+        )
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,207 @@
+"""`harness selftest`: what a validator would do with a model, on a miner's machine, before committing it.
+
+The same steps and the same code as a validator's round, minus the chain: the policy check from metadata (same
+rules, same settings), exactly the files policy allows staged into a folder of their own (what a validator's
+pinned fetch would put on disk, so nothing else in a local folder can influence the run), then
+`harness.model_eval.SandboxEvaluateStage` on that folder: the competition's seeded task set, the hardened
+sandbox, the same scoring. The report is the evaluate report (`harness.evaluate.build_report`), so
+`write_report` / `markdown_summary` render it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import policies
+from harness.config import Settings
+from harness.content_hash import content_identity, file_sha256
+from harness.errors import HarnessError
+from harness.evaluate import build_report
+from harness.model_eval import SandboxEvaluateStage
+from harness.modelref import ModelRef, parse_model_ref
+from harness.prepare import PreparedModel, StageFailure
+
+ProgressCallback = Callable[[str, float, dict[str, Any] | None], None]
+
+
+@dataclass
+class PolicyOutcome:
+    report: policies.PolicyReport
+    manifest: policies.Manifest | None
+
+
+@dataclass
+class SelftestResult:
+    model: str
+    allowed: bool
+    policy: dict[str, Any]
+    seed: str
+    competition: str
+    policy_text: str = ""
+    identity: str | None = None
+    report: dict[str, Any] | None = None
+
+
+def with_task_count(settings: Settings, n: int | None) -> Settings:
+    """Settings with every family's task count set to `n` (None: unchanged)."""
+    if n is None:
+        return settings
+    tasks = settings.tasks.model_copy(update={"toolcall_n": n, "caption_n": n})
+    return settings.model_copy(update={"tasks": tasks})
+
+
+def check_policy(ref: ModelRef, settings: Settings) -> PolicyOutcome:
+    """The validator's policy check for a local folder or a Hub reference; `HarnessError` if no verdict."""
+    try:
+        if ref.is_hub:
+            manifest = policies.build_hub_manifest(ref.repo_id, ref.revision, settings.policy, settings.hub)  # type: ignore[arg-type]
+            model = f"hf://{ref.repo_id}@{manifest.revision}"
+        else:
+            manifest = policies.build_local_manifest(ref.path, settings.policy)  # type: ignore[arg-type]
+            model = str(ref.path)
+    except policies.CheckError as exc:
+        raise HarnessError(" ".join(str(exc).split())) from None
+    return PolicyOutcome(policies.evaluate(manifest, settings.policy, model=model), manifest)
+
+
+def stage_local(source: Path, files: list[str], dest: Path) -> dict[str, str]:
+    """Copy exactly the allowed files (no symlinks followed) and return their sha256 digests."""
+    digests = {}
+    for path in files:
+        digests[path] = file_sha256(source / path)
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / path, target, follow_symlinks=False)
+        if file_sha256(target) != digests[path]:
+            raise HarnessError(f"{path} changed while it was being copied")
+    return digests
+
+
+def stage_hub(repo_id: str, revision: str, files: list[str], dest: Path, settings: Settings) -> dict[str, str]:
+    """Download exactly the allowed files at the pinned commit (the validator's fetch without a committed hash:
+    a miner self-testing has none yet)."""
+    from harness.fetch import FetchError, _download_all
+    from policies.hub import HubClient
+
+    try:
+        with HubClient(settings.hub) as client:
+            sha, entries = client.model_info(repo_id, revision)
+            if sha != revision:
+                raise FetchError(f"the Hub resolved {revision} to {sha}")
+            sizes = {e.path: e.size for e in entries}
+            missing = sorted(set(files) - set(sizes))
+            if missing:
+                raise FetchError(f"{repo_id}@{revision} lacks file(s): {', '.join(missing[:5])}")
+            return _download_all(client, repo_id, revision, files, sizes, dest)
+    except policies.CheckError as exc:
+        raise HarnessError(f"download failed: {' '.join(str(exc).split())}") from None
+
+
+def run_selftest(
+    ref_text: str,
+    settings: Settings,
+    *,
+    competition: str,
+    seed: str,
+    on_task_set: Callable[[int], None] | None = None,
+    on_task: ProgressCallback | None = None,
+    work_dir: Path | None = None,
+) -> SelftestResult:
+    """Policy, staging, sandboxed evaluation. Raises `HarnessError` when the run cannot happen (no Docker, missing
+    image, unreadable model, unknown competition) and `StageFailure` when the sandbox dies."""
+    ref = parse_model_ref(ref_text)
+    if competition not in settings.competitions:
+        raise HarnessError(f"unknown competition {competition!r}: one of {', '.join(sorted(settings.competitions))}")
+    policy = check_policy(ref, settings)
+    result = SelftestResult(
+        model=policy.report.model or str(ref),
+        allowed=policy.report.allowed,
+        policy=policy.report.to_dict(),
+        seed=seed,
+        competition=competition,
+        policy_text=policy.report.to_text(),
+    )
+    if not policy.report.allowed or policy.manifest is None:
+        return result
+    files = policies.download_files(policy.manifest, settings.policy)
+    if not files:
+        raise HarnessError("policy allows no files to load")
+    base = work_dir or Path(settings.cache_dir) / "selftest"
+    base.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="selftest-", dir=base) as tmp:
+        model_dir = Path(tmp) / "files"
+        model_dir.mkdir()
+        if ref.is_hub:
+            digests = stage_hub(ref.repo_id, policy.manifest.revision or "", files, model_dir, settings)  # type: ignore[arg-type]
+        else:
+            digests = stage_local(ref.path, files, model_dir)  # type: ignore[arg-type]
+        result.identity = content_identity(digests)
+        prepared = PreparedModel(model_dir, result.identity, policy.report.facts, result.policy)
+        result.report = evaluate_prepared(prepared, settings, competition, seed, result.model, on_task_set, on_task)
+    return result
+
+
+def evaluate_prepared(
+    prepared: PreparedModel,
+    settings: Settings,
+    competition: str,
+    seed: str,
+    model: str,
+    on_task_set: Callable[[int], None] | None = None,
+    on_task: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """The validator's evaluate stage on a prepared model; per-task records become an evaluate report."""
+    stage = SandboxEvaluateStage(settings)
+    task_set, family_weights = stage.task_set(competition, seed)
+    if on_task_set is not None:
+        on_task_set(len(task_set["tasks"]))
+    rows: dict[str, dict[str, Any]] = {}
+
+    def record(task_id: str, score: float, details: dict[str, Any] | None) -> None:
+        rows[task_id] = {"id": task_id, **(details or {}), "score": score}
+        if on_task is not None:
+            on_task(task_id, score, details)
+
+    started = time.perf_counter()
+    deadline = time.monotonic() + settings.supervisor.model_time_budget_s
+    try:
+        outcome = stage(
+            prepared,
+            competition=competition,
+            seed=seed,
+            done={},
+            record=record,
+            deadline=deadline,
+            stop=threading.Event(),
+        )
+    except StageFailure as exc:
+        raise HarnessError(f"{exc.stage} failed ({exc.failure_class}): {' '.join(str(exc).split())}") from None
+    wall = time.perf_counter() - started
+    results = []
+    for task in task_set["tasks"]:
+        row = rows.get(task["id"]) or {"id": task["id"], "score": 0.0, "error": "missing-output"}
+        row.setdefault("family", task["family"])
+        row.setdefault("category", task["category"])
+        row.setdefault("error", None)
+        results.append(row)
+    report = build_report(
+        task_set=task_set,
+        model=model,
+        results=results,
+        family_weights=family_weights,
+        evaluation=settings.evaluation,
+        scoring=settings.scoring,
+        competition=competition,
+        wall_s=wall,
+        tasks_sent=sum(1 for r in results if r.get("error") != "not-vision-capable"),
+    )
+    report["content_identity"] = prepared.identity
+    report["budget_exceeded"] = bool(outcome.details.get("budget_exceeded"))
+    return report
