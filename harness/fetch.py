@@ -151,14 +151,8 @@ def fetch_model(
             shutil.rmtree(root)
         try:
             with HubClient(hub) as client:
-                sha, entries = client.model_info(repo_id, revision)
-                if sha != revision:
-                    raise FetchError(f"the Hub resolved {revision} to {sha}")
-                sizes = {e.path: e.size for e in entries}
-                missing = sorted(set(files) - set(sizes))
-                if missing:
-                    raise FetchError(f"{repo_id}@{revision} lacks file(s): {', '.join(missing[:5])}")
-                needed = sum(sizes[f] for f in files)
+                sizes = pinned_sizes(client, repo_id, revision, files)
+                needed = sum(sizes.values())
                 _make_room(base, needed, budget_bytes, keep=key)
                 digests = _download_all(client, repo_id, revision, files, sizes, root / "files")
         except CheckError as exc:
@@ -176,6 +170,28 @@ def fetch_model(
             )
         _write_meta(root, digests, needed)
         return root / "files"
+
+
+def pinned_sizes(client, repo_id: str, revision: str, files: Sequence[str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Sizes of `files` at exactly commit `revision`, as the Hub lists them; a moved ref or a missing file fails."""
+    sha, entries = client.model_info(repo_id, revision)
+    if sha != revision:
+        raise FetchError(f"the Hub resolved {revision} to {sha}")
+    sizes = {e.path: e.size for e in entries}
+    missing = sorted(set(files) - set(sizes))
+    if missing:
+        raise FetchError(f"{repo_id}@{revision} lacks file(s): {', '.join(missing[:5])}")
+    return {path: sizes[path] for path in files}
+
+
+def download_pinned(client, repo_id: str, revision: str, files: Sequence[str], dest: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Download `files` at commit `revision` into `dest`, each streamed through sha256; returns path -> digest.
+
+    No hash check against a commitment: `fetch_model` adds that (and the cache); selftest, which has no
+    commitment yet, uses this directly.
+    """
+    sizes = pinned_sizes(client, repo_id, revision, files)
+    return _download_all(client, repo_id, revision, files, sizes, dest)
 
 
 def _download_all(client, repo_id, revision, files, sizes, dest: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]

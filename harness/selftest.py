@@ -87,19 +87,12 @@ def stage_local(source: Path, files: list[str], dest: Path) -> dict[str, str]:
 def stage_hub(repo_id: str, revision: str, files: list[str], dest: Path, settings: Settings) -> dict[str, str]:
     """Download exactly the allowed files at the pinned commit (the validator's fetch without a committed hash:
     a miner self-testing has none yet)."""
-    from harness.fetch import FetchError, _download_all
+    from harness.fetch import download_pinned
     from policies.hub import HubClient
 
     try:
         with HubClient(settings.hub) as client:
-            sha, entries = client.model_info(repo_id, revision)
-            if sha != revision:
-                raise FetchError(f"the Hub resolved {revision} to {sha}")
-            sizes = {e.path: e.size for e in entries}
-            missing = sorted(set(files) - set(sizes))
-            if missing:
-                raise FetchError(f"{repo_id}@{revision} lacks file(s): {', '.join(missing[:5])}")
-            return _download_all(client, repo_id, revision, files, sizes, dest)
+            return download_pinned(client, repo_id, revision, files, dest)
     except policies.CheckError as exc:
         raise HarnessError(f"download failed: {' '.join(str(exc).split())}") from None
 

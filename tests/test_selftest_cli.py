@@ -81,3 +81,28 @@ def test_selftest_of_smollm2_in_the_cpu_sandbox(
     assert saved["task_set"]["sha256"] == report["task_set"]["sha256"]
     assert "## toolcall" in (out / "report.md").read_text()
     assert "3/3" in captured.err  # the progress bar reached the end
+
+
+def test_hub_staging_downloads_exactly_the_allowed_files_at_the_pinned_sha(tmp_path: Path) -> None:
+    """The selftest's Hub path: the validator's pinned download, minus the commitment check."""
+    import policies
+    from harness.config import Settings
+    from harness.content_hash import file_sha256
+    from harness.selftest import stage_hub
+    from tests.hubserver import HubServer
+    from tests.model_factory import write_tiny_model
+
+    model = write_tiny_model(tmp_path / "model")
+    (model / "notes.py").write_text("print('never downloaded')\n")
+    with HubServer() as hub:
+        sha = hub.add_repo("acme/tiny", model)
+        settings = Settings(hub={"endpoint": hub.url})
+        manifest = policies.build_hub_manifest("acme/tiny", sha, settings.policy, settings.hub)
+        files = policies.download_files(manifest, settings.policy)
+        digests = stage_hub("acme/tiny", sha, files, tmp_path / "staged", settings)
+    assert "notes.py" not in files and sorted(digests) == sorted(files)
+    assert sorted(p.name for p in (tmp_path / "staged").rglob("*") if p.is_file()) == sorted(
+        Path(f).name for f in files
+    )
+    for path, digest in digests.items():
+        assert file_sha256(tmp_path / "staged" / path) == digest == file_sha256(model / path)
