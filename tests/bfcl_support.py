@@ -13,16 +13,9 @@ import types
 from pathlib import Path
 from typing import Any
 
-PYTHON_CATEGORIES = (
-    "simple_python",
-    "multiple",
-    "parallel",
-    "parallel_multiple",
-    "live_simple",
-    "live_multiple",
-    "live_parallel",
-    "live_parallel_multiple",
-)
+from harness.tasks.config import BFCL_PYTHON_CATEGORIES
+
+PYTHON_CATEGORIES = BFCL_PYTHON_CATEGORIES
 
 
 def bfcl_data_dir() -> Path:
