@@ -45,8 +45,7 @@ DEFAULT_FLUENCY_WEIGHT = 0.2
 # A scene has at most four groups and a background: more distinct colour or shape words than that is a list.
 MAX_DISTINCT_COLOURS = 5
 MAX_DISTINCT_SHAPES = 4
-MAX_VOCABULARY_RUN = 3  # "red circle" is a phrase; "red circle blue star" is a list
-MAX_VOCABULARY_SHARE = 0.6
+MAX_SAME_KIND_RUN = 2  # "red and blue circles" is a phrase; "red green blue" is a list
 _EMBEDDING_CACHE = 8192
 
 
@@ -69,20 +68,22 @@ def echoes_prompt(caption: str, prompt: str) -> bool:
 
 
 def is_word_list(caption: str) -> bool:
-    """Colour and shape words strung together without the sentence that would assert something about a scene."""
+    """Colour or shape words strung together without a noun for each colour to bind to: more distinct colours or
+    shapes than any scene has, or three colour words (or three shape words) in a row. "red circle, blue star" is
+    a terse description and passes; "red green blue circle square star" is a vocabulary list."""
     tokens = words(caption)
-    vocabulary = [t in COLOUR_WORDS or t in SHAPE_WORDS for t in tokens]
     if len({t for t in tokens if t in COLOUR_WORDS}) > MAX_DISTINCT_COLOURS:
         return True
     if len({SHAPE_WORDS[t] for t in tokens if t in SHAPE_WORDS}) > MAX_DISTINCT_SHAPES:
         return True
-    run = longest = 0
-    for is_vocabulary in vocabulary:
-        run = run + 1 if is_vocabulary else 0
-        longest = max(longest, run)
-    if longest > MAX_VOCABULARY_RUN:
-        return True
-    return len(tokens) >= 6 and sum(vocabulary) > MAX_VOCABULARY_SHARE * len(tokens)
+    run, previous = 0, None
+    for token in tokens:
+        category = "colour" if token in COLOUR_WORDS else "shape" if token in SHAPE_WORDS else None
+        run = run + 1 if category is not None and category == previous else 1
+        previous = category
+        if category is not None and run > MAX_SAME_KIND_RUN:
+            return True
+    return False
 
 
 def penalties(caption: str, prompt: str = "", max_words: int = 60) -> tuple[float, tuple[str, ...]]:

@@ -94,6 +94,7 @@ TEXTURE_WORDS = {
     "grid": "checkered",
 }
 BACKGROUND_NOUNS = {"background", "backdrop", "backround"}
+_PATTERN_NOUNS = {"pattern", "patterned", "texture", "textured"}
 # Word sequences naming a relation: (relation, whether subject and object swap).
 RELATION_PHRASES = {
     ("left", "of"): ("left of", False),
@@ -253,7 +254,7 @@ def _read_sentence(tokens: list[str], facts: Facts, resolve: Callable[[Mention],
     for k, token in enumerate(tokens):
         if token in COLOUR_WORDS and k not in used:
             facts.colours.add(COLOUR_WORDS[token])
-        if token in TEXTURE_WORDS:
+        if token in TEXTURE_WORDS and _near_background(tokens, k):
             facts.textures.add(TEXTURE_WORDS[token])
     facts.mentions.extend(mentions)
     for start, end, name, swap in relation_marks:
@@ -269,6 +270,11 @@ def _read_sentence(tokens: list[str], facts: Facts, resolve: Callable[[Mention],
             facts.unresolved_relations += 1
         else:
             facts.relations.add((a, name, b))
+
+
+def _near_background(tokens: list[str], k: int) -> bool:
+    """Texture words describe the background only next to it: "two red dots" are shapes, not a dotted backdrop."""
+    return any(t in BACKGROUND_NOUNS or t in _PATTERN_NOUNS for t in tokens[max(0, k - 3) : k + 4])
 
 
 def _texts(caption: str) -> set[str]:
