@@ -255,3 +255,22 @@ def test_right_caption_beats_wrong_one_on_built_tasks(scorer: CaptionScorer) -> 
     bad = scorer.score(wrong, refs, [PROMPT] * 6, truths=truths)
     assert all(g.score > b.score for g, b in zip(good, bad, strict=True))
     assert all(g.score > 0.8 for g in good)
+
+
+def test_evaluation_scores_procedural_captions_against_their_truth(scorer: CaptionScorer) -> None:
+    """score_outcomes hands each task's truth to the scorer: the reference with its colours swapped, which reads
+    like the reference, scores low; the same text on a task without a truth (JSONL) keeps its similarity."""
+    from harness.evaluate import failure_outcome, score_outcomes
+    from scoring.config import ScoringConfig
+
+    tasks = build_family("wiring", "caption", 2, TasksConfig(image_size=64))["tasks"]
+    swapped = with_colours_wrong(tasks[0]["references"][0], tasks[0]["truth"], random.Random(0))
+    no_truth = {k: v for k, v in tasks[0].items() if k != "truth"} | {"id": "jsonl-0"}
+    answers = {tasks[0]["id"]: swapped, tasks[1]["id"]: tasks[1]["references"][0], "jsonl-0": swapped}
+    outcomes = [
+        failure_outcome(task_id, "", "") | {"content": text, "error": None} for task_id, text in answers.items()
+    ]
+    results = {r["id"]: r for r in score_outcomes([*tasks, no_truth], outcomes, ScoringConfig(), scorer)}
+    assert results[tasks[0]["id"]]["score"] < 0.2
+    assert results[tasks[1]["id"]]["score"] > 0.8
+    assert results["jsonl-0"]["score"] > 0.6
