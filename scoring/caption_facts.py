@@ -95,6 +95,7 @@ TEXTURE_WORDS = {
 }
 BACKGROUND_NOUNS = {"background", "backdrop", "backround"}
 _PATTERN_NOUNS = {"pattern", "patterned", "texture", "textured"}
+_LINKING_WORDS = {"that", "which", "is", "are", "in", "coloured", "colored", "all", "both"}
 # Word sequences naming a relation: (relation, whether subject and object swap).
 RELATION_PHRASES = {
     ("left", "of"): ("left of", False),
@@ -248,6 +249,8 @@ def _read_sentence(tokens: list[str], facts: Facts, resolve: Callable[[Mention],
                     break
             if count == 1 and token not in _SINGULAR_FORMS:
                 count = None  # "a pair of" / "a few" read wrongly; do not guess
+            if colour is None:
+                colour = _colour_after(tokens, i, used)
             mentions.append(Mention(SHAPE_WORDS[token], colour, count, size, start, i))
             boundary = i
         i += 1
@@ -272,9 +275,20 @@ def _read_sentence(tokens: list[str], facts: Facts, resolve: Callable[[Mention],
             facts.relations.add((a, name, b))
 
 
-def _near_background(tokens: list[str], k: int) -> bool:
+def _colour_after(tokens: list[str], i: int, used: set[int]) -> str | None:
+    """A colour said after its noun: "circles that are red", "the star is blue", "squares in green"."""
+    for k in range(i + 1, min(len(tokens), i + 4)):
+        if tokens[k] in COLOUR_WORDS and k not in used and not _near_background(tokens, k, BACKGROUND_NOUNS):
+            used.add(k)
+            return COLOUR_WORDS[tokens[k]]
+        if tokens[k] not in _LINKING_WORDS:
+            return None
+    return None
+
+
+def _near_background(tokens: list[str], k: int, nouns: set[str] = BACKGROUND_NOUNS | _PATTERN_NOUNS) -> bool:
     """Texture words describe the background only next to it: "two red dots" are shapes, not a dotted backdrop."""
-    return any(t in BACKGROUND_NOUNS or t in _PATTERN_NOUNS for t in tokens[max(0, k - 3) : k + 4])
+    return any(t in nouns for t in tokens[max(0, k - 3) : k + 4])
 
 
 def _texts(caption: str) -> set[str]:

@@ -198,6 +198,11 @@ def test_right_facts_earn_and_wrong_facts_cost() -> None:
         ),
         ("The picture contains 2 red dots, one blue star and 3 green squares on a background with stripes.", 0.45),
         ("A blue star sits between two red circles and three green squares. It reads STOP.", 0.55),
+        (
+            "There are two circles that are red, one star in blue and three squares, all green, on a yellow "
+            "striped background.",
+            0.6,
+        ),
     ],
 )
 def test_captions_in_other_styles_are_read_without_false_errors(caption: str, min_recall: float) -> None:
