@@ -168,6 +168,6 @@ def test_irrelevance_agrees_with_bfcl_given_a_plain_words_answer(category: str) 
 def test_irrelevance_deliberate_difference_from_bfcl() -> None:
     from bfcl_eval.utils import is_empty_output
 
-    for garbage in ("", "ies incrementiesradingeledridisco...IS proudies\ufffd...", "ok ok ok ok ok ok ok"):
+    for garbage in ("ies incrementiesradingeledridisco...IS proudies\ufffd...", "ok ok ok ok ok ok ok"):
         assert is_empty_output([])  # BFCL: no call decoded, so the answer is right whatever the text
         assert not check([{"name": "f", "parameters": {}}], [], [], "irrelevance", garbage).valid
