@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.tasks.naming import rename
 
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w]|\.\d)")
+_NUMBER = re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w]|\.\d)")
 _CONTENT_WORD = re.compile(r"[a-z]{4,}")
 _DISTRACTOR_CATEGORIES = ("multiple", "parallel_multiple")
 
@@ -147,12 +147,15 @@ def _resample_numbers(conversation: list[dict], answer: list[dict], rng: random.
             spelled = _spelling(value, literals)
             if spelled is None or literals.count(spelled) != 1 or uses.get(float(value)) != 1:
                 continue
+            if {float(value) * 100, float(value) / 100} & set(numbers):
+                continue  # said twice (`7% (0.07)`): changing one spelling would contradict the other
             new = _neighbour_value(value, spelled, numbers, rng)
             if new is None:
                 continue
             new_spelled = str(new)
             conversation = _map_text(conversation, lambda t, s=spelled, n=new_spelled: _replace_number(t, s, n))
             args[param] = [new if a != "" else a for a in alternatives]
+            numbers = sorted({*(n for n in numbers if n != float(value)), float(new)})  # later picks keep order
             changed += 1
     return conversation, answer, changed
 
@@ -181,12 +184,17 @@ def _spelling(value: int | float, literals: list[str]) -> str | None:
 
 
 def _neighbour_value(value: int | float, spelled: str, numbers: list[float], rng: random.Random) -> int | float | None:
-    """A new value strictly between the text's neighbouring numbers, written with the same number of decimals."""
+    """A new value of the same sign and about the same size (half to double), strictly between the text's
+    neighbouring numbers, written with the same number of decimals, and equal to no number already there."""
     below = max((n for n in numbers if n < value), default=None)
     above = min((n for n in numbers if n > value), default=None)
-    magnitude = max(abs(value), 1.0)
-    low = below if below is not None else (0.0 if value >= 0 else value - magnitude / 2)
-    high = above if above is not None else value + magnitude
+    low, high = sorted((value / 2, value * 2)) if value else (-1.0, 1.0)
+    low = max(low, below) if below is not None else low
+    high = min(high, above) if above is not None else high
+    if value > 0:
+        low = max(low, 0.0)
+    elif value < 0:
+        high = min(high, 0.0)
     decimals = len(spelled.split(".")[1]) if "." in spelled else 0
     scale = 10**decimals
     first, last = math.floor(low * scale) + 1, math.ceil(high * scale) - 1
@@ -195,7 +203,7 @@ def _neighbour_value(value: int | float, spelled: str, numbers: list[float], rng
     for _ in range(20):
         units = rng.randint(first, last)
         new: int | float = units / scale if decimals else units
-        if low < new < high and new != value:
+        if low < new < high and new != value and float(new) not in numbers:
             if isinstance(value, float) and not decimals:
                 new = float(new)
             return new
@@ -203,7 +211,8 @@ def _neighbour_value(value: int | float, spelled: str, numbers: list[float], rng
 
 
 def _replace_number(text: str, old: str, new: str) -> str:
-    return re.sub(rf"(?<![\w.]){re.escape(old)}(?![\w]|\.\d)", new, text, count=1)
+    sign = "" if old.startswith("-") else "-"  # `15` is not the tail of `-15`
+    return re.sub(rf"(?<![\w.{sign}]){re.escape(old)}(?![\w]|\.\d)", new, text, count=1)
 
 
 def _content_words(text: str) -> set[str]:

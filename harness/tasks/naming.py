@@ -98,7 +98,7 @@ def words_of(identifier: str) -> list[str]:
 
 def style(words: list[str], rng: random.Random) -> str:
     """Join words as snake_case or camelCase (the two styles BFCL's schemas use)."""
-    if rng.random() < 0.5:
+    if rng.random() < 0.5 or any(len(w) == 1 or w[:1].isdigit() for w in words):
         return "_".join(words)
     return words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])
 
