@@ -96,6 +96,8 @@ def test_every_entry_is_perturbed_consistently_or_counted(category: str) -> None
         memorised = calls_from_truth(entry["answer"], 0)
         assert not check(result.functions, memorised, result.answer, category).valid, entry["source"]
     assert outcome["unperturbed"] <= MAX_UNPERTURBED_SHARE * len(entries) + 2, outcome
+    outcome["key fails checker (not sampled)"] = len(entries) - len(bfcl.sampled_entries(data, category))
+    assert outcome["key fails checker (not sampled)"] <= 3
     print(f"{category}: {dict(outcome)} of {len(entries)}")
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.tasks.bfcl_perturb import perturb
 from harness.tasks.prompts import openai_tools, toolcall_messages
+from harness.tasks.truth import calls_from_truth
 
 CHECKER_CATEGORIES = (
     "simple",
@@ -114,6 +115,24 @@ def load_entries(data_dir: Path, file_category: str) -> list[dict]:
     return list(_load_category_cached(str(data_dir), file_category))
 
 
+def answerable(entry: dict) -> bool:
+    """Does the entry's own answer key pass the checker? A handful of BFCL entries' keys fail BFCL's own
+    checker; no model can be right on those, so they are not sampled (and are counted, see docs/tasks.md)."""
+    from scoring.toolcall import check
+
+    return check(entry["functions"], calls_from_truth(entry["answer"], 0), entry["answer"], entry["category"]).valid
+
+
+@functools.cache
+def _answerable_cached(data_dir: str, file_category: str) -> tuple[dict, ...]:
+    return tuple(e for e in _load_category_cached(data_dir, file_category) if answerable(e))
+
+
+def sampled_entries(data_dir: Path, file_category: str) -> list[dict]:
+    """The entries a round samples from: every usable one whose answer key passes the checker."""
+    return list(_answerable_cached(str(data_dir), file_category))
+
+
 def to_task(entry: dict) -> dict:
     return {
         "family": "toolcall",
@@ -150,7 +169,7 @@ def sample(data_dir: Path, categories: Mapping[str, float], n: int, rng: random.
     """`n` perturbed tasks, categories drawn by weight, entries without replacement within a category."""
     if n <= 0:
         return []
-    pools = {c: load_entries(data_dir, c) for c in sorted(categories) if categories[c] > 0}
+    pools = {c: sampled_entries(data_dir, c) for c in sorted(categories) if categories[c] > 0}
     if not any(pools.values()):
         raise HarnessError(f"no BFCL tasks found in {data_dir} for {sorted(categories)}")
     distractor_pool = [f for c in sorted(pools) for e in pools[c] for f in e["functions"] if isinstance(f, dict)]
