@@ -8,12 +8,22 @@ tests/test_adversaries.py checks that none of them earns more than a sliver of w
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-from harness.tasks.toolcall_library import FUNCTIONS, MONTHS, PEOPLE, attributes_of, function_name, number_word
+from harness.tasks.toolcall_library import (
+    CAPITALS,
+    ENUM_WORDS,
+    FUNCTIONS,
+    MONTHS,
+    PEOPLE,
+    attributes_of,
+    function_name,
+    number_word,
+)
 
 Strategy = Callable[[dict], str]
 _BY_NAME = {function_name(op, obj): (op, obj) for op, obj in FUNCTIONS}
@@ -23,14 +33,15 @@ _NUM = r"(?:\d[\d,]*(?:\.\d+)?|" + "|".join(sorted(map(re.escape, _WORD_NUMBERS)
 _VALUE = {
     "person": "|".join(map(re.escape, PEOPLE)),
     "email": r"[a-z]+\.[a-z]+@[a-z.]+[a-z]",
-    "city": r"[A-Z][a-z]+",
+    "city": r"the capital of [A-Z][a-z]+|[A-Z][a-z]+",
     "title": r'"[^"]+"',
     "code": r"[A-Z0-9]{6,9}",
-    "count": _NUM,
-    "money": r"(?:\$|USD )?[\d,]+(?:\.\d+)?(?: dollars| USD)?",
-    "percent": r"[\d.]+ ?(?:%|percent|per cent)",
-    "date": rf"\d{{4}}-\d\d-\d\d|(?:{_MONTH}) \d+(?:st|nd|rd|th)?,? \d{{4}}|\d+ (?:{_MONTH}) \d{{4}}"
-    rf"|the \d+(?:st|nd|rd|th) of (?:{_MONTH}) \d{{4}}|\d\d\.\d\d\.\d{{4}}",
+    "count": rf"(?:one more than |twice )?{_NUM}(?: plus (?:another )?{_NUM})?",
+    "money": r"(?:\$|USD )?[\d,]+(?:\.\d+)?(?: dollars| USD)?(?: plus \$[\d,.]+ in fees)?",
+    "percent": r"[\d.]+ ?(?:%|percent|per cent)|half|a quarter|three quarters|a tenth|a fifth|a twentieth",
+    "date": r"(?:(?:the day|two days|a week|two weeks) (?:after|before) )?(?:"
+    rf"\d{{4}}-\d\d-\d\d|(?:{_MONTH}) \d+(?:st|nd|rd|th)?,? \d{{4}}|\d+ (?:{_MONTH}) \d{{4}}"
+    rf"|the \d+(?:st|nd|rd|th) of (?:{_MONTH}) \d{{4}}|\d\d\.\d\d\.\d{{4}})",
     "time": r"\d{1,2}:\d\d ?(?:am|pm|AM|PM)?|\d+ o'clock in the \w+|half past \w+ (?:in the morning|pm)",
     "minutes": rf"{_NUM}(?: and a half)? (?:minutes|hours?)|three quarters of an hour|a quarter of an hour",
     "kilograms": r"[\d,.]+ (?:grams|kg)",
@@ -45,12 +56,25 @@ _VALUE = {
 }
 
 
+_DECOYS = re.compile(
+    r"(?:Yesterday you|Do not|Last month|We once|Last quarter|For reference|Note that|Don't confuse|My colleague"
+    r"|The old system|Earlier someone|Quick background)[^.?]*[.?]"
+)
+_ENUM_WORDS = {said.lower(): value for value, forms in ENUM_WORDS.items() for said in forms}
+_CAPITAL_OF = {country: city for city, country in CAPITALS.items()}
+_SHIFTS = {"the day after": 1, "two days after": 2, "a week after": 7, "the day before": -1, "a week before": -7,
+           "two weeks after": 14}  # fmt: skip
+
+
 def _number(text: str) -> float:
     text = text.strip().lower()
     return float(_WORD_NUMBERS[text]) if text in _WORD_NUMBERS else float(text.replace(",", ""))
 
 
 def _date(text: str) -> str:
+    for span, days in _SHIFTS.items():
+        if text.startswith(span):
+            return (dt.date.fromisoformat(_date(text[len(span) + 1 :])) + dt.timedelta(days=days)).isoformat()
     if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
         return text
     if m := re.fullmatch(r"(\d\d)\.(\d\d)\.(\d{4})", text):
@@ -79,19 +103,35 @@ def _minutes(text: str) -> int:
     return round(value * 60 if "hour" in text else value)
 
 
+def _count(text: str) -> int:
+    if m := re.fullmatch(r"one more than (.+)", text):
+        return int(_number(m[1])) + 1
+    if m := re.fullmatch(r"twice (.+)", text):
+        return 2 * int(_number(m[1]))
+    if m := re.fullmatch(r"(.+?) plus (?:another )?(.+)", text):
+        return int(_number(m[1]) + _number(m[2]))
+    return int(_number(text))
+
+
+def _percent(text: str) -> float:
+    words = {"half": 50, "a quarter": 25, "three quarters": 75, "a tenth": 10, "a fifth": 20, "a twentieth": 5}
+    return (words[text] if text in words else _number(re.sub(r"[^\d.]", "", text))) / 100
+
+
 def _parse(kind: str, text: str) -> Any:
     split = re.compile(r", | and | as well as ")
     converters: dict[str, Callable[[str], Any]] = {
         "title": lambda t: t.strip('"'),
-        "count": lambda t: int(_number(t)),
-        "money": lambda t: _number(re.sub(r"[^\d.,]", "", t)),
-        "percent": lambda t: _number(re.sub(r"[^\d.]", "", t)) / 100,
+        "count": _count,
+        "money": lambda t: round(sum(_number(re.sub(r"[^\d.,]", "", p)) for p in t.split(" plus ")), 2),
+        "percent": _percent,
+        "city": lambda t: _CAPITAL_OF.get(t.removeprefix("the capital of "), t),
         "date": _date,
         "time": _time,
         "minutes": _minutes,
         "kilograms": lambda t: _number(t.split()[0]) / (1000 if "gram" in t else 1),
         "kilometers": lambda t: _number(t.split()[0]) / (1000 if "meter" in t else 1),
-        "enum": lambda t: t.strip().replace(" ", "_"),
+        "enum": lambda t: _ENUM_WORDS.get(t.strip().lower(), t.strip().replace(" ", "_")),
         "emails": lambda t: split.split(t),
         "tags": lambda t: split.split(t),
         "readings": lambda t: [float(x) for x in split.split(t)],
@@ -109,7 +149,8 @@ def _parse(kind: str, text: str) -> Any:
 def _value_regex(attribute: Any) -> str:
     kind = attribute.kind_of()
     if kind.enum:
-        return "|".join(re.escape(v.replace("_", " ")) for v in sorted(kind.enum, key=len, reverse=True))
+        said = [v.replace("_", " ") for v in kind.enum] + [w for v in kind.enum for w in ENUM_WORDS.get(v, ())]
+        return "|".join(re.escape(v) for v in sorted(said, key=len, reverse=True))
     return _VALUE[kind.name]
 
 
@@ -145,20 +186,29 @@ def _extract(operation: Any, obj: Any, segment: str) -> dict:
 def invert_templates(task: dict) -> str:
     """Finds each offered function's verb and noun in the request, cuts its segment, and reads the values."""
     text = next(m["content"] for m in reversed(task["messages"]) if m["role"] == "user")
+    for role, person in re.findall(r"My ([a-z ]+?) is ([A-Z][a-z]+ [A-Z][a-z]+)\.", text):
+        text = text.replace(f"my {role}", person)
+    text = _DECOYS.sub("", text)
     offered = [_BY_NAME[f["name"]] for f in task["functions"] if f["name"] in _BY_NAME]
     hits = []
     for operation, obj in offered:
         verbs = "|".join(map(re.escape, operation.verbs))
         nouns = "|".join(map(re.escape, sorted(obj.nouns, key=len, reverse=True)))
-        for match in re.finditer(rf"(?<![\w'])(?:{verbs}) (?:a|an|the) (?:{nouns})\b", text, re.IGNORECASE):
-            hits.append((match.start(), operation, obj))
+        patterns = [rf"(?<![\w'])(?:{verbs}) (?:a|an|the) (?:{nouns})\b"]
+        if operation.participle:
+            patterns.append(rf"\b(?:a|an|the) (?:{nouns})\b[^.?]*\b{operation.participle}\b")
+        for pattern in patterns:
+            hits += [(m.start(), operation, obj) for m in re.finditer(pattern, text, re.IGNORECASE)]
     if not hits:
         return "[]"
     sentences = [(m.start(), m.end()) for m in re.finditer(r"[^.?!]+(?:[.?!](?!\d)|$)(?:\s*(?:Actually|Sorry|Wait)"
                                                                r"[^.?]*[.?])?", text)]  # fmt: skip
-    calls = []
+    calls, seen = [], set()
     for start, operation, obj in sorted(hits, key=lambda hit: hit[0]):
         segment = next((text[a:b] for a, b in sentences if a <= start < b), text)
+        if (segment, operation.name) in seen:
+            continue
+        seen.add((segment, operation.name))
         args = _extract(operation, obj, segment)
         calls.append(f"{function_name(operation, obj)}(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")")
     return "[" + ", ".join(calls) + "]"

@@ -156,7 +156,7 @@ def test_irrelevance_agrees_with_bfcl_given_a_plain_words_answer(category: str) 
         from harness.tasks import build_family
         from harness.tasks.config import TasksConfig
 
-        tasks = build_family("crosscheck", "toolcall", 150, TasksConfig(bfcl_fraction=0.0))["tasks"]
+        tasks = build_family("crosscheck", "toolcall", 300, TasksConfig(bfcl_fraction=0.0))["tasks"]
         questions = [t["functions"] for t in tasks if t["category"] == "irrelevance"]
     else:
         path = bfcl_data_dir() / f"BFCL_v4_{category}.json"

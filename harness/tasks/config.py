@@ -18,19 +18,19 @@ BFCL_PYTHON_CATEGORIES = (
     "live_parallel_multiple",
 )
 BFCL_IRRELEVANCE_CATEGORIES = ("irrelevance", "live_irrelevance")
-# Irrelevance stays under a tenth of the mix: a script that refuses whenever it cannot parse the request earns
+# Irrelevance stays near a twentieth of the mix: a script that refuses whenever it cannot parse the request earns
 # every irrelevance point, so that share is the floor of what any such strategy scores.
 DEFAULT_BFCL_CATEGORIES = {
-    "simple_python": 0.16,
+    "simple_python": 0.17,
     "multiple": 0.16,
     "parallel": 0.1,
     "parallel_multiple": 0.1,
     "live_simple": 0.13,
-    "live_multiple": 0.16,
+    "live_multiple": 0.17,
     "live_parallel": 0.05,
     "live_parallel_multiple": 0.06,
-    "irrelevance": 0.04,
-    "live_irrelevance": 0.04,
+    "irrelevance": 0.03,
+    "live_irrelevance": 0.03,
 }
 
 
@@ -41,16 +41,16 @@ class TasksConfig(BaseModel):
     caption_n: int = Field(default=40, ge=1, description="Caption tasks per round.")
     toolcall_categories: dict[str, float] = Field(
         default_factory=lambda: {
-            "simple": 0.25,
+            "simple": 0.2,
             "multiple": 0.25,
-            "parallel": 0.17,
-            "parallel_multiple": 0.25,
-            "irrelevance": 0.08,
+            "parallel": 0.2,
+            "parallel_multiple": 0.3,
+            "irrelevance": 0.05,
         },
         description="Relative weights of generated tool-call categories.",
     )
     bfcl_fraction: float = Field(
-        default=0.7,
+        default=0.75,
         ge=0.0,
         le=1.0,
         description="Share of tool-call tasks drawn from BFCL v4 data, each perturbed per round (renamed functions "

@@ -119,7 +119,7 @@ def _request(
     correction = ""
     attributes = attributes_of(operation, obj)
     correctable = [a for a in attributes if a.required and a.yes_no is None and a.kind_of().type != "array"]
-    corrected = rng.choice(correctable) if correctable and rng.random() < 0.25 else None
+    corrected = rng.choice(correctable) if correctable and rng.random() < 0.35 else None
     for attribute in attributes:
         stated = attribute.required or rng.random() < 0.5
         kind = attribute.kind_of()
@@ -133,7 +133,11 @@ def _request(
             context_notes.append(f"My {role} is {value}.")
             phrases.append(rng.choice(attribute.phrases).format(f"my {role}"))
             continue
-        if attribute is corrected:
+        if attribute is corrected and rng.random() < 0.5:  # corrected in place: "on May 3, no, May 5,"
+            wrong = _sample(attribute, rng, avoid=value)
+            fix = rng.choice(("no, sorry, {}", "I mean {}", "or rather {}", "scratch that, {}"))
+            phrases.append(f"{_phrase(attribute, wrong, rng)} ({fix.format(kind.say(value, rng))})")
+        elif attribute is corrected:
             wrong = _sample(attribute, rng, avoid=value)
             phrases.append(_phrase(attribute, wrong, rng))
             said = kind.say(value, rng)

@@ -81,8 +81,8 @@ class Kind:
         return _SAMPLERS[self.name](self, rng)
 
     def say(self, value: Any, rng: random.Random) -> str:
-        """A surface form of `value`; about half the time one that takes a step of reasoning to normalise
-        (arithmetic, a synonym, a unit, a relative date)."""
+        """A surface form of `value`; most of the time (`REASONED_SHARE`) one that takes a step of reasoning to
+        normalise (arithmetic, a synonym, a unit, a relative date, a name written surname first)."""
         reasoned = _REASONED.get(self.name)
         if reasoned is not None and rng.random() < REASONED_SHARE:
             said = reasoned(self, value, rng)
@@ -291,7 +291,7 @@ _SAYERS: dict[str, Any] = {
     "code": lambda k, v, rng: v,
 }
 
-REASONED_SHARE = 0.5
+REASONED_SHARE = 0.65
 ENUM_WORDS: dict[str, tuple[str, ...]] = {
     "low": ("minimal", "low"),
     "normal": ("standard", "normal"),
@@ -418,7 +418,13 @@ def _reason_items(kind: Kind, value: list[dict], rng: random.Random) -> str | No
     return join_words(parts, rng)
 
 
+def _reason_person(kind: Kind, value: str, rng: random.Random) -> str | None:
+    first, last = value.split()
+    return rng.choice((f"{last}, {first} (surname first)", f"{first} (surname {last})"))
+
+
 _REASONED: dict[str, Any] = {
+    "person": _reason_person,
     "count": _reason_count,
     "money": _reason_money,
     "percent": _reason_percent,
