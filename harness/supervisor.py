@@ -44,7 +44,10 @@ TaskRecorder = Callable[[str, float, dict[str, Any] | None], None]
 
 
 class EvaluateStage(Protocol):
-    """Runs one prepared model's task set in a sandbox; records each finished task through `record`."""
+    """Runs one prepared model's task set in a sandbox; records each finished task through `record`.
+
+    `done` holds the results recorded before a restart (task id -> the recorded details plus `score`): they are
+    kept as they are and not asked again."""
 
     def __call__(
         self,
@@ -52,7 +55,7 @@ class EvaluateStage(Protocol):
         *,
         competition: str,
         seed: str,
-        done: Mapping[str, float],
+        done: Mapping[str, Mapping[str, Any]],
         record: TaskRecorder,
         deadline: float,
         stop: threading.Event,
@@ -235,7 +238,10 @@ class Supervisor:
         evaluation = self.store.start_evaluation(round_id, model.id, prepared.identity)
         if evaluation.finished:
             return evaluation.score if evaluation.status == "done" else None
-        done = {task: score for task, (score, _details) in self.store.task_results(evaluation.id).items()}
+        done = {
+            task: {**(details or {}), "score": score}
+            for task, (score, details) in self.store.task_results(evaluation.id).items()
+        }
         competition = candidate.record.commitment.competition if candidate.record.commitment else None
         competition = competition or self.config.default_competition
 

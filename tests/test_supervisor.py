@@ -68,7 +68,7 @@ class Stages:
         self.evaluated.append(hotkey)
         if hotkey in self.fail_evaluate:
             raise self.fail_evaluate[hotkey]
-        scores = dict(done)
+        scores = {task: float(row["score"]) for task, row in done.items()}
         for index in range(self.tasks):
             task = f"t{index}"
             if task in done:
