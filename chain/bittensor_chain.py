@@ -182,12 +182,21 @@ class BittensorChain:
         pairs = self._call("neurons", read)
         return sorted((Neuron(int(uid), str(hotkey)) for uid, hotkey in pairs), key=lambda n: n.uid)
 
-    def commitments(self) -> list[CommitmentRecord]:
-        """Latest commitment of each registered hotkey (SDK-decoded, timelock-aware); sealed ones carry an error.
+    def tempo(self) -> int:
+        """The subnet's tempo (blocks per epoch), read from the chain."""
+        raw = self._call("tempo", lambda c: c.query(_ST.Tempo, [self.netuid]))
+        tempo = int(raw or 0)
+        if tempo < 1:
+            raise ChainError(f"netuid {self.netuid} reports tempo {raw!r}: no epochs to seed rounds from")
+        return tempo
+
+    def commitments(self, at_block: int | None = None) -> list[CommitmentRecord]:
+        """Latest commitment of each registered hotkey as of `at_block` (the chain state at that block; None:
+        the head), SDK-decoded and timelock-aware; sealed ones carry an error.
 
         Commitments left by hotkeys that have since deregistered are skipped: they can receive no weight.
         """
-        found = self._call("commitments", lambda c: c.subnets.commitments(self.netuid))
+        found = self._call("commitments", lambda c: c.subnets.commitments(self.netuid, block=at_block))
         records = []
         for hotkey, item in found.items():
             if item.uid is None:

@@ -21,7 +21,6 @@ from harness.evaluation_core import RunControl
 from harness.prepare import PreparedModel, StageFailure
 from harness.supervisor import EvaluationOutcome, Stopped, TaskRecorder
 from harness.tasks.build import build_for_competition
-from scoring.aggregate import ema, to_weights
 
 ENGINE_MODEL_NAME = "/model"
 _DEAD_ENGINE = {"crashed", "oom"}
@@ -42,20 +41,6 @@ def open_docker_sandbox(settings: Settings, prepared: PreparedModel, competition
             yield sandbox
     except SandboxError as exc:
         raise StageFailure("sandbox", exc.failure_class, str(exc), details={"logs": exc.logs[-4000:]}) from None
-
-
-def weights_of(scores: Mapping[str, float], settings: Settings) -> dict[str, float]:
-    return {
-        str(k): v
-        for k, v in to_weights(scores, settings.scoring.weights_method, settings.scoring.softmax_temperature).items()
-    }
-
-
-def ema_of(values: list[float], settings: Settings) -> float:
-    average: float | None = None
-    for value in values:
-        average = ema(average, value, settings.scoring.ema_alpha)
-    return average or 0.0
 
 
 class SandboxEvaluateStage:

@@ -374,6 +374,68 @@ class Store:
             if cursor.rowcount == 1:  # a finished evaluation stays as it was, and gains no failure
                 self._insert_failure(db, int(row[0]), f"model:{row[1]}", stage, failure_class, reason)
 
+    def evaluation_of(self, round_id: int, model_id: int) -> Evaluation | None:
+        """The evaluation of one model in one round (an indexed lookup, not a scan of the round)."""
+        rows = self._query(
+            "SELECT id FROM evaluations WHERE round_id=? AND model_id=? ORDER BY id LIMIT 1", (round_id, model_id)
+        )
+        return self.get_evaluation(int(rows[0][0])) if rows else None
+
+    # -- content identities and moving scores -----------------------------------------------------------------
+
+    def record_model_identity(self, model_id: int, identity: str) -> None:
+        """The content identity the fetch computed for a committed model (the same commitment never changes it)."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO model_identities VALUES (?, ?)", (model_id, identity))
+
+    def model_identity(self, model_id: int) -> str | None:
+        rows = self._query("SELECT identity FROM model_identities WHERE model_id=?", (model_id,))
+        return str(rows[0][0]) if rows else None
+
+    def identity_owner(self, identity: str) -> tuple[int, int, str] | None:
+        """(commit block, uid, hotkey) of the earliest commitment seen with this content, or None if never seen."""
+        rows = self._query("SELECT block, uid, hotkey FROM identity_owners WHERE identity=?", (identity,))
+        return (int(rows[0][0]), int(rows[0][1]), str(rows[0][2])) if rows else None
+
+    def identity_owners(self) -> dict[str, tuple[int, int, str]]:
+        rows = self._query("SELECT identity, block, uid, hotkey FROM identity_owners")
+        return {str(i): (int(b), int(u), str(h)) for i, b, u, h in rows}
+
+    def set_identity_owner(self, identity: str, block: int, uid: int, hotkey: str, round_id: int | None) -> None:
+        """Record who owns a content identity; the caller decides (earliest claim) and only ever moves it earlier."""
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO identity_owners VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(identity) DO UPDATE SET
+                   hotkey=excluded.hotkey, uid=excluded.uid, block=excluded.block, round_id=excluded.round_id,
+                   recorded_at=excluded.recorded_at
+                   WHERE excluded.block < identity_owners.block
+                      OR (excluded.block = identity_owners.block AND excluded.uid < identity_owners.uid)""",
+                (identity, hotkey, uid, block, round_id, time.time()),
+            )
+
+    def record_moving_scores(self, round_id: int, values: dict[tuple[str, str], float]) -> bool:
+        """Every model's moving score after a round, in one step; False when the round already has them."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM moving_scores WHERE round_id=? LIMIT 1", (round_id,)).fetchone():
+                return False
+            db.executemany(
+                "INSERT INTO moving_scores VALUES (?, ?, ?, ?)",
+                [(round_id, hotkey, identity, float(v)) for (hotkey, identity), v in sorted(values.items())],
+            )
+            return True
+
+    def moving_scores(self, round_id: int) -> dict[tuple[str, str], float] | None:
+        """The moving scores recorded after `round_id`, or None when that round recorded none."""
+        rows = self._query("SELECT hotkey, identity, value FROM moving_scores WHERE round_id=?", (round_id,))
+        return {(str(h), str(i)): float(v) for h, i, v in rows} if rows else None
+
+    def moving_scores_before(self, round_id: int) -> dict[tuple[str, str], float]:
+        """The moving scores the latest earlier round left (empty before the first)."""
+        rows = self._query("SELECT MAX(round_id) FROM moving_scores WHERE round_id < ?", (round_id,))
+        if rows[0][0] is None:
+            return {}
+        return self.moving_scores(int(rows[0][0])) or {}
+
     # -- weights and failures ---------------------------------------------------------------------------------
 
     def record_weights(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness.config import Settings
-from harness.model_eval import SandboxEvaluateStage, ema_of, weights_of
+from harness.model_eval import SandboxEvaluateStage
 from harness.prepare import PreparedModel, StageFailure
 from harness.tasks.taskset import sha256_of
 
@@ -49,18 +49,3 @@ def test_unknown_competition_is_a_stage_failure() -> None:
     with pytest.raises(StageFailure) as info:
         stage.task_set("nope", "seed")
     assert info.value.failure_class == "unknown-competition"
-
-
-def test_moving_average_follows_the_alpha_setting() -> None:
-    settings = Settings(scoring={"ema_alpha": 0.5})
-    assert ema_of([1.0], settings) == pytest.approx(1.0)
-    assert ema_of([1.0, 0.0], settings) == pytest.approx(0.5)
-    assert ema_of([1.0, 0.0, 0.0], settings) == pytest.approx(0.25)
-
-
-def test_weights_give_the_leader_most_and_zero_scores_nothing() -> None:
-    settings = Settings(scoring={"weights_method": "softmax", "softmax_temperature": 0.05})
-    weights = weights_of({"good": 0.6, "worse": 0.2, "copy": 0.0}, settings)
-    assert weights["copy"] == 0.0
-    assert weights["good"] > 0.99 > weights["worse"] > 0
-    assert sum(weights.values()) == pytest.approx(1.0)
