@@ -254,7 +254,9 @@ class Supervisor:
         """One commitment through policy, fetch, de-duplication and evaluation (the unit an executor runs).
 
         Everything is recorded in the store as it happens; a model already judged before a restart is not
-        judged again."""
+        judged again. Safe to run for several models at once (the store is shared between threads): whichever
+        order copies and originals finish in, the earliest commitment ends up owning the content, and the
+        round's weights (`round_weights`, over the whole registry) give a copy nothing."""
         record, model = candidate.record, candidate.model
         subject = f"model:{model.id}"
         known_identity = self.store.model_identity(model.id)
