@@ -4,7 +4,8 @@ scores and the same weights.
 
 The models come from local folders through the real policy check and staging (the selftest's path) instead of
 the Hub, which this test does not need: what it pins is the seed, the eligible commitments, the evaluation
-and the aggregation. Kept small for CI time: two models, three tasks each, short answers.
+and the aggregation. Kept small for CI time: two models, two short tool-call tasks each, short answers; generous
+request timeouts so that a loaded machine makes the test slow, not wrong.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from harness.supervisor import Supervisor
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 TEMPO = 20
+TASKS = 2
 SHA = "b" * 40
 
 
@@ -54,8 +56,9 @@ def _local_prepare(folders: dict[str, Path], staged: Path):
 def _validator(tmp_path: Path, name: str, chain: LocalChain, prepare) -> Supervisor:
     settings = Settings(
         cache_dir=tmp_path / "cache",
-        tasks={"toolcall_n": 3},
-        evaluation={"max_tokens": 24, "concurrency": 1},
+        tasks={"toolcall_n": TASKS, "toolcall_categories": {"simple": 1.0}},  # short prompts: CI time
+        evaluation={"max_tokens": 16, "concurrency": 1, "request_timeout_s": 900},
+        sandbox={"request_timeout": 900},
         supervisor={"default_competition": "toolcall"},
     )
     return Supervisor(
@@ -104,5 +107,5 @@ def test_two_validators_started_apart_in_one_epoch_agree(smollm2: Path, cache_di
     assert one["seed"] == chain.block_hash(TEMPO)
     assert one == two
     assert set(one["evaluations"]) == {"good", "degraded"}
-    assert len(one["evaluations"]["good"]["tasks"]) == 3
+    assert len(one["evaluations"]["good"]["tasks"]) == TASKS
     assert sum(one["weights"]) == pytest.approx(1.0)
