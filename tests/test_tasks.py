@@ -234,3 +234,26 @@ def test_bad_task_files_are_one_line_errors(tmp_path) -> None:
     (tmp_path / "x.json").write_text("[1]")
     with pytest.raises(HarnessError, match="not a harness-tasks"):
         load_task_set(tmp_path / "x.json")
+
+
+def test_same_seed_same_bytes_across_processes() -> None:
+    """Validators build the round's set independently: hash randomisation or import order must not matter."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from harness.tasks import build_family, sha256_of; from harness.tasks.config import TasksConfig;"
+        "print(sha256_of(build_family('0xabc', 'toolcall', 120, TasksConfig())))"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        ).stdout.strip()
+        for hash_seed in ("1", "2")
+    }
+    assert digests == {sha256_of(build_family("0xabc", "toolcall", 120, TasksConfig()))}

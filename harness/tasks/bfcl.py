@@ -166,7 +166,8 @@ def _weighted_counts(n: int, weights: Mapping[str, float], rng: random.Random) -
 
 
 def sample(data_dir: Path, categories: Mapping[str, float], n: int, rng: random.Random) -> list[dict]:
-    """`n` perturbed tasks, categories drawn by weight, entries without replacement within a category."""
+    """`n` perturbed tasks, categories drawn by weight, entries without replacement within a category (with
+    replacement beyond a category's size)."""
     if n <= 0:
         return []
     pools = {c: sampled_entries(data_dir, c) for c in sorted(categories) if categories[c] > 0}
@@ -175,8 +176,10 @@ def sample(data_dir: Path, categories: Mapping[str, float], n: int, rng: random.
     distractor_pool = [f for c in sorted(pools) for e in pools[c] for f in e["functions"] if isinstance(f, dict)]
     tasks = []
     for category, count in _weighted_counts(n, {c: w for c, w in categories.items() if pools.get(c)}, rng).items():
-        for entry in rng.sample(pools[category], min(count, len(pools[category]))):
-            tasks.append(perturbed_task(entry, rng, distractor_pool)[0])
+        pool = pools[category]
+        chosen = rng.sample(pool, min(count, len(pool)))
+        chosen += rng.choices(pool, k=count - len(chosen))  # a small file repeats entries, each perturbed afresh
+        tasks += [perturbed_task(entry, rng, distractor_pool)[0] for entry in chosen]
     return tasks
 
 
