@@ -11,7 +11,8 @@ from collections import defaultdict
 
 import pytest
 
-from harness.evaluate import outcome_from_response, score_outcomes
+from harness.evaluate import score_outcomes
+from harness.evaluation_core import outcome_from_response
 from harness.tasks import build_family
 from harness.tasks.config import TasksConfig
 from scoring.config import ScoringConfig
