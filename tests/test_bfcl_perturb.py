@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from harness.tasks import bfcl
-from harness.tasks.bfcl_perturb import perturb
+from harness.tasks.bfcl_perturb import numbers_inside, perturb
 from harness.tasks.config import DEFAULT_BFCL_CATEGORIES
 from harness.tasks.naming import SYNONYMS, words_of
 from scoring.toolcall import check
@@ -24,18 +24,6 @@ MAX_UNPERTURBED_SHARE = 0.01
 
 def _user_text(conversation: list[dict]) -> str:
     return "\n".join(m["content"] for m in conversation if isinstance(m.get("content"), str))
-
-
-def _numbers(value) -> list[float]:
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int | float):
-        return [float(value)]
-    if isinstance(value, list):
-        return [n for v in value for n in _numbers(v)]
-    if isinstance(value, dict):
-        return [n for v in value.values() for n in _numbers(v)]
-    return []
 
 
 @pytest.mark.parametrize("category", sorted(DEFAULT_BFCL_CATEGORIES))
@@ -121,7 +109,7 @@ def test_resampled_numbers_keep_their_order_in_the_text() -> None:
     answer = [{"pick_range": {"low": [5], "high": [10]}}]
     for seed in range(50):
         result = perturb(functions, conversation, answer, "simple", random.Random(seed))
-        (low, high) = _numbers(result.answer)  # parameters keep their order through renaming
+        (low, high) = numbers_inside(result.answer)  # parameters keep their order through renaming
         values = [int(x) for x in re.findall(r"\d+", result.conversation[0]["content"])]
         assert values == [low, high, 20] and low < high < 20, result.conversation
     assert result.perturbed and result.resampled == 2

@@ -134,7 +134,7 @@ def _resample_numbers(conversation: list[dict], answer: list[dict], rng: random.
                 if isinstance(alt, int | float) and not isinstance(alt, bool):
                     uses[float(alt)] = uses.get(float(alt), 0) + 1
                 elif alt != "":
-                    for value in _numbers_inside(alt):
+                    for value in numbers_inside(alt):
                         uses[value] = uses.get(value, 0) + 2  # also inside a list or dict: leave it alone
     changed = 0
     for entry in answer:
@@ -160,15 +160,16 @@ def _resample_numbers(conversation: list[dict], answer: list[dict], rng: random.
     return conversation, answer, changed
 
 
-def _numbers_inside(value: Any) -> list[float]:
+def numbers_inside(value: Any) -> list[float]:
+    """Every number in a value, at any depth (booleans are not numbers)."""
     if isinstance(value, bool):
         return []
     if isinstance(value, int | float):
         return [float(value)]
     if isinstance(value, list):
-        return [n for item in value for n in _numbers_inside(item)]
+        return [n for item in value for n in numbers_inside(item)]
     if isinstance(value, dict):
-        return [n for item in value.values() for n in _numbers_inside(item)]
+        return [n for item in value.values() for n in numbers_inside(item)]
     return []
 
 
