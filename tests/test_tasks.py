@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -257,3 +258,34 @@ def test_same_seed_same_bytes_across_processes() -> None:
         for hash_seed in ("1", "2")
     }
     assert digests == {sha256_of(build_family("0xabc", "toolcall", 120, TasksConfig()))}
+
+
+def test_values_are_said_the_way_their_types_accept() -> None:
+    """The trap from issue 9: "44, 9 and 27" for a float array makes the natural answer `[44, 9, 27]`, which
+    BFCL's checker rejects (ints inside a float array). Float-array values are said with decimals; top-level
+    floats may be said as whole numbers, since an int is accepted there."""
+    tasks = build_family("traps", "toolcall", 400, GENERATED_ONLY)["tasks"]
+    float_arrays = 0
+    for task in tasks:
+        text = task["messages"][-1]["content"]
+        for entry in task["possible_answer"]:
+            ((name, args),) = entry.items()
+            props = next(f for f in task["functions"] if f["name"] == name)["parameters"]["properties"]
+            for param, alternatives in args.items():
+                spec = props[param]
+                if spec["type"] == "array" and spec["items"].get("type") == "float" and alternatives != [""]:
+                    float_arrays += 1
+                    for value in alternatives[0]:
+                        assert re.search(rf"(?<![\d.]){re.escape(f'{value:g}')}\.\d", text) or (
+                            not value.is_integer() and f"{value:g}" in text
+                        ), (text, value)
+                    natural = [float(x) for x in re.findall(r"\d+\.\d+", text) if float(x) in alternatives[0]]
+                    assert _check_value(spec, natural, alternatives)
+                if spec["type"] == "float" and alternatives != [""] and float(alternatives[-1]).is_integer():
+                    assert _check_value(spec, int(alternatives[-1]), alternatives)  # `$45` -> 45 is right
+    assert float_arrays >= 5
+
+
+def _check_value(spec: dict, value, alternatives: list) -> bool:
+    function = {"name": "f", "parameters": {"type": "dict", "properties": {"x": spec}, "required": ["x"]}}
+    return check([function], [{"f": {"x": value}}], [{"f": {"x": alternatives}}], "simple").valid
