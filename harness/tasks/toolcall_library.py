@@ -41,6 +41,10 @@ def ordinal(n: int) -> str:
     return _ORDINAL.get(n, f"{n}th")
 
 
+def plural(noun: str) -> str:
+    return noun if noun.endswith("s") else noun + ("es" if noun.endswith(("x", "h")) else "s")
+
+
 def join_words(items: list[str], rng: random.Random | None = None) -> str:
     if len(items) == 1:
         return items[0]
@@ -93,8 +97,8 @@ class Kind:
     def accepted(self, value: Any) -> list:
         if self.type == "dict":
             return [{k: [v] for k, v in value.items()}]
-        if self.type == "array" and self.properties:
-            return [[{k: [v] for k, v in item.items()} for item in value]]
+        if self.type == "array" and self.properties:  # a product said in the plural may be named so
+            return [[{k: [v, plural(v)] if k == "product" else [v] for k, v in item.items()} for item in value]]
         return [value]
 
 
@@ -413,8 +417,7 @@ def _reason_items(kind: Kind, value: list[dict], rng: random.Random) -> str | No
     parts = []
     for item in value:
         product = item["product"]
-        plural = product if product.endswith("s") else product + ("es" if product.endswith(("x", "h")) else "s")
-        parts.append(f"{number_word(item['quantity'])} {plural if item['quantity'] > 1 else item['product']}")
+        parts.append(f"{number_word(item['quantity'])} {plural(product) if item['quantity'] > 1 else product}")
     return join_words(parts, rng)
 
 
