@@ -266,3 +266,24 @@ def test_values_are_said_the_way_their_types_accept() -> None:
 def _check_value(spec: dict, value, alternatives: list) -> bool:
     function = {"name": "f", "parameters": {"type": "dict", "properties": {"x": spec}, "required": ["x"]}}
     return check([function], [{"f": {"x": value}}], [{"f": {"x": alternatives}}], "simple").valid
+
+
+def test_every_reference_in_a_request_is_resolvable() -> None:
+    """A request may name a person by role ("for my accountant"); the sentence saying who that is must always be
+    there (never dropped with the decoys), once per role, and that person is who the answer key names."""
+    from harness.tasks.toolcall_gen import _ROLES
+
+    roles = "|".join(_ROLES)
+    tasks = build_family("refs", "toolcall", 600, GENERATED_ONLY)["tasks"]
+    resolved = 0
+    for task in tasks:
+        text = task["messages"][-1]["content"]
+        introduced = re.findall(rf"My ({roles}) is ([A-Z]\w+ [A-Z]\w+)\.", text)
+        assert len({role for role, _ in introduced}) == len(introduced), text
+        people = dict(introduced)
+        for role in re.findall(rf"\bmy ({roles})\b", text):
+            assert role in people, text
+            if task["category"] != "irrelevance":
+                assert people[role] in json.dumps(task["possible_answer"]), text
+            resolved += 1
+    assert resolved >= 50

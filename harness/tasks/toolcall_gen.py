@@ -14,6 +14,7 @@ Every random choice comes from the `rng` handed in, in a fixed order, so the sam
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.tasks.prompts import openai_tools, toolcall_messages
@@ -90,6 +91,15 @@ _QUESTIONS = (
 )
 
 
+@dataclass
+class _Context:
+    """Sentences around a task's requests: ones a request relies on (who "my accountant" is), and decoys."""
+
+    required: list[str] = field(default_factory=list)
+    optional: list[str] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)
+
+
 def _label(attribute: Attribute) -> str:
     return attribute.description.split(".")[0].lower()
 
@@ -110,9 +120,7 @@ def _sample(attribute: Attribute, rng: random.Random, avoid: Any = None) -> Any:
     return value
 
 
-def _request(
-    operation: Operation, obj: BusinessObject, rng: random.Random, context_notes: list[str]
-) -> tuple[str, dict]:
+def _request(operation: Operation, obj: BusinessObject, rng: random.Random, context: _Context) -> tuple[str, dict]:
     """One request sentence (maybe with a correction) and its ground-truth entry `{name: {param: [values]}}`."""
     answer: dict[str, list] = {}
     phrases: list[str] = []
@@ -128,9 +136,11 @@ def _request(
             continue
         value = _sample(attribute, rng)
         answer[attribute.name] = kind.accepted(value)
-        if kind.name == "person" and attribute is not corrected and rng.random() < 0.3:
-            role = rng.choice(_ROLES)
-            context_notes.append(f"My {role} is {value}.")
+        roles = [r for r in _ROLES if r not in context.roles]
+        if kind.name == "person" and attribute is not corrected and roles and rng.random() < 0.3:
+            role = rng.choice(roles)
+            context.roles[role] = value
+            context.required.append(f"My {role} is {value}.")
             phrases.append(rng.choice(attribute.phrases).format(f"my {role}"))
             continue
         if attribute is corrected and rng.random() < 0.5:  # corrected in place: "on May 3, no, May 5,"
@@ -152,7 +162,7 @@ def _request(
             phrases.append(_phrase(attribute, value, rng))
         if rng.random() < 0.4:
             other = _sample(attribute, rng, avoid=value)
-            context_notes.append(_context(obj, attribute, other, rng))
+            context.optional.append(_context(obj, attribute, other, rng))
     rng.shuffle(phrases)
     passive = bool(operation.participle) and rng.random() < 0.3
     template = rng.choice(_PASSIVE_OPENERS if passive else _OPENERS)
@@ -205,13 +215,15 @@ def _context(obj: BusinessObject, attribute: Attribute, value: Any, rng: random.
     return text[:1].upper() + text[1:]
 
 
-def _compose(requests: list[str], notes: list[str], rng: random.Random) -> str:
+def _compose(requests: list[str], context: _Context, rng: random.Random) -> str:
+    """The requests joined by connectors, with the notes they rely on and up to three decoys around them."""
     body = [requests[0]]
     for sentence in requests[1:]:
         connector = rng.choice(_CONNECTORS)
         keep_case = sentence.startswith(("I ", "I'"))
         body.append(connector + (sentence if keep_case else sentence[0].lower() + sentence[1:]))
-    notes = rng.sample(notes, min(len(notes), rng.randint(0, 3)))
+    notes = context.required + rng.sample(context.optional, min(len(context.optional), rng.randint(0, 3)))
+    rng.shuffle(notes)
     before = notes[: rng.randint(0, len(notes))]
     after = notes[len(before) :]
     return " ".join([*before, *body, *after])
@@ -249,9 +261,12 @@ def _irrelevant(rng: random.Random) -> tuple[list, str]:
     style = rng.random()
     if style < 0.4:  # an operation on the same object that is not offered
         missing = rng.choice([op for op in OPERATIONS if op not in offered_ops])
-        text, _ = _request(missing, obj, rng, [])
+        context = _Context()
+        text = _compose([_request(missing, obj, rng, context)[0]], context, rng)
     elif style < 0.7:  # an offered operation on an object that is not offered
-        text, _ = _request(offered_ops[0], rng.choice([o for o in OBJECTS if o is not obj]), rng, [])
+        context = _Context()
+        other = rng.choice([o for o in OBJECTS if o is not obj])
+        text = _compose([_request(offered_ops[0], other, rng, context)[0]], context, rng)
     else:
         text = rng.choice(_QUESTIONS).format(
             word=rng.choice(WORDS),
@@ -268,7 +283,7 @@ def _irrelevant(rng: random.Random) -> tuple[list, str]:
 
 
 def generate_one(category: str, rng: random.Random) -> dict:
-    notes: list[str] = []
+    notes = _Context()
     if category == "simple":
         target = rng.choice(FUNCTIONS)
         text, answer = _request(*target, rng, notes)
