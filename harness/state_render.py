@@ -108,6 +108,13 @@ def _failures_table(title: str, failures: list[dict[str, Any]]) -> _Section:
     return table
 
 
+def weights_mode(weights: Mapping[str, Any]) -> str:
+    """How the weights were decided: by scores, or a fallback (nobody earned any) named so it is never silent."""
+    receipt = weights.get("receipt") if isinstance(weights.get("receipt"), Mapping) else {}
+    mode = receipt.get("mode") if receipt else None
+    return "" if mode in (None, "scores") else f", FALLBACK {mode}: no model earned a score"
+
+
 def _weights_table(title: str, weights: Mapping[str, Any], hotkeys: Mapping[int, str]) -> _Section:
     table = _Section(title, "uid", "hotkey", "weight")
     for uid, weight in weight_rows(weights):
@@ -169,7 +176,10 @@ def render_status(console: Console, status: Mapping[str, Any]) -> None:
 
     weights = status.get("last_weights")
     if weights:
-        title = f"last weights (round {weights['round']}, block {weights.get('block')}, set {when(weights['set_at'])})"
+        title = (
+            f"last weights (round {weights['round']}, block {weights.get('block')}, set {when(weights['set_at'])}"
+            f"{weights_mode(weights)})"
+        )
         console.print(_weights_table(title, weights, hotkeys))
     else:
         console.print(Text("last weights: none set yet"))
@@ -217,7 +227,7 @@ def render_report(console: Console, report: Mapping[str, Any]) -> None:
 
     weights = report.get("weights")
     if weights:
-        title = f"weights (block {weights.get('block')}, set {when(weights['set_at'])})"
+        title = f"weights (block {weights.get('block')}, set {when(weights['set_at'])}{weights_mode(weights)})"
         console.print(_weights_table(title, weights, hotkeys))
     else:
         console.print(Text("weights: not set in this round"))

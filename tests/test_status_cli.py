@@ -277,3 +277,14 @@ def test_report_last_without_finished_round_and_without_database(
     code, out, _ = _run(capsys, "status")
     assert code == 0 and out.startswith("round in progress: 1: running")
     assert "leaderboard: no finished evaluations yet" in out and "last weights: none set yet" in out
+
+
+def test_fallback_weights_are_named_in_status_and_report(state_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with Store(state_db) as s:
+        rnd = s.begin_round(300, "0x300")
+        s.record_weights(rnd.id, [0], [1.0], block=301, receipt={"message": "stored", "mode": "burn"})
+        s.finish_round(rnd.id)
+    code, out, _ = _run(capsys, "status")
+    assert code == 0 and "FALLBACK burn" in " ".join(out.split())
+    code, out, _ = _run(capsys, "report", "last")
+    assert code == 0 and "FALLBACK burn" in " ".join(out.split())
