@@ -118,13 +118,29 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return 2
+        if isinstance(exc, _click_exception_types()):
+            exc.show()  # typer's own message: "Usage: ... Error: Missing argument 'MODEL'."
+            return 2 if getattr(exc, "exit_code", 1) in (1, 2) else exc.exit_code
         raise
     return result if isinstance(result, int) else 0
+
+
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    """Usage-error classes: typer >= 0.16 vendors click as `typer._click`, older ones raise click's own."""
+    found: list[type[BaseException]] = []
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        found.append(VendoredClickException)
+    except ImportError:
+        pass
+    try:
+        import click
+
+        found.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
 
 
 if __name__ == "__main__":
