@@ -58,7 +58,9 @@ def check_key(model: type[BaseModel], path: list[str], shown: str) -> None:
     annotation: Any = model
     for depth, part in enumerate(path):
         annotation_now = _unwrap(annotation)
-        is_leaf = annotation_now is Any or not (_is_model(annotation_now) or typing.get_origin(annotation_now) is dict)
+        if annotation_now is Any:
+            return  # free-form value: anything below is the value's business
+        is_leaf = not (_is_model(annotation_now) or typing.get_origin(annotation_now) is dict)
         if is_leaf and depth:  # a leaf value has no sub-keys
             parent = ".".join(path[:depth])
             raise UnknownSettingError(f"unknown setting {shown!r}: {parent} has no sub-settings")
