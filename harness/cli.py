@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         # With standalone_mode=False click returns a command's `typer.Exit(code)` instead of raising it.
         result = app(args=argv, standalone_mode=False)
     except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from policies.printable import printable
+
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chain.base import Chain, ChainError, CommitmentRecord, RateLimited
 from harness.config import Settings
 from harness.logging import get_logger
-from harness.prepare import PreparedModel, StageFailure, prepare_commitment
+from harness.prepare import PreparedModel, StageFailure, prepare_commitment, prepare_deadline_s
 from harness.store import ModelRecord, Store
 
 log = get_logger(__name__)
@@ -209,7 +210,15 @@ class Supervisor:
                 return None
             return float(done["score"]) if done["status"] == "done" else None
         try:
-            prepared = candidate.future.result() if candidate.future else self.prepare(record, self.settings)
+            if candidate.future:
+                prepared = candidate.future.result(timeout=prepare_deadline_s(self.settings))
+            else:
+                prepared = self.prepare(record, self.settings)
+        except FutureTimeout:
+            message = f"prepare did not finish within {prepare_deadline_s(self.settings):g} s"
+            self.store.record_failure(round_id, subject, "prepare", "prepare-timeout", message)
+            log.warning("prepare timed out", model=model.repo)
+            return None
         except StageFailure as exc:
             if exc.stage == "policy":
                 self.store.record_verdict(round_id, model.id, False, exc.details.get("violations") or [])

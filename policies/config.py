@@ -87,6 +87,12 @@ class PolicyConfig(BaseModel):
     code_extensions: list[str] = Field(
         default_factory=lambda: list(CODE_EXTENSIONS), description="remote-code: file suffixes rejected as code."
     )
+    check_deadline_s: float = Field(
+        default=120.0, gt=0, description="Deadline of one policy check (its worker process is killed after it)."
+    )
+    check_memory_bytes: int = Field(
+        default=1024**3, ge=256 * 1024**2, description="Address-space cap of the policy check's worker process."
+    )
 
 
 class HubConfig(BaseModel):
@@ -99,6 +105,19 @@ class HubConfig(BaseModel):
     attempts: int = Field(default=3, ge=1, description="Tries per Hub request before giving up (transient errors).")
     retry_wait_s: float = Field(default=0.5, ge=0, description="First wait between tries; doubles each try.")
     parallel_requests: int = Field(default=8, ge=1, le=64, description="Concurrent metadata reads during a check.")
+    request_deadline_s: float = Field(
+        default=60.0, gt=0, description="Total deadline of one metadata request, however slowly bytes arrive."
+    )
+    max_info_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Cap on the model-info (file listing) answer, bytes."
+    )
+    max_listed_files: int = Field(default=10_000, ge=1, description="Most files a repo may list.")
+    max_range_skip_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="A server that ignores Range: how far into the body a check still reads to find its bytes.",
+    )
+    max_redirects: int = Field(default=5, ge=0, le=20, description="Redirect hops followed for file reads.")
 
     def resolved_endpoint(self) -> str:
         import os

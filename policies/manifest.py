@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 
 from policies import kinds
 from policies.config import PolicyConfig
+from policies.printable import printable
 from policies.safetensors_header import HeaderError, SafetensorsHeader, read_header
 
 HEAD_BYTES = 64
@@ -106,6 +107,9 @@ def build_manifest(reader: Reader, config: PolicyConfig, *, deep: bool = False) 
 
 def _admit(entry: FileEntry, config: PolicyConfig, manifest: Manifest) -> bool:
     """True when the file is of an allowlisted kind within its cap; otherwise records why and never reads it."""
+    if printable(entry.path) != entry.path:
+        manifest.kind_errors[entry.path] = ("format", f"{entry.path}: file name is not printable UTF-8")
+        return False
     kind = kinds.kind_of(entry.path)
     if kind is None:
         manifest.kind_errors[entry.path] = ("format", f"{entry.path}: not an allowed file kind")
