@@ -17,7 +17,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +25,11 @@ from policies.errors import CheckError
 from policies.report import PolicyReport, Violation
 
 ANSWER_CAP = 64 * 1024 * 1024  # the child is ours, but its answer is still read with a bound
+
+
+def _with_peak(exc: CheckError, answer: dict[str, Any]) -> CheckError:
+    exc.peak_rss_bytes = int(answer.get("peak_rss_bytes", 0))  # type: ignore[attr-defined]
+    return exc
 
 
 class CheckTimeout(CheckError):
@@ -81,7 +85,6 @@ def check_in_worker(
         env=env,
         start_new_session=True,
     )
-    started = time.monotonic()
     try:
         out, err = proc.communicate(json.dumps(request).encode(), timeout=limits.deadline_s)
     except subprocess.TimeoutExpired:
@@ -103,8 +106,7 @@ def check_in_worker(
         raise CheckError(f"policy worker failed (exit {proc.returncode}): {tail or 'no output'}")
     if not answer.get("ok"):
         cls = CheckResourceError if answer.get("kind") == "memory" else CheckError
-        raise cls(str(answer.get("error") or "policy check failed"))
-    del started
+        raise _with_peak(cls(str(answer.get("error") or "policy check failed")), answer)
     return WorkerResult(
         report=report_from_dict(answer["report"]),
         files=list(answer["files"]),
