@@ -46,8 +46,9 @@ def worker_limits(settings: Settings) -> policies.WorkerLimits:
 
 
 def prepare_deadline_s(settings: Settings) -> float:
-    """How long a round waits for one model's prepare stage: two policy checks, the fetch's own deadline, slack."""
-    return 2 * settings.policy.check_deadline_s + settings.fetch.model_deadline_s + 30.0
+    """How long a round waits for one model's prepare stage: two policy checks and the fetch, each under its own
+    deadline, plus 10% for what lies between them."""
+    return 1.1 * (2 * settings.policy.check_deadline_s + settings.fetch.model_deadline_s)
 
 
 def checked(target: dict[str, Any], settings: Settings, what: str) -> policies.WorkerResult:

@@ -87,6 +87,8 @@ class HubClient:
     def raise_for(response: httpx.Response, what: str) -> None:
         """Map an HTTP status to a retryable failure or a one-line `CheckError`."""
         code = response.status_code
+        if 300 <= code < 400:  # API answers never redirect; file reads have followed theirs already
+            raise HubAnswerError(f"{what}: unexpected redirect (HTTP {code})")
         if code == 429 or code >= 500:
             raise _Transient(f"HTTP {code}")
         if code in (401, 403):
@@ -147,7 +149,7 @@ class HubClient:
         if not reader_cuts and declared is not None and declared.isdigit() and int(declared) > cap:
             raise HubAnswerError(f"{what}: the answer declares {int(declared):,} bytes, over the cap of {cap:,}")
         seen = 0
-        for chunk in response.iter_raw(64 * 1024):
+        for chunk in response.iter_raw():  # as the network delivers: a chunk size would buffer a drip unseen
             seen += len(chunk)
             if seen > cap:
                 raise HubAnswerError(f"{what}: the answer runs past the cap of {cap:,} bytes")
