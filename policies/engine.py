@@ -25,7 +25,12 @@ def download_files(manifest: Manifest, config: PolicyConfig | None = None) -> li
     """
     out = []
     for f in manifest.files:
-        if f.kind != "file" or escapes_root(f.path) or f.path in manifest.kind_errors:
+        if (
+            f.kind != "file"
+            or escapes_root(f.path)
+            or f.path in manifest.kind_errors
+            or f.path in manifest.header_errors
+        ):
             continue
         kind = kind_of(f.path)
         if kind is not None and kind.downloaded:
