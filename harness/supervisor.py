@@ -210,9 +210,9 @@ class Supervisor:
                 return None
             return float(done["score"]) if done["status"] == "done" else None
         try:
-            if candidate.future:
+            if candidate.future is not None and not candidate.future.cancel():  # started: wait, with a deadline
                 prepared = candidate.future.result(timeout=prepare_deadline_s(self.settings))
-            else:
+            else:  # never submitted, or still queued behind a slow one: run it here (its stages have deadlines)
                 prepared = self.prepare(record, self.settings)
         except FutureTimeout:
             message = f"prepare did not finish within {prepare_deadline_s(self.settings):g} s"

@@ -11,6 +11,8 @@
 - `redirect-http`: file reads redirect to plain http on another host
 - `redirect-loop`: file reads redirect to themselves, forever
 - `redirect-local`: file reads redirect once to another path on the same origin, which serves the file
+- `two-faced`: serves `folder` honestly to Range reads (what a metadata check does) but answers plain GETs
+  (what a download does) with `swap[path]`, bytes of the same length
 Everything the server writes is counted in `bytes_sent` (per path), so tests can assert the client hung up early.
 """
 
@@ -23,6 +25,7 @@ import threading
 import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 SHA = "a" * 40
@@ -31,8 +34,10 @@ SMALL_FILE = b'{"architectures": ["LlamaForCausalLM"]}'
 
 
 class HostileHub:
-    def __init__(self, behaviour: str) -> None:
+    def __init__(self, behaviour: str, folder: Path | None = None, swap: dict[str, bytes] | None = None) -> None:
         self.behaviour = behaviour
+        self.folder = folder
+        self.swap = swap or {}
         self.bytes_sent: dict[str, int] = defaultdict(int)
         self.lock = threading.Lock()
         hub = self
@@ -63,6 +68,9 @@ class HostileHub:
     # --- answers -------------------------------------------------------------------------------------------
 
     def listing(self) -> dict:
+        if self.folder is not None:
+            names = sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*") if p.is_file())
+            return {"sha": SHA, "siblings": [{"rfilename": n, "size": (self.folder / n).stat().st_size} for n in names]}
         files = [{"rfilename": "config.json", "size": len(SMALL_FILE)}]
         if self.behaviour == "many-files":
             files += [{"rfilename": f"f{i}.json", "size": 2} for i in range(20_000)]
@@ -101,7 +109,9 @@ class HostileHub:
             self.send(h, 200, body, path, {"content-type": "application/json"})
 
     def file(self, h: BaseHTTPRequestHandler, path: str) -> None:
-        if self.behaviour == "redirect-http":
+        if self.behaviour == "two-faced":
+            self.two_faced(h, path)
+        elif self.behaviour == "redirect-http":
             self.send(h, 302, b"", path, {"location": "http://example.invalid/x"})
         elif self.behaviour == "redirect-loop":
             self.send(h, 302, b"", path, {"location": path})
@@ -111,6 +121,18 @@ class HostileHub:
             self.endless(h, path, declare=self.behaviour == "range-ignored")
         else:
             self.send(h, 200, SMALL_FILE, path)
+
+    def two_faced(self, h: BaseHTTPRequestHandler, path: str) -> None:
+        name = path.split(f"/resolve/{SHA}/", 1)[-1]
+        assert self.folder is not None
+        honest = (self.folder / name).read_bytes()
+        ranged = h.headers.get("range")
+        if ranged:
+            start, _, end = ranged.removeprefix("bytes=").partition("-")
+            part = honest[int(start) : int(end) + 1]
+            self.send(h, 206, part, path, {"content-range": f"bytes {start}-{end}/{len(honest)}"})
+        else:
+            self.send(h, 200, self.swap.get(name, honest), path)
 
     def send(self, h: BaseHTTPRequestHandler, code: int, body: bytes, path: str, headers: dict | None = None) -> None:
         h.send_response(code)
