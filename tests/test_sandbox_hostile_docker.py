@@ -47,3 +47,15 @@ def test_writing_into_the_socket_dir_from_inside_cannot_fill_the_host_disk(tmp_p
         release(socket_dir)
         client.close()
     assert not socket_dir.exists()
+
+
+def test_engine_image_has_no_setuid_or_setgid_files() -> None:
+    image = Settings().sandbox.cpu_image
+    client = docker_client()
+    try:
+        out = client.containers.run(
+            image, ["find", "/", "-xdev", "-type", "f", "-perm", "/6000"], entrypoint=[], user="0", remove=True
+        )
+    finally:
+        client.close()
+    assert out.decode().split() == []
