@@ -138,7 +138,7 @@ class SandboxEvaluateStage:
         over_budget = False
         dead: list[Any] = []
 
-        async with sandbox.client() as client:
+        async with sandbox.client(request_timeout=config.request_timeout_s) as client:
 
             async def one(task: dict[str, Any]) -> None:
                 nonlocal over_budget

@@ -80,7 +80,6 @@ class SandboxConfig(BaseModel):
     )
     gpu_min_free_mib: int = Field(default=2048, ge=0, description="Refuse a GPU with less free memory than this.")
     startup_timeout: float = Field(default=600.0, gt=0, description="Seconds from start to healthy.")
-    request_timeout: float = Field(default=120.0, gt=0, description="Wall-clock seconds per engine request.")
     max_concurrency: int = Field(default=8, ge=1, description="Concurrent requests per engine.")
     max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Cap on one response's size.")
     socket_root: Path | None = Field(

@@ -171,13 +171,13 @@ class Sandbox:
         return _tail_logs(self._container, tail)
 
     def client(self, **overrides: Any) -> EngineClient:
-        """An EngineClient for this sandbox with the spec's limits (overridable)."""
+        """An EngineClient for this sandbox with the spec's limits (overridable). Evaluation passes
+        `request_timeout=evaluation.request_timeout_s`: the one per-request deadline setting."""
         cfg = self.spec.config
         concurrency = cfg.max_concurrency
         if self.spec.engine == "cpu":
             concurrency = min(concurrency, cfg.cpu.max_concurrency)
         kwargs: dict[str, Any] = {
-            "request_timeout": cfg.request_timeout,
             "max_concurrency": concurrency,
             "max_response_bytes": cfg.max_response_bytes,
             "model": "/model",
