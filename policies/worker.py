@@ -139,6 +139,19 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _peak_rss_bytes() -> int:
+    """This process's own high-water RSS (VmHWM). `ru_maxrss` would not do: Linux carries it across exec, so it
+    reports the parent's size at fork when that was larger."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main() -> int:
     """The child: cap the address space first, then read the request, check, answer."""
     raw = sys.stdin.buffer.read(ANSWER_CAP)
@@ -152,7 +165,7 @@ def main() -> int:
         answer = {"ok": False, "kind": "memory", "error": f"policy check exceeded the memory cap of {cap:,} bytes"}
     except CheckError as exc:
         answer = {"ok": False, "kind": "check", "error": " ".join(str(exc).split())}
-    answer["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    answer["peak_rss_bytes"] = _peak_rss_bytes()
     sys.stdout.write(json.dumps(answer))
     sys.stdout.flush()
     return 0
