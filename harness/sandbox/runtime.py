@@ -133,11 +133,12 @@ def prepare_model_dir(model_dir: Path, uid: int, gid: int) -> tuple[Path, Path |
             f"{unreadable[0]} is not readable by the sandbox user {uid}:{gid}; make the model readable "
             "(chmod -R g+rX / o+rX) or set sandbox.user to its owner"
         )
-    return _readable_copy(model_dir)
+    return _readable_copy(model_dir, uid, gid)
 
 
-def _readable_copy(model_dir: Path) -> tuple[Path, Path]:
-    """Copy regular files (not links) into a fresh folder readable by anyone, beside the socket dirs."""
+def _readable_copy(model_dir: Path, uid: int, gid: int) -> tuple[Path, Path]:
+    """A fresh folder readable by anyone, beside the model: files the sandbox user can already read are hard
+    linked (nothing about them changes; the mount is read-only), the others copied. Symlinks are skipped."""
     staging = Path(tempfile.mkdtemp(prefix="harness-stage-", dir=model_dir.parent))
     os.chmod(staging, 0o755)
     target = staging / "model"
@@ -148,6 +149,12 @@ def _readable_copy(model_dir: Path) -> tuple[Path, Path]:
             dest.mkdir(mode=0o755, exist_ok=True)
             os.chmod(dest, 0o755)
         elif stat.S_ISREG(st.st_mode):
+            if _readable_by(st, uid, gid):
+                try:
+                    os.link(source, dest, follow_symlinks=False)
+                    continue
+                except OSError:
+                    pass  # another filesystem: copy
             shutil.copyfile(source, dest, follow_symlinks=False)
             os.chmod(dest, 0o644)
     log.info("sandbox.staged_copy", source=str(model_dir), copy=str(target))
