@@ -32,6 +32,11 @@ def mount_size_limited(path: Path, size: str, uid: int, gid: int) -> bool:
     CAP_SYS_ADMIN, size "0"), in which case the directory stays on the host filesystem."""
     if size in ("", "0") or os.geteuid() != 0 or shutil.which("mount") is None:
         return False
+    if Path("/.dockerenv").exists():
+        # Inside a container (the compose supervisor) a mount lands in our own mount namespace only: dockerd
+        # would bind the directory underneath, and the engine's socket would be invisible here.
+        log.warning("sandbox.socket_dir_unlimited", path=str(path), reason="running in a container")
+        return False
     options = f"size={size},mode=0700,uid={uid},gid={gid},nosuid,nodev,noexec"
     result = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", options, "harness-sandbox-sock", str(path)],
