@@ -32,10 +32,10 @@ def mount_size_limited(path: Path, size: str, uid: int, gid: int) -> bool:
     CAP_SYS_ADMIN, size "0"), in which case the directory stays on the host filesystem."""
     if size in ("", "0") or os.geteuid() != 0 or shutil.which("mount") is None:
         return False
-    if Path("/.dockerenv").exists():
-        # Inside a container (the compose supervisor) a mount lands in our own mount namespace only: dockerd
-        # would bind the directory underneath, and the engine's socket would be invisible here.
-        log.warning("sandbox.socket_dir_unlimited", path=str(path), reason="running in a container")
+    if not _dockerd_shares_our_mounts():
+        # E.g. the compose supervisor: a mount would land in our mount namespace only, dockerd would bind the
+        # directory underneath, and the engine's socket would be invisible here.
+        log.warning("sandbox.socket_dir_unlimited", path=str(path), reason="dockerd is not in this mount namespace")
         return False
     options = f"size={size},mode=0700,uid={uid},gid={gid},nosuid,nodev,noexec"
     result = subprocess.run(
@@ -48,6 +48,24 @@ def mount_size_limited(path: Path, size: str, uid: int, gid: int) -> bool:
         log.warning("sandbox.socket_dir_unlimited", path=str(path), reason=result.stderr.strip()[:200])
         return False
     return True
+
+
+def _dockerd_shares_our_mounts() -> bool:
+    """True when a `dockerd` process is visible here and lives in this process's mount namespace."""
+    try:
+        ours = os.readlink("/proc/self/ns/mnt")
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry.name}/comm") as fh:
+                    if fh.read().strip() != "dockerd":
+                        continue
+                if os.readlink(f"/proc/{entry.name}/ns/mnt") == ours:
+                    return True
+    except OSError:
+        return False
+    return False
 
 
 def release(path: Path) -> None:
