@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         # With standalone_mode=False click returns a command's `typer.Exit(code)` instead of raising it.
         result = app(args=argv, standalone_mode=False)
     except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from policies.printable import printable
+
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
@@ -120,13 +122,29 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return 2
+        if isinstance(exc, _click_exception_types()):
+            exc.show()  # typer's own message: "Usage: ... Error: Missing argument 'MODEL'."
+            return 2 if getattr(exc, "exit_code", 1) in (1, 2) else exc.exit_code
         raise
     return result if isinstance(result, int) else 0
+
+
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    """Usage-error classes: typer >= 0.16 vendors click as `typer._click`, older ones raise click's own."""
+    found: list[type[BaseException]] = []
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        found.append(VendoredClickException)
+    except ImportError:
+        pass
+    try:
+        import click
+
+        found.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
 
 
 if __name__ == "__main__":

@@ -97,9 +97,33 @@ def overrides_to_dict(overrides: list[str]) -> dict[str, Any]:
 
 
 def load_settings(overrides: list[str] | None = None) -> Settings:
-    """Build settings; unknown top-level override keys are an error rather than silently ignored."""
+    """Build settings. Unknown keys from `--set`, the environment or `.env` are an error naming the closest
+    valid key (a misspelled cap must not silently leave the default in place); a bad value is one line."""
+    import os
+
+    from pydantic import ValidationError
+
+    from harness.settings_keys import UnknownSettingError, check_env, check_tree, dotenv_names
+
     tree = overrides_to_dict(overrides or [])
-    unknown = sorted(set(tree) - set(Settings.model_fields))
-    if unknown:
-        raise OverrideError(f"unknown setting(s): {', '.join(unknown)}")
-    return Settings(**tree)
+    try:
+        check_tree(Settings, tree)
+        check_env(Settings, os.environ, "environment")
+        check_env(Settings, dotenv_names(".env"), ".env")
+    except UnknownSettingError as exc:
+        raise OverrideError(str(exc)) from None
+    try:
+        return Settings(**tree)
+    except ValidationError as exc:
+        raise OverrideError(one_line_validation_error(exc)) from None
+
+
+def one_line_validation_error(exc: Any) -> str:
+    """The first problem of a pydantic ValidationError as `key: message (got VALUE)`, plus a count of others."""
+    errors = exc.errors()
+    first = errors[0]
+    key = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+    got = repr(first.get("input"))
+    got = got if len(got) <= 60 else got[:57] + "..."
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{key}: {first.get('msg', 'invalid')} (got {got}){more}"

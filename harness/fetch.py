@@ -12,6 +12,11 @@ stored per-file digests, so a second hotkey claiming the same content is checked
 mismatch leaves the verified copy in place).
 
 A model folder without meta.json is a partial download and is removed. One file lock serialises fetches.
+
+Bounds (a hostile Hub can lie about sizes, drip bytes or never stop): each file is streamed raw (never
+content-decoded) and cut off the moment it passes its listed size, so no more bytes reach the disk than the
+listing announced; the budget and the filesystem's free space are checked against the listed total before the
+first byte; the whole model has one deadline.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from filelock import FileLock
 from harness.content_hash import check_hotkey, check_path, file_sha256, model_hash, salted_hash
 from harness.errors import HarnessError
 from policies.config import HubConfig
+from policies.hub import HubAnswerError
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -120,6 +126,8 @@ def fetch_model(
     models_dir: str | os.PathLike[str],
     budget_bytes: int,
     hub: HubConfig | None = None,
+    deadline_s: float = 3600.0,
+    min_free_bytes: int = 0,
 ) -> Path:
     """Download `files` of `repo_id` at commit `revision`, verify the salted hash, return the model folder."""
     from policies.errors import CheckError
@@ -154,7 +162,9 @@ def fetch_model(
                 sizes = pinned_sizes(client, repo_id, revision, files)
                 needed = sum(sizes.values())
                 _make_room(base, needed, budget_bytes, keep=key)
-                digests = _download_all(client, repo_id, revision, files, sizes, root / "files")
+                check_free_space(base, needed, min_free_bytes)
+                deadline = time.monotonic() + deadline_s
+                digests = _download_all(client, repo_id, revision, files, sizes, root / "files", deadline)
         except CheckError as exc:
             shutil.rmtree(root, ignore_errors=True)
             raise FetchError(str(exc)) from None
@@ -184,47 +194,63 @@ def pinned_sizes(client, repo_id: str, revision: str, files: Sequence[str]) -> d
     return {path: sizes[path] for path in files}
 
 
-def download_pinned(client, repo_id: str, revision: str, files: Sequence[str], dest: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def check_free_space(folder: Path, needed: int, keep_free: int) -> None:
+    """The listed bytes must fit on the filesystem with `keep_free` to spare, before anything is written."""
+    free = shutil.disk_usage(folder).free
+    if needed + keep_free > free:
+        raise FetchError(f"model needs {needed:,} bytes but {folder} has {free:,} free (keeping {keep_free:,})")
+
+
+def download_pinned(  # type: ignore[no-untyped-def]
+    client, repo_id: str, revision: str, files: Sequence[str], dest: Path, deadline_s: float = 3600.0
+) -> dict[str, str]:
     """Download `files` at commit `revision` into `dest`, each streamed through sha256; returns path -> digest.
 
     No hash check against a commitment: `fetch_model` adds that (and the cache); selftest, which has no
     commitment yet, uses this directly.
     """
     sizes = pinned_sizes(client, repo_id, revision, files)
-    return _download_all(client, repo_id, revision, files, sizes, dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    check_free_space(dest, sum(sizes.values()), 0)
+    return _download_all(client, repo_id, revision, files, sizes, dest, time.monotonic() + deadline_s)
 
 
-def _download_all(client, repo_id, revision, files, sizes, dest: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _download_all(client, repo_id, revision, files, sizes, dest: Path, deadline: float) -> dict[str, str]:  # type: ignore[no-untyped-def]
     digests = {}
     for path in sorted(files):
         target = dest / path
         if not target.resolve().is_relative_to(dest.resolve()):
             raise FetchError(f"file path {path!r} leaves the model folder")
         target.parent.mkdir(parents=True, exist_ok=True)
-        size, digest = _download(client, repo_id, revision, path, target)
+        size, digest = _download(client, repo_id, revision, path, target, sizes[path], deadline)
         if size != sizes[path]:
             raise FetchError(f"{path}: downloaded {size} bytes, the Hub lists {sizes[path]}")
         digests[path] = digest
     return digests
 
 
-def _download(client, repo_id: str, revision: str, path: str, dest: Path) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    """Stream one file to `dest` through sha256 (rewritten from scratch on each retry); (bytes, hex digest)."""
+def _download(client, repo_id: str, revision: str, path: str, dest: Path, listed: int, deadline: float):  # type: ignore[no-untyped-def]
+    """Stream one file to `dest` through sha256 (rewritten from scratch on each retry); (bytes, hex digest).
+    The body is cut off as soon as it passes the listed size or the model's deadline."""
     url = client.file_url(repo_id, revision, path)
     what = f"{repo_id}/{path}"
 
     def call() -> tuple[int, str]:
         digest = hashlib.sha256()
         size = 0
-        with client.http.stream("GET", url) as response, open(dest, "wb") as fh:
+        with client.file_stream(url, what) as response, open(dest, "wb") as fh:
             client.raise_for(response, what)
-            for chunk in response.iter_bytes(1024 * 1024):
+            for chunk in client.body_chunks(response, what, listed, deadline):
                 fh.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
         return size, digest.hexdigest()
 
-    return client.retrying(what, call)
+    try:
+        return client.retrying(what, call)
+    except HubAnswerError as exc:
+        dest.unlink(missing_ok=True)
+        raise FetchError(str(exc)) from None
 
 
 def fetched_digests(model_dir: str | os.PathLike[str]) -> dict[str, str]:
@@ -264,6 +290,8 @@ def fetch(ref, files: Sequence[str], hotkey: str, expected_hash: str, settings) 
         models_dir=models_dir,
         budget_bytes=settings.fetch.budget_bytes,
         hub=settings.hub,
+        deadline_s=settings.fetch.model_deadline_s,
+        min_free_bytes=settings.fetch.min_free_bytes,
     )
 
 

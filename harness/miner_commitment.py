@@ -13,7 +13,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import policies
 from chain.commitment import CommitmentError
 from chain.commitment import format as format_commitment
 from harness.config import Settings
@@ -50,15 +49,15 @@ def compute_commitment(
     and (resolved) revision; a local folder needs `repo` and `revision` (where it is published) for the line."""
     ref = parse_model_ref(model)
     policy = check_policy(ref, settings)
-    if not policy.report.allowed or policy.manifest is None:
+    if not policy.report.allowed:
         return MinerCommitment(str(ref), hotkey, False, policy.report.to_text())
-    files = tuple(policies.download_files(policy.manifest, settings.policy))
+    files = tuple(policy.files)
     if not files:
         raise HarnessError("policy allows no files to load")
     if ref.is_hub:
         if repo is not None and repo != ref.repo_id:
             raise HarnessError(f"--repo {repo} differs from the model's repo {ref.repo_id}")
-        repo, pinned = ref.repo_id, policy.manifest.revision or ""
+        repo, pinned = ref.repo_id, policy.revision or ""
         if revision is not None and revision != pinned:
             raise HarnessError(f"--revision {revision} differs from the model's pinned commit {pinned}")
         revision = pinned

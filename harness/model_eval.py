@@ -95,7 +95,7 @@ class SandboxEvaluateStage:
             def engine_dead(exc: BaseException) -> bool:
                 return getattr(exc, "failure_class", None) in _DEAD_ENGINE or not sandbox.state().get("Running")
 
-            async with sandbox.client() as client:
+            async with sandbox.client(request_timeout=self.settings.evaluation.request_timeout_s) as client:
                 return await run(client, engine_dead)
 
         if needs_engine:

@@ -27,6 +27,7 @@ from harness.evaluate import build_report
 from harness.model_eval import SandboxEvaluateStage
 from harness.modelref import ModelRef, parse_model_ref
 from harness.prepare import PreparedModel, StageFailure
+from policies.worker import report_from_dict
 
 ProgressCallback = Callable[[str, float, dict[str, Any] | None], None]
 
@@ -34,7 +35,8 @@ ProgressCallback = Callable[[str, float, dict[str, Any] | None], None]
 @dataclass
 class PolicyOutcome:
     report: policies.PolicyReport
-    manifest: policies.Manifest | None
+    files: list[str]  # what a validator's fetch would download
+    revision: str | None
 
 
 @dataclass
@@ -58,17 +60,19 @@ def with_task_count(settings: Settings, n: int | None) -> Settings:
 
 
 def check_policy(ref: ModelRef, settings: Settings) -> PolicyOutcome:
-    """The validator's policy check for a local folder or a Hub reference; `HarnessError` if no verdict."""
+    """The validator's policy check (in the bounded worker) for a local folder or a Hub reference;
+    `HarnessError` if no verdict."""
+    from harness.prepare import worker_limits
+
+    if ref.is_hub:
+        target: dict[str, Any] = {"repo_id": ref.repo_id, "revision": ref.revision}
+    else:
+        target = {"local": str(ref.path), "model": str(ref.path)}
     try:
-        if ref.is_hub:
-            manifest = policies.build_hub_manifest(ref.repo_id, ref.revision, settings.policy, settings.hub)  # type: ignore[arg-type]
-            model = f"hf://{ref.repo_id}@{manifest.revision}"
-        else:
-            manifest = policies.build_local_manifest(ref.path, settings.policy)  # type: ignore[arg-type]
-            model = str(ref.path)
+        result = policies.check_in_worker(target, settings.policy, settings.hub, worker_limits(settings))
     except policies.CheckError as exc:
         raise HarnessError(" ".join(str(exc).split())) from None
-    return PolicyOutcome(policies.evaluate(manifest, settings.policy, model=model), manifest)
+    return PolicyOutcome(result.report, result.files, result.revision)
 
 
 def stage_local(source: Path, files: list[str], dest: Path) -> dict[str, str]:
@@ -97,6 +101,21 @@ def stage_hub(repo_id: str, revision: str, files: list[str], dest: Path, setting
         raise HarnessError(f"download failed: {' '.join(str(exc).split())}") from None
 
 
+def _staged_files_allowed(model_dir: Path, settings: Settings, result: SelftestResult) -> bool:
+    """The validator judges the fetched bytes before mounting them; so does selftest, on the staged copy."""
+    from harness.prepare import judge_fetched
+
+    try:
+        judge_fetched(model_dir, settings, result.model)
+    except StageFailure as exc:
+        if exc.failure_class != "rejected":
+            raise HarnessError(str(exc)) from None
+        report = report_from_dict(exc.details)
+        result.allowed, result.policy, result.policy_text = False, report.to_dict(), report.to_text()
+        return False
+    return True
+
+
 def run_selftest(
     ref_text: str,
     settings: Settings,
@@ -121,9 +140,9 @@ def run_selftest(
         competition=competition,
         policy_text=policy.report.to_text(),
     )
-    if not policy.report.allowed or policy.manifest is None:
+    if not policy.report.allowed:
         return result
-    files = policies.download_files(policy.manifest, settings.policy)
+    files = policy.files
     if not files:
         raise HarnessError("policy allows no files to load")
     base = work_dir or Path(settings.cache_dir) / "selftest"
@@ -132,9 +151,11 @@ def run_selftest(
         model_dir = Path(tmp) / "files"
         model_dir.mkdir()
         if ref.is_hub:
-            digests = stage_hub(ref.repo_id, policy.manifest.revision or "", files, model_dir, settings)  # type: ignore[arg-type]
+            digests = stage_hub(ref.repo_id, policy.revision or "", files, model_dir, settings)  # type: ignore[arg-type]
         else:
             digests = stage_local(ref.path, files, model_dir)  # type: ignore[arg-type]
+        if not _staged_files_allowed(model_dir, settings, result):
+            return result
         result.identity = content_identity(digests)
         prepared = PreparedModel(model_dir, result.identity, policy.report.facts, result.policy)
         result.report = evaluate_prepared(prepared, settings, competition, seed, result.model, on_task_set, on_task)

@@ -22,13 +22,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chain.base import Chain, ChainError, CommitmentRecord, RateLimited, epoch_start
 from harness.config import Settings
 from harness.logging import get_logger
-from harness.prepare import PreparedModel, StageFailure, prepare_commitment
+from harness.prepare import PreparedModel, StageFailure, prepare_commitment, prepare_deadline_s
 from harness.store import ModelRecord, Store
 from scoring.aggregate import Claim, RoundEntry, RoundWeights, earliest_claim, round_weights
 
@@ -268,7 +269,15 @@ class Supervisor:
             score = done.score if done.status == "done" else self._failed_score()
             return ModelResult(done.content_hash, score, True)
         try:
-            prepared = candidate.future.result() if candidate.future else self.prepare(record, self.settings)
+            if candidate.future is not None and not candidate.future.cancel():  # started: wait, with a deadline
+                prepared = candidate.future.result(timeout=prepare_deadline_s(self.settings))
+            else:  # never submitted, or still queued behind a slow one: run it here (its stages have deadlines)
+                prepared = self.prepare(record, self.settings)
+        except FutureTimeout:
+            message = f"prepare did not finish within {prepare_deadline_s(self.settings):g} s"
+            self.store.record_failure(round_id, subject, "prepare", "prepare-timeout", message)
+            log.warning("prepare timed out", model=model.repo)
+            return ModelResult(known_identity, None, False)  # never judged: not eligible for fallback weights
         except StageFailure as exc:
             if exc.stage == "policy":
                 self.store.record_verdict(round_id, model.id, False, exc.details.get("violations") or [])

@@ -7,6 +7,8 @@ Public API:
 - `evaluate(manifest, config)` -> `PolicyReport` (`.allowed`, `.violations`, `.facts`, `.to_dict()`)
 - `download_files(manifest, config)` -> the sorted file list a fetch downloads and the content hash covers
 - `check_local(path, config)` / `check_hub(repo_id, revision, config, hub)`: manifest + evaluate in one call
+- `check_in_worker(target, config, hub, limits)`: the same in a child process with a deadline and a memory cap
+  (what the CLI and the validator use: the check of hostile input never runs in their own process)
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from policies.engine import download_files, evaluate
 from policies.errors import CheckError, HubUnreachable
 from policies.manifest import FileEntry, Manifest, build_manifest
 from policies.report import RULE_IDS, PolicyReport, Violation
+from policies.worker import CheckResourceError, CheckTimeout, WorkerLimits, WorkerResult, check_in_worker
 
 __all__ = [
     "RULE_IDS",
     "CheckError",
+    "CheckResourceError",
+    "CheckTimeout",
     "FileEntry",
     "HubConfig",
     "HubUnreachable",
@@ -29,9 +34,12 @@ __all__ = [
     "PolicyConfig",
     "PolicyReport",
     "Violation",
+    "WorkerLimits",
+    "WorkerResult",
     "build_hub_manifest",
     "build_local_manifest",
     "check_hub",
+    "check_in_worker",
     "check_local",
     "download_files",
     "evaluate",

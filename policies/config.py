@@ -60,23 +60,38 @@ class PolicyConfig(BaseModel):
         default=1_048_576, description="config: largest context length (max_position_embeddings) accepted."
     )
     max_header_bytes: int = Field(
-        default=100 * 1024 * 1024, description="corrupt: largest safetensors header length read (bytes)."
+        default=16 * 1024 * 1024,
+        description="corrupt: largest safetensors header length read (bytes); real headers are well under 1 MB.",
     )
-    max_metadata_file_bytes: int = Field(
-        default=16 * 1024 * 1024, description="Largest config/README/template file read for a check (bytes)."
+    max_json_bytes: int = Field(
+        default=16 * 1024 * 1024, gt=0, description="size: largest JSON file (configs, shard index), parsed whole."
+    )
+    max_text_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="size: largest text file (model card, license, .gitattributes)."
+    )
+    max_tokenizer_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="size: largest tokenizer file (tokenizer.json, merges, model)."
+    )
+    max_image_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="size: largest model-card image.")
+    max_metadata_total_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="size: JSON and text read whole during a check, all files together (bounds checker memory).",
     )
     max_template_bytes: int = Field(default=256 * 1024, description="template: largest chat template accepted.")
     require_chat_template: bool = Field(default=True, description="template: reject models without a chat template.")
     pickle_extensions: list[str] = Field(
         default_factory=lambda: list(PICKLE_EXTENSIONS),
-        description="pickle: file suffixes rejected as pickle-capable (content is sniffed too).",
+        description="pickle: suffixes reported as pickle-capable (any file off the kind allowlist is refused).",
     )
     code_extensions: list[str] = Field(
         default_factory=lambda: list(CODE_EXTENSIONS), description="remote-code: file suffixes rejected as code."
     )
-    max_download_file_bytes: int = Field(
-        default=256 * 1024 * 1024,
-        description="Non-weight files larger than this are left out of the download list (weights always in).",
+    check_deadline_s: float = Field(
+        default=120.0, gt=0, description="Deadline of one policy check (its worker process is killed after it)."
+    )
+    check_memory_bytes: int = Field(
+        default=1024**3, ge=256 * 1024**2, description="Address-space cap of the policy check's worker process."
     )
 
 
@@ -90,6 +105,19 @@ class HubConfig(BaseModel):
     attempts: int = Field(default=3, ge=1, description="Tries per Hub request before giving up (transient errors).")
     retry_wait_s: float = Field(default=0.5, ge=0, description="First wait between tries; doubles each try.")
     parallel_requests: int = Field(default=8, ge=1, le=64, description="Concurrent metadata reads during a check.")
+    request_deadline_s: float = Field(
+        default=60.0, gt=0, description="Total deadline of one metadata request, however slowly bytes arrive."
+    )
+    max_info_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Cap on the model-info (file listing) answer, bytes."
+    )
+    max_listed_files: int = Field(default=10_000, ge=1, description="Most files a repo may list.")
+    max_range_skip_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="A server that ignores Range: how far into the body a check still reads to find its bytes.",
+    )
+    max_redirects: int = Field(default=5, ge=0, le=20, description="Redirect hops followed for file reads.")
 
     def resolved_endpoint(self) -> str:
         import os

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from policies.config import PolicyConfig
 from policies.facts import facts_of
+from policies.kinds import kind_of
 from policies.manifest import Manifest, escapes_root
 from policies.report import PolicyReport
 from policies.rules import RULES
@@ -18,18 +19,20 @@ def evaluate(manifest: Manifest, config: PolicyConfig | None = None, model: str 
 
 
 def download_files(manifest: Manifest, config: PolicyConfig | None = None) -> list[str]:
-    """Files a fetch downloads (and the content hash covers): every safetensors file plus every other regular
-    file up to `max_download_file_bytes`, minus what the rules would refuse (code, pickles). Sorted.
-
-    Large non-safetensors files (a GGUF beside the safetensors, say) are left out on purpose: the engines load
-    safetensors, and the hash commits to exactly this list.
+    """Files a fetch downloads (and the content hash covers): every regular file of an allowlisted kind that
+    the engines need (weights, configs, tokenizer, templates, text), sorted. Images of the model card are
+    allowed in a repo but not fetched. Only call this for an allowed model: then nothing else is in the repo.
     """
-    config = config or PolicyConfig()
-    refused = tuple(s.lower() for s in (*config.pickle_extensions, *config.code_extensions))
     out = []
     for f in manifest.files:
-        if f.kind != "file" or escapes_root(f.path) or f.path.lower().endswith(refused):
+        if (
+            f.kind != "file"
+            or escapes_root(f.path)
+            or f.path in manifest.kind_errors
+            or f.path in manifest.header_errors
+        ):
             continue
-        if f.path.endswith(".safetensors") or f.size <= config.max_download_file_bytes:
+        kind = kind_of(f.path)
+        if kind is not None and kind.downloaded:
             out.append(f.path)
     return sorted(out)

@@ -6,6 +6,7 @@ from typing import Any
 
 from policies.manifest import Manifest
 from policies.metadata import architectures, chat_templates, context_length, is_vision, license_of, load_json
+from policies.printable import printable
 from policies.rules.size import parameter_count
 
 
@@ -24,7 +25,7 @@ def facts_of(manifest: Manifest) -> dict[str, Any]:
         "architecture": archs[0] if archs else None,
         "model_type": model_type if isinstance(model_type, str) else None,
         "license": licenses[0] if len(licenses) == 1 else (licenses or None),
-        "files": [{"path": f.path, "size": f.size} for f in manifest.files],
+        "files": [{"path": printable(f.path), "size": f.size} for f in manifest.files],
         "vision": is_vision(manifest, config),
         "context_length": ctx if type(ctx) is int else None,
         "has_chat_template": bool(chat_templates(manifest).found),

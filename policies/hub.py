@@ -5,12 +5,22 @@ retried with tenacity on transient failures (connection errors, timeouts, 429, 5
 resolved once to a commit sha and every later read uses that sha, so one check sees one snapshot. Reads of
 weight files are `Range` requests; if a server ignores the range, the body is streamed and cut at the
 requested length, so a weight file is never downloaded by a check.
+
+The Hub (or whoever answers in its place) is an adversary too, so every answer is bounded: bodies are read
+raw (a `Content-Encoding` other than identity is refused, never expanded), each kind of answer has a byte cap,
+each request a total deadline (a server dripping one byte per read timeout still ends), the listing a file
+count cap, and redirects are followed only for file reads (the Hub's LFS/CDN redirects), only to https (or
+to the same loopback http origin, for a local mirror), at most `max_redirects` hops.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from urllib.parse import quote
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -20,6 +30,12 @@ from policies.errors import CheckError, HubUnreachable
 from policies.manifest import FileEntry
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+MAX_LISTED_SIZE = 2**50  # 1 PiB: a listed size beyond this is a lie, not a model
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class HubAnswerError(CheckError):
+    """The Hub's answer broke a bound (too big, too slow, encoded, redirected where it may not go)."""
 
 
 class _Transient(Exception):
@@ -40,7 +56,7 @@ class HubClient:
         token = self.config.resolved_token()
         if token:
             headers["authorization"] = f"Bearer {token}"
-        self.http = client or httpx.Client(timeout=self.config.timeout_s, follow_redirects=True, headers=headers)
+        self.http = client or httpx.Client(timeout=self.config.timeout_s, follow_redirects=False, headers=headers)
 
     def close(self) -> None:
         self.http.close()
@@ -71,6 +87,8 @@ class HubClient:
     def raise_for(response: httpx.Response, what: str) -> None:
         """Map an HTTP status to a retryable failure or a one-line `CheckError`."""
         code = response.status_code
+        if 300 <= code < 400:  # API answers never redirect; file reads have followed theirs already
+            raise HubAnswerError(f"{what}: unexpected redirect (HTTP {code})")
         if code == 429 or code >= 500:
             raise _Transient(f"HTTP {code}")
         if code in (401, 403):
@@ -85,17 +103,19 @@ class HubClient:
             raise CheckError(f"{what}: HTTP {code}")
 
     def model_info(self, repo_id: str, revision: str | None) -> tuple[str, list[FileEntry]]:
-        """Resolve `revision` to a commit sha and list every file with its size."""
+        """Resolve `revision` to a commit sha and list every file with its size (body and count capped)."""
         rev = revision or "main"
         url = f"{self.endpoint}/api/models/{repo_id}/revision/{quote(rev, safe='')}"
         what = f"model info of {repo_id}@{rev}"
 
-        def call() -> dict:
-            response = self.http.get(url, params={"blobs": "true"})
-            self.raise_for(response, what)
+        def call() -> object:
+            deadline = time.monotonic() + self.config.request_deadline_s
+            with self.http.stream("GET", url, params={"blobs": "true"}) as response:
+                self.raise_for(response, what)
+                body = b"".join(self.body_chunks(response, what, self.config.max_info_bytes, deadline))
             try:
-                return response.json()
-            except ValueError:
+                return json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError):
                 raise CheckError(f"{what}: the Hub answered with invalid JSON") from None
 
         info = self.retrying(what, call)
@@ -103,13 +123,62 @@ class HubClient:
         siblings = info.get("siblings") if isinstance(info, dict) else None
         if not isinstance(sha, str) or not SHA_RE.match(sha) or not isinstance(siblings, list):
             raise CheckError(f"{what}: the Hub's answer lacks a commit sha or a file list")
+        if len(siblings) > self.config.max_listed_files:
+            raise HubAnswerError(
+                f"{what}: the repo lists {len(siblings):,} files, over the cap of {self.config.max_listed_files:,}"
+            )
         entries = []
         for item in siblings:
             name, size = (item.get("rfilename"), item.get("size")) if isinstance(item, dict) else (None, None)
             if not isinstance(name, str) or type(size) is not int or size < 0:
                 raise CheckError(f"{what}: a file entry lacks a name or a size")
+            if size > MAX_LISTED_SIZE:
+                raise HubAnswerError(f"{what}: a file is listed at an implausible size ({size:.3e} bytes)")
             entries.append(FileEntry(name, size, "file"))
         return sha, entries
+
+    def body_chunks(
+        self, response: httpx.Response, what: str, cap: int, deadline: float, *, reader_cuts: bool = False
+    ) -> Iterator[bytes]:
+        """The raw body (never decoded) in chunks, failing past `cap` bytes or past `deadline`. With
+        `reader_cuts` the caller stops early on its own, so a large declared length is no reason to refuse."""
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise HubAnswerError(f"{what}: the Hub sent content-encoding {encoding!r} although identity was asked")
+        declared = response.headers.get("content-length")
+        if not reader_cuts and declared is not None and declared.isdigit() and int(declared) > cap:
+            raise HubAnswerError(f"{what}: the answer declares {int(declared):,} bytes, over the cap of {cap:,}")
+        seen = 0
+        for chunk in response.iter_raw():  # as the network delivers: a chunk size would buffer a drip unseen
+            seen += len(chunk)
+            if seen > cap:
+                raise HubAnswerError(f"{what}: the answer runs past the cap of {cap:,} bytes")
+            if time.monotonic() > deadline:
+                raise _Transient(f"{what}: no complete answer within the deadline")
+            yield chunk
+
+    @contextmanager
+    def file_stream(self, url: str, what: str, headers: dict[str, str] | None = None) -> Iterator[httpx.Response]:
+        """GET a file, following at most `max_redirects` redirects, each to https (or the same loopback origin)."""
+        for _ in range(self.config.max_redirects + 1):
+            with self.http.stream("GET", url, headers=headers) as response:
+                if response.status_code not in (301, 302, 303, 307, 308):
+                    yield response
+                    return
+                location = response.headers.get("location")
+            if not location:
+                raise HubAnswerError(f"{what}: redirect without a Location")
+            url = urljoin(url, location)
+            self._check_redirect_target(url, what)
+        raise HubAnswerError(f"{what}: more than {self.config.max_redirects} redirects")
+
+    def _check_redirect_target(self, url: str, what: str) -> None:
+        target, origin = urlsplit(url), urlsplit(self.endpoint)
+        if target.scheme == "https":
+            return
+        same_loopback = target.scheme == "http" and target.hostname in LOOPBACK_HOSTS and target.netloc == origin.netloc
+        if not same_loopback:
+            raise HubAnswerError(f"{what}: redirect to a non-https location refused ({target.scheme}://...)")
 
     def file_url(self, repo_id: str, revision: str, path: str) -> str:
         return f"{self.endpoint}/{repo_id}/resolve/{quote(revision, safe='')}/{quote(path)}"
@@ -123,13 +192,17 @@ class HubClient:
 
         def call() -> bytes:
             headers = {"range": f"bytes={start}-{start + length - 1}"}
-            with self.http.stream("GET", url, headers=headers) as response:
+            deadline = time.monotonic() + self.config.request_deadline_s
+            with self.file_stream(url, what, headers) as response:
                 if response.status_code == 416:
                     return b""
                 self.raise_for(response, what)
                 skip = 0 if response.status_code == 206 else start  # a server that ignored Range sent it all
+                if skip + length > self.config.max_range_skip_bytes + length:
+                    raise HubAnswerError(f"{what}: the server ignored Range and the bytes lie too far in")
                 out = bytearray()
-                for chunk in response.iter_bytes():
+                chunks = self.body_chunks(response, what, skip + length + 64 * 1024, deadline, reader_cuts=True)
+                for chunk in chunks:
                     out += chunk
                     if len(out) >= skip + length:
                         break

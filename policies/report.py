@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from policies.printable import printable
+
 RULE_IDS = ("license", "size", "remote-code", "pickle", "format", "symlink", "corrupt", "config", "template")
 
 
@@ -16,6 +18,8 @@ class Violation:
     def __post_init__(self) -> None:
         if self.rule not in RULE_IDS:
             raise ValueError(f"unknown rule id {self.rule!r}")
+        # Messages quote file names and values from the repo: never let them drive the reader's terminal.
+        object.__setattr__(self, "message", printable(self.message))
 
     def to_dict(self) -> dict[str, str]:
         return {"rule": self.rule, "message": self.message}
@@ -46,7 +50,7 @@ class PolicyReport:
     def to_text(self) -> str:
         """Human form: verdict, violations, key facts."""
         f = self.facts
-        lines = [f"{self.model}: {'ALLOWED' if self.allowed else 'REJECTED'}"]
+        lines = [f"{printable(self.model)}: {'ALLOWED' if self.allowed else 'REJECTED'}"]
         for v in self.violations:
             lines.append(f"  [{v.rule}] {v.message}")
         params = f.get("parameters")
@@ -61,4 +65,4 @@ class PolicyReport:
         ]
         if f.get("revision"):
             lines.append(f"  revision:     {f['revision']}")
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)

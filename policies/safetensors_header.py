@@ -81,7 +81,7 @@ def parse_header(raw: bytes, header_len: int, file_size: int) -> SafetensorsHead
         raise HeaderError(f"header truncated: read {len(raw)} of {header_len} bytes")
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also integers over 4300 digits
         raise HeaderError(f"header is not valid UTF-8 JSON ({type(exc).__name__})") from None
     if not isinstance(doc, dict):
         raise HeaderError("header JSON is not an object")

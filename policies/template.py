@@ -56,15 +56,72 @@ def _unsafe_name(name: str, as_key: bool = False) -> bool:
     return name in UNSAFE_ATTRIBUTES and not (as_key and name in DATA_KEYS_OK)
 
 
-def _const(node: nodes.Node) -> object:
-    """The node's value when it folds to a constant (e.g. '__cla' ~ 'ss__'), else a sentinel."""
-    try:
-        return node.as_const()  # type: ignore[attr-defined]
-    except Exception:  # Impossible and anything else: not a constant
-        return _NOT_CONST
-
-
 _NOT_CONST = object()
+# Folded strings longer than this are not folded: a name worth refusing is short, and folding without a bound
+# was the attack (`'a' * 10**9`, `9 ** 9 ** 9` in one index expression stalled or exhausted the checker).
+MAX_FOLDED_CHARS = 256
+# Literal loop sizes and string repeat counts beyond this are refused: chat templates need none of them.
+MAX_RANGE = 4096
+# Filters that are pure and cheap on short strings; anything else leaves the value "not constant".
+_STRING_FILTERS = {
+    "lower": str.lower,
+    "upper": str.upper,
+    "title": str.title,
+    "capitalize": str.capitalize,
+    "trim": str.strip,
+    "string": str,
+    "reverse": lambda s: s[::-1],
+}
+
+
+def _const(node: nodes.Node) -> object:
+    """The node's value when it folds, within `MAX_FOLDED_CHARS`, to a short string or a literal; else a sentinel.
+
+    Only literals, concatenation (`~`, `+` of strings), joins and a few string filters fold. Arithmetic is never
+    evaluated: `as_const()` would compute `9 ** 9 ** 9` or `'x' * 10**9`, whose cost an attacker chooses.
+    """
+    value = _fold(node)
+    if isinstance(value, str) and len(value) > MAX_FOLDED_CHARS:
+        return _NOT_CONST
+    return value
+
+
+def _fold(node: nodes.Node) -> object:
+    if isinstance(node, nodes.Const):
+        value = node.value
+        return value if value is None or isinstance(value, str | bool | int | float) else _NOT_CONST
+    if isinstance(node, nodes.Concat):
+        parts = [_fold(n) for n in node.nodes]
+        if any(p is _NOT_CONST for p in parts):
+            return _NOT_CONST
+        return _short("".join(str(p) for p in parts))
+    if isinstance(node, nodes.Add):
+        left, right = _fold(node.left), _fold(node.right)
+        if isinstance(left, str) and isinstance(right, str):
+            return _short(left + right)
+        return _NOT_CONST
+    if isinstance(node, nodes.Filter) and node.node is not None and not node.kwargs:
+        return _fold_filter(node)
+    return _NOT_CONST
+
+
+def _short(value: str) -> object:
+    return value if len(value) <= MAX_FOLDED_CHARS else _NOT_CONST
+
+
+def _fold_filter(node: nodes.Filter) -> object:
+    value = _fold(node.node)  # type: ignore[arg-type]
+    if not isinstance(value, str):
+        return _NOT_CONST
+    args = [_fold(a) for a in node.args]
+    if node.name in _STRING_FILTERS and not args:
+        return _short(_STRING_FILTERS[node.name](value))
+    if node.name == "replace" and len(args) == 2 and all(isinstance(a, str) for a in args):
+        old, new = args
+        if old and len(value) // len(old) * len(new) > MAX_FOLDED_CHARS:  # bound before computing
+            return _NOT_CONST
+        return _short(value.replace(old, new))  # type: ignore[arg-type]
+    return _NOT_CONST
 
 
 def check_template(source: str, max_bytes: int) -> list[str]:
@@ -95,11 +152,68 @@ def _walk(ast: nodes.Template) -> list[str]:
                 add(node, f"item access [{key!r}] is refused")
         elif isinstance(node, nodes.Const) and isinstance(node.value, str) and DUNDER.search(node.value):
             add(node, f"string constant names a dunder attribute ({DUNDER.search(node.value).group(0)})")  # type: ignore[union-attr]
+        elif isinstance(node, nodes.Concat | nodes.Add | nodes.Filter) and _names_dunder(node):
+            add(node, f"string expression builds a dunder name ({_names_dunder(node)})")
         elif isinstance(node, nodes.Filter | nodes.Test):
             _check_filter(node, add)
+        elif isinstance(node, nodes.Call | nodes.Pow | nodes.Mul) and _runaway(node):
+            add(node, _runaway(node))  # type: ignore[arg-type]
         elif isinstance(node, nodes.Extends | nodes.Include | nodes.Import | nodes.FromImport):
             add(node, f"{type(node).__name__.lower()} of another template is refused")
     return problems
+
+
+_TOO_BIG = object()
+MAX_LITERAL_BITS = 128
+
+
+def _literal_int(node: nodes.Node) -> object:
+    """An integer built from literals only, computed when it stays under `MAX_LITERAL_BITS` bits (bounded before
+    computing); `_TOO_BIG` when it would not; None when it is not literal arithmetic."""
+    if isinstance(node, nodes.Const):
+        return node.value if type(node.value) is int and node.value.bit_length() <= MAX_LITERAL_BITS else None
+    if isinstance(node, nodes.Neg | nodes.Pos):
+        value = _literal_int(node.node)
+        return -value if isinstance(value, int) else value  # type: ignore[operator]
+    if not isinstance(node, nodes.Add | nodes.Sub | nodes.Mul | nodes.Pow):
+        return None
+    left, right = _literal_int(node.left), _literal_int(node.right)
+    if left is _TOO_BIG or right is _TOO_BIG:
+        return _TOO_BIG
+    if not (isinstance(left, int) and isinstance(right, int)):
+        return _TOO_BIG if isinstance(node, nodes.Pow) and not isinstance(right, int) else None
+    if isinstance(node, nodes.Pow):
+        if right < 0 or (abs(left) > 1 and right * max(abs(left).bit_length(), 1) > MAX_LITERAL_BITS):
+            return _TOO_BIG
+        return left**right
+    result = (
+        left + right if isinstance(node, nodes.Add) else left - right if isinstance(node, nodes.Sub) else left * right
+    )
+    return result if result.bit_length() <= MAX_LITERAL_BITS else _TOO_BIG
+
+
+def _runaway(node: nodes.Node) -> str | None:
+    """Literal work the engine would do on every render: `range(10**9)` loops, `9 ** 9 ** 9`, `'x' * 10**9`.
+    Nothing unbounded is computed here: integers are only computed while they stay small."""
+    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name == "range":
+        sizes = [_literal_int(a) for a in node.args]
+        if any(v is _TOO_BIG or (isinstance(v, int) and abs(v) > MAX_RANGE) for v in sizes):
+            return f"range() over more than {MAX_RANGE} items is refused"
+    if isinstance(node, nodes.Pow | nodes.Mul) and _literal_int(node) is _TOO_BIG:
+        return f"literal arithmetic beyond {MAX_LITERAL_BITS} bits is refused"
+    if isinstance(node, nodes.Mul):
+        for text, count in ((node.left, node.right), (node.right, node.left)):
+            n = _literal_int(count)
+            too_many = n is _TOO_BIG or (isinstance(n, int) and abs(n) > MAX_RANGE)
+            if too_many and isinstance(_const(text), str):
+                return f"repeating a string more than {MAX_RANGE} times is refused"
+    return None
+
+
+def _names_dunder(node: nodes.Node) -> str | None:
+    value = _const(node)
+    found = DUNDER.search(value) if isinstance(value, str) else None
+    return found.group(0) if found else None
 
 
 def _check_filter(node: nodes.Filter | nodes.Test, add) -> None:  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ def test_malformed_override_is_rejected(bad: str) -> None:
 def test_unknown_setting_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--set", "nope=1", "config"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: invalid settings: unknown setting(s): nope"]
+    assert err == ["error: invalid settings: unknown setting 'nope'"]
 
 
 def test_config_reference_lists_nested_settings_with_env_names(capsys: pytest.CaptureFixture[str]) -> None:

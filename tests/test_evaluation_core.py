@@ -95,7 +95,7 @@ class ReplaySandbox:
         self.engine = engine
 
     @contextlib.asynccontextmanager
-    async def client(self) -> AsyncIterator[ReplayEngine]:
+    async def client(self, **_limits: Any) -> AsyncIterator[ReplayEngine]:
         yield self.engine
 
     def state(self) -> dict[str, Any]:

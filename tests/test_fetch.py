@@ -54,13 +54,12 @@ def test_hash_refuses_missing_files_and_bad_input(tmp_path: Path) -> None:
         salted_hash({"a": "0" * 64}, "")
 
 
-def test_download_files_covers_weights_and_small_files_only(tmp_path: Path) -> None:
+def test_download_files_are_the_allowlisted_kinds_the_engine_needs(tmp_path: Path) -> None:
     root = write_tiny_model(tmp_path / "m")
-    (root / "big.gguf").write_bytes(b"\0" * 4096)
-    files = policies.download_files(
-        policies.build_local_manifest(root), policies.PolicyConfig(max_download_file_bytes=1024)
-    )
-    assert "model.safetensors" in files and "config.json" in files and "big.gguf" not in files
+    (root / "card.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    files = policies.download_files(policies.build_local_manifest(root))
+    assert "model.safetensors" in files and "config.json" in files and "tokenizer.json" in files
+    assert "card.png" not in files  # allowed in the repo, never fetched
     assert files == sorted(files)
 
 
@@ -87,14 +86,13 @@ def _fetch(
 
 def test_fetch_downloads_only_allowed_files_and_verifies(hub: HubServer, tmp_path: Path) -> None:
     root = write_tiny_model(tmp_path / "m")
-    (root / "model.Q4.gguf").write_bytes(b"GGUF" + b"\0" * 5000)
-    config = policies.PolicyConfig(max_download_file_bytes=4096)
-    files = policies.download_files(policies.build_local_manifest(root), config)
+    (root / "card.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 5000)
+    files = policies.download_files(policies.build_local_manifest(root))
     sha = hub.add_repo("org/tiny", root)
     digest = model_hash(root, files, HOTKEY)
     out = _fetch(hub, "org/tiny", sha, files, digest, tmp_path / "models")
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == files
-    assert hub.downloads_of("model.Q4.gguf") == []
+    assert hub.downloads_of("card.png") == []
     assert model_hash(out, files, HOTKEY) == digest
     assert policies.check_local(out).allowed
     # a second fetch is a cache hit: no new downloads

@@ -83,8 +83,10 @@ HOSTILE: dict[str, tuple[str, Callable[[Path], None]]] = {
     ),
     "pickle-bin": ("pickle", lambda r: (r / "pytorch_model.bin").write_bytes(b"\x80\x02}q\x00.")),
     "pickle-renamed": ("pickle", lambda r: (r / "notes.txt").write_bytes(b"\x80\x04\x95\x10\x00\x00\x00")),
-    "pickle-protocol0": ("pickle", lambda r: (r / "data.json.bak").write_bytes(b"cposix\nsystem\n(S'id'\ntR.")),
-    "pickle-torch-zip": ("pickle", _torch_zip),
+    "pickle-protocol0-text-name": ("pickle", lambda r: (r / "notes.md").write_bytes(b"cposix\nsystem\n(S'id'\ntR.")),
+    # Off the kind allowlist: refused by name, never opened.
+    "pickle-protocol0": ("format", lambda r: (r / "data.json.bak").write_bytes(b"cposix\nsystem\n(S'id'\ntR.")),
+    "pickle-torch-zip": ("format", _torch_zip),
     "symlink": ("symlink", lambda r: (r / "link.json").symlink_to("/etc/passwd")),
     "symlink-dir": ("symlink", lambda r: (r / "escape").symlink_to("/")),
     "special-file": ("symlink", lambda r: os.mkfifo(r / "pipe")),
@@ -222,14 +224,14 @@ def test_format_gguf_only_rejected_with_reason(tmp_path: Path) -> None:
     assert "GGUF" in next(v.message for v in report.violations if v.rule == "format")
 
 
-def test_safetensors_beside_gguf_is_allowed_and_gguf_not_downloaded(tmp_path: Path) -> None:
+def test_safetensors_beside_gguf_is_refused_by_the_kind_allowlist(tmp_path: Path) -> None:
+    """Nothing off the allowlist may sit in a repo, not even unused: a file nobody judges is a file nobody fetches
+    safely. (On main the GGUF was allowed and quietly left out of the download.)"""
     root = write_tiny_model(tmp_path / "m")
     (root / "model.gguf").write_bytes(b"GGUF" + b"\0" * 100)
-    manifest = policies.build_local_manifest(root)
-    assert policies.evaluate(manifest).allowed
-    config = PolicyConfig(max_download_file_bytes=50)
-    files = policies.download_files(manifest, config)
-    assert "model.safetensors" in files and "model.gguf" not in files
+    report = policies.check_local(root)
+    assert report.rules_violated == {"format"}
+    assert any("model.gguf: not an allowed file kind" in v.message for v in report.violations)
 
 
 def test_allowlists_are_configurable(tmp_path: Path) -> None:

@@ -72,13 +72,15 @@ def fault_spec(mode: str, run_label: str, **overrides) -> SandboxSpec:
         Settings().sandbox,
         engine="cpu",
         command=["python", "/model/fault_server.py", mode],
-        **{"startup_timeout": 20.0, "request_timeout": 10.0, "memory_limit": "512m", **overrides},
+        **{"startup_timeout": 20.0, "memory_limit": "512m", **overrides},
     )
     spec.extra_labels["io.harness.test"] = run_label
     return spec
 
 
 def chat(sandbox, **client_kwargs) -> dict:
+    client_kwargs.setdefault("request_timeout", 10.0)
+
     async def go() -> dict:
         async with sandbox.client(**client_kwargs) as client:
             return await client.chat_completion({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8})

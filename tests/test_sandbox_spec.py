@@ -166,18 +166,34 @@ def test_parse_nvidia_smi() -> None:
     assert gpus[1] == GpuInfo(1, "GPU-bbb", "NVIDIA A10", 23028, 100)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="granting group read needs root")
-def test_prepare_model_dir_grants_group_read_only(tmp_path: Path) -> None:
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can make files the sandbox user cannot read")
+def test_prepare_model_dir_never_changes_source_files(tmp_path: Path) -> None:
+    """On main, root staging chowned and chmodded the model's files; a hard link made that a change to a file
+    anywhere else on the host. Now an unreadable model is mounted from a readable copy."""
+    elsewhere = tmp_path / "etc-shadow-like"
+    elsewhere.write_bytes(b"secret")
+    elsewhere.chmod(0o600)
     model = tmp_path / "m"
     model.mkdir(mode=0o700)
-    weights = model / "w.safetensors"
-    weights.write_bytes(b"x")
-    weights.chmod(0o600)
-    prepare_model_dir(model, 10001, 10001)
-    st = weights.stat()
-    assert st.st_gid == 10001 and st.st_mode & stat.S_IRGRP
-    assert not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH | stat.S_IROTH)
-    assert model.stat().st_mode & stat.S_IXGRP
+    os.link(elsewhere, model / "w.safetensors")
+    before = elsewhere.stat()
+    mounted, staged = prepare_model_dir(model, 10001, 10001)
+    after = elsewhere.stat()
+    assert (after.st_uid, after.st_gid, after.st_mode) == (before.st_uid, before.st_gid, before.st_mode)
+    assert staged is not None and mounted != model.resolve()
+    copy = (mounted / "w.safetensors").stat()
+    assert copy.st_ino != before.st_ino and copy.st_mode & stat.S_IROTH and not copy.st_mode & stat.S_IWOTH
+    assert (mounted / "w.safetensors").read_bytes() == b"secret"
+
+
+def test_readable_model_is_mounted_in_place(tmp_path: Path) -> None:
+    model = tmp_path / "m"
+    model.mkdir(mode=0o755)
+    (model / "w.safetensors").write_bytes(b"x")
+    (model / "w.safetensors").chmod(0o644)
+    for parent in (tmp_path,):
+        parent.chmod(0o755)
+    assert prepare_model_dir(model, 10001, 10001) == (model.resolve(), None)
 
 
 def test_prepare_model_dir_rejects_missing(tmp_path: Path) -> None:

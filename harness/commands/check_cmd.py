@@ -17,16 +17,18 @@ from harness.modelref import parse_model_ref
 def run_check(ref_text: str, settings):  # type: ignore[no-untyped-def]
     """The report for a reference; policy errors that prevent a verdict become `HarnessError` (exit 2)."""
     import policies
+    from harness.prepare import worker_limits
+    from policies.printable import printable
 
     ref = parse_model_ref(ref_text)
+    if ref.is_hub:
+        target = {"repo_id": ref.repo_id, "revision": ref.revision}
+    else:  # a local folder is judged in full, tokenizer files included: it is what selftest would mount
+        target = {"local": str(ref.path), "deep": True, "model": str(ref.path)}
     try:
-        if ref.is_hub:
-            return policies.check_hub(ref.repo_id, ref.revision, settings.policy, settings.hub)  # type: ignore[arg-type]
-        report = policies.check_local(ref.path, settings.policy)  # type: ignore[arg-type]
-        report.model = str(ref.path)
-        return report
+        return policies.check_in_worker(target, settings.policy, settings.hub, worker_limits(settings)).report
     except policies.CheckError as exc:
-        raise HarnessError(" ".join(str(exc).split())) from None  # one line, whatever the cause said
+        raise HarnessError(printable(" ".join(str(exc).split()))) from None  # one line, whatever the cause said
 
 
 def register(app: typer.Typer) -> None:

@@ -57,10 +57,13 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from harness.cli import state_of
-        from harness.evaluate import write_report
+        from harness.evaluate import markdown_summary
+        from harness.output_files import ensure_writable_dir, write_texts_atomically
         from harness.selftest import run_selftest, with_task_count
 
         settings = with_task_count(state_of(ctx).settings, n)
+        if out is not None:
+            ensure_writable_dir(out)  # fail now, not after minutes of evaluation
         seed = seed or f"0x{secrets.token_hex(8)}"
         err = Console(stderr=True)
         err.print(f"selftest seed: {seed} (repeat with --seed {seed})")
@@ -84,7 +87,12 @@ def register(app: typer.Typer) -> None:
         finally:
             progress.stop()
         if out is not None and result.report is not None:
-            write_report(result.report, out / "report.json", out / "report.md", settings.evaluation.worst_tasks_shown)
+            write_texts_atomically(
+                {
+                    out / "report.json": json.dumps(result.report, indent=1, ensure_ascii=False, default=str) + "\n",
+                    out / "report.md": markdown_summary(result.report, settings.evaluation.worst_tasks_shown),
+                }
+            )
         if as_json:
             payload = {
                 "model": result.model,

@@ -65,7 +65,14 @@ class SandboxConfig(BaseModel):
     memory_limit: str = Field(default="8g", description="Memory limit (swap is set equal: no swap).")
     shm_size: str = Field(default="1g", description="/dev/shm size.")
     pids_limit: int = Field(default=512, ge=16, description="Max processes/threads in the container.")
-    cpus: float | None = Field(default=None, gt=0, description="CPU limit (docker --cpus); None = no limit.")
+    cpus: float | None = Field(
+        default=None, gt=0, description="CPU limit (docker --cpus); None = the cores this process may run on."
+    )
+    nofile: int = Field(default=4096, ge=64, description="Open-file limit (ulimit -n) inside the sandbox.")
+    socket_dir_size: str = Field(
+        default="256k",
+        description="tmpfs size mounted on the socket dir when the harness runs as root ('0': plain directory).",
+    )
     tmpfs_size: str = Field(default="1g", description="Size of each writable tmpfs (/tmp, HOME).")
     runtime: str | None = Field(default=None, description="OCI runtime, e.g. runsc (gVisor); None = default.")
     gpu_device: str | None = Field(
@@ -73,7 +80,6 @@ class SandboxConfig(BaseModel):
     )
     gpu_min_free_mib: int = Field(default=2048, ge=0, description="Refuse a GPU with less free memory than this.")
     startup_timeout: float = Field(default=600.0, gt=0, description="Seconds from start to healthy.")
-    request_timeout: float = Field(default=120.0, gt=0, description="Wall-clock seconds per engine request.")
     max_concurrency: int = Field(default=8, ge=1, description="Concurrent requests per engine.")
     max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Cap on one response's size.")
     socket_root: Path | None = Field(

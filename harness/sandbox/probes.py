@@ -23,6 +23,7 @@ import docker.errors
 from docker.types import Mount
 
 from harness.sandbox.runtime import _make_socket_dir, prepare_model_dir, remove_container
+from harness.sandbox.socket_dir import release as release_socket_dir
 from harness.sandbox.spec import MODEL_MOUNT, SandboxSpec, container_kwargs
 
 # Runs inside the container with the image's python3; prints one JSON object.
@@ -173,10 +174,11 @@ def run_isolation_probes(spec: SandboxSpec, client: docker.DockerClient) -> list
     listener = HostListener()
     spec = SandboxSpec(spec.config, "cpu", command=())  # probes use the CPU image's python
     socket_dir = _make_socket_dir(spec)
+    staged = None
     try:
         with _scratch_model_dir() as model_dir:
             uid, gid = spec.uid_gid
-            prepare_model_dir(model_dir, uid, gid)
+            model_dir, staged = prepare_model_dir(model_dir, uid, gid)
             targets = [(addr, listener.port) for addr in host_addresses(client)]
             kwargs = container_kwargs(
                 spec, model_dir, socket_dir, name=f"harness-probe-{socket_dir.name}", role="probe"
@@ -189,7 +191,9 @@ def run_isolation_probes(spec: SandboxSpec, client: docker.DockerClient) -> list
         listener.close()
         import shutil
 
-        shutil.rmtree(socket_dir, ignore_errors=True)
+        release_socket_dir(socket_dir)
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
     return evaluate(isolated, control, accepted_isolated, accepted_control)
 
 

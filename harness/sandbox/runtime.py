@@ -29,6 +29,8 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from harness.engine import EngineClient, EngineError, FailureClass
 from harness.errors import HarnessError
 from harness.sandbox.gpu import check_gpu
+from harness.sandbox.socket_dir import SocketRefused, fd_path, mount_size_limited, open_verified
+from harness.sandbox.socket_dir import release as release_socket_dir
 from harness.sandbox.spec import (
     LABEL,
     LABEL_HOST,
@@ -94,6 +96,8 @@ def _make_socket_dir(spec: SandboxSpec) -> Path:
         raise HarnessError(f"socket path {path / SOCKET_NAME} is too long for a Unix socket: set sandbox.socket_root")
     path.mkdir(mode=0o700)
     uid, gid = spec.uid_gid
+    if mount_size_limited(path, spec.config.socket_dir_size, uid, gid):
+        return path
     if (uid, gid) != (os.geteuid(), os.getegid()):
         os.chown(path, uid, gid)
     return path
@@ -108,28 +112,53 @@ def _readable_by(st: os.stat_result, uid: int, gid: int) -> bool:
     return bool(st.st_mode & stat.S_IROTH) and (not need_x or bool(st.st_mode & stat.S_IXOTH))
 
 
-def prepare_model_dir(model_dir: Path, uid: int, gid: int) -> Path:
-    """Check the sandbox user can read the model; as root, grant it group read (never write) where needed.
+def prepare_model_dir(model_dir: Path, uid: int, gid: int) -> tuple[Path, Path | None]:
+    """The folder to mount: `model_dir` itself when the sandbox user can read all of it, else (as root) a
+    readable private copy, returned with the folder to delete afterwards.
 
-    The mount is read-only, so read access is all the sandbox gets. Symlinks are not followed on the host.
+    Source files are never chowned or chmodded: a hard link in the model folder shares its inode with a file
+    elsewhere (on main, `harness sandbox run DIR` as root changed the owner and mode of such files). The mount
+    is read-only, so read access is all the sandbox gets. Symlinks are neither followed nor copied.
     """
     model_dir = Path(model_dir).resolve()
     if not model_dir.is_dir():
         raise HarnessError(f"model dir {model_dir} does not exist or is not a directory")
-    paths = [model_dir, *model_dir.rglob("*")]
-    for path in paths:
-        st = path.lstat()
-        if stat.S_ISLNK(st.st_mode) or _readable_by(st, uid, gid):
-            continue
-        if os.geteuid() != 0:
-            raise HarnessError(
-                f"{path} is not readable by the sandbox user {uid}:{gid}; make the model readable "
-                "(chmod -R g+rX / o+rX) or set sandbox.user to its owner"
-            )
-        os.lchown(path, -1, gid)
-        extra = stat.S_IRGRP | (stat.S_IXGRP if stat.S_ISDIR(st.st_mode) else 0)
-        os.chmod(path, stat.S_IMODE(st.st_mode) | extra)
-    return model_dir
+    unreadable = [
+        p for p in [model_dir, *model_dir.rglob("*")] if not _readable_by(p.lstat(), uid, gid) and not p.is_symlink()
+    ]
+    if not unreadable:
+        return model_dir, None
+    if os.geteuid() != 0:
+        raise HarnessError(
+            f"{unreadable[0]} is not readable by the sandbox user {uid}:{gid}; make the model readable "
+            "(chmod -R g+rX / o+rX) or set sandbox.user to its owner"
+        )
+    return _readable_copy(model_dir, uid, gid)
+
+
+def _readable_copy(model_dir: Path, uid: int, gid: int) -> tuple[Path, Path]:
+    """A fresh folder readable by anyone, beside the model: files the sandbox user can already read are hard
+    linked (nothing about them changes; the mount is read-only), the others copied. Symlinks are skipped."""
+    staging = Path(tempfile.mkdtemp(prefix="harness-stage-", dir=model_dir.parent))
+    os.chmod(staging, 0o755)
+    target = staging / "model"
+    for source in [model_dir, *sorted(model_dir.rglob("*"))]:
+        st = source.lstat()
+        dest = target / source.relative_to(model_dir)
+        if stat.S_ISDIR(st.st_mode):
+            dest.mkdir(mode=0o755, exist_ok=True)
+            os.chmod(dest, 0o755)
+        elif stat.S_ISREG(st.st_mode):
+            if _readable_by(st, uid, gid):
+                try:
+                    os.link(source, dest, follow_symlinks=False)
+                    continue
+                except OSError:
+                    pass  # another filesystem: copy
+            shutil.copyfile(source, dest, follow_symlinks=False)
+            os.chmod(dest, 0o644)
+    log.info("sandbox.staged_copy", source=str(model_dir), copy=str(target))
+    return target, staging
 
 
 @dataclass
@@ -143,24 +172,25 @@ class Sandbox:
     started_at: float
     healthy_at: float
     _container: Any = field(repr=False)
+    socket_fd: int | None = field(default=None, repr=False)  # O_PATH on the verified socket inode
 
     def logs(self, tail: int = LOG_TAIL) -> str:
         return _tail_logs(self._container, tail)
 
     def client(self, **overrides: Any) -> EngineClient:
-        """An EngineClient for this sandbox with the spec's limits (overridable)."""
+        """An EngineClient for this sandbox with the spec's limits (overridable). Evaluation passes
+        `request_timeout=evaluation.request_timeout_s`: the one per-request deadline setting."""
         cfg = self.spec.config
         concurrency = cfg.max_concurrency
         if self.spec.engine == "cpu":
             concurrency = min(concurrency, cfg.cpu.max_concurrency)
         kwargs: dict[str, Any] = {
-            "request_timeout": cfg.request_timeout,
             "max_concurrency": concurrency,
             "max_response_bytes": cfg.max_response_bytes,
             "model": "/model",
         }
         kwargs.update(overrides)
-        return EngineClient(self.socket_path, **kwargs)
+        return EngineClient(fd_path(self.socket_fd) if self.socket_fd is not None else self.socket_path, **kwargs)
 
     def state(self) -> dict[str, Any]:
         self._container.reload()
@@ -203,14 +233,17 @@ def _container_failure(container: Any) -> tuple[FailureClass | None, str]:
     return "crashed", f"container exited with status {code} ({state.get('Error') or state.get('Status')})"
 
 
-def _health_once(socket_path: Path) -> bool:
-    if not socket_path.exists():
+def _health_once(socket_path: Path, uid: int) -> bool:
+    fd = open_verified(socket_path, uid)  # a symlink or foreign socket raises SocketRefused: never connected
+    if fd is None:
         return False
     try:
-        with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket_path)), timeout=5.0) as client:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=fd_path(fd)), timeout=5.0) as client:
             return client.get("http://sandbox/health").status_code == 200
     except (httpx.HTTPError, OSError):
         return False
+    finally:
+        os.close(fd)
 
 
 class _Exited(Exception):
@@ -219,14 +252,18 @@ class _Exited(Exception):
         self.failure_class: FailureClass = failure_class
 
 
-def wait_healthy(container: Any, socket_path: Path, timeout: float) -> None:
+def wait_healthy(container: Any, socket_path: Path, timeout: float, uid: int | None = None) -> None:
     """Poll `/health` through the socket until 200; fail fast when the container exits."""
+    owner = os.geteuid() if uid is None else uid
 
     def probe() -> bool:
         failure_class, reason = _container_failure(container)
         if failure_class is not None:
             raise _Exited(failure_class, reason)
-        return _health_once(socket_path)
+        try:
+            return _health_once(socket_path, owner)
+        except SocketRefused as exc:
+            raise _Exited("crashed", str(exc)) from None
 
     retrying = Retrying(
         stop=stop_after_delay(timeout),
@@ -274,8 +311,10 @@ def run_sandbox(
     uid, gid = spec.uid_gid
     container = None
     socket_dir: Path | None = None
+    pinned: int | None = None
+    staged: Path | None = None
     try:
-        model_path = prepare_model_dir(Path(model_dir), uid, gid)
+        model_path, staged = prepare_model_dir(Path(model_dir), uid, gid)
         if spec.needs_gpu:
             if spec.config.gpu_device is None:
                 raise HarnessError(f"engine {spec.engine} needs a GPU: set sandbox.gpu_device (index or UUID)")
@@ -295,16 +334,23 @@ def run_sandbox(
             raise SandboxError("crashed", f"container did not start: {exc.explanation or exc}") from None
         log.info("sandbox.started", container=container.short_id, engine=spec.engine, model=str(model_path))
         socket_path = socket_dir / SOCKET_NAME
-        wait_healthy(container, socket_path, spec.config.startup_timeout)
+        wait_healthy(container, socket_path, spec.config.startup_timeout, uid)
         healthy = time.monotonic()
         log.info("sandbox.healthy", container=container.short_id, seconds=round(healthy - started, 3))
-        yield Sandbox(spec, container.id, socket_path, socket_dir, started, healthy, container)
+        pinned = open_verified(socket_path, uid)
+        if pinned is None:
+            raise SandboxError("crashed", f"{socket_path} disappeared after the health check")
+        yield Sandbox(spec, container.id, socket_path, socket_dir, started, healthy, container, pinned)
     finally:
+        if pinned is not None:
+            os.close(pinned)
         if container is not None:
             remove_container(container)
             log.info("sandbox.removed", container=container.short_id)
         if socket_dir is not None:
-            shutil.rmtree(socket_dir, ignore_errors=True)
+            release_socket_dir(socket_dir)
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
         if own_client:
             dc.close()
 
@@ -346,14 +392,14 @@ def reap_orphans(
             removed.append(container.id)
             sock_dir = labels.get(LABEL_SOCKET_DIR)
             if sock_dir and Path(sock_dir).name.startswith("sb-"):
-                shutil.rmtree(sock_dir, ignore_errors=True)
+                release_socket_dir(Path(sock_dir))
             log.info("sandbox.reaped", container=container.short_id, owner_pid=pid)
         root = resolve_socket_root(socket_dirs_root)
         if root.is_dir():
             for path in root.glob("sb-*"):
                 pid = path.name.split("-")[1] if path.name.count("-") >= 2 else ""
                 if pid.isdigit() and not _pid_alive(int(pid)):
-                    shutil.rmtree(path, ignore_errors=True)
+                    release_socket_dir(path)
     finally:
         if own_client:
             dc.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docker.types import DeviceRequest, LogConfig, Mount
+from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
 
 from harness.sandbox.config import SandboxConfig
 
@@ -148,6 +148,16 @@ def gpu_device_request(device_id: str) -> DeviceRequest:
     return DeviceRequest(device_ids=[device_id.strip()], capabilities=[["gpu"]])
 
 
+def sandbox_cpus(cfg: SandboxConfig) -> float:
+    """`sandbox.cpus`, or the number of cores this process may run on (its affinity, not the machine's)."""
+    if cfg.cpus is not None:
+        return cfg.cpus
+    try:
+        return float(len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return float(os.cpu_count() or 1)
+
+
 def labels_for(spec: SandboxSpec, socket_dir: Path, role: str = "engine") -> dict[str, str]:
     return {
         LABEL: "1",
@@ -177,8 +187,8 @@ def container_kwargs(
         "XDG_CACHE_HOME": f"{SANDBOX_HOME}/.cache",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    if cfg.cpus is not None:
-        environment["OMP_NUM_THREADS"] = str(max(1, math.floor(cfg.cpus)))
+    cpus = sandbox_cpus(cfg)
+    environment["OMP_NUM_THREADS"] = str(max(1, math.floor(cpus)))
     kwargs: dict[str, Any] = {
         "image": spec.image,
         "command": engine_command(spec),
@@ -205,11 +215,11 @@ def container_kwargs(
         "shm_size": cfg.shm_size,
         "init": True,
         "ipc_mode": "private",
+        "ulimits": [Ulimit(name="nofile", soft=cfg.nofile, hard=cfg.nofile), Ulimit(name="core", soft=0, hard=0)],
         # A model that floods stdout must not fill the host disk.
         "log_config": LogConfig(type=LogConfig.types.JSON, config={"max-size": "10m", "max-file": "2"}),
     }
-    if cfg.cpus is not None:
-        kwargs["nano_cpus"] = int(cfg.cpus * 1e9)
+    kwargs["nano_cpus"] = int(cpus * 1e9)  # never 0 (= unlimited)
     if cfg.runtime:
         kwargs["runtime"] = cfg.runtime
     if spec.needs_gpu:
