@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-# Official sglang image the GPU engine image is built FROM (CUDA 12 build: widest driver support).
-SGLANG_BASE_IMAGE = "lmsysorg/sglang:v0.5.19-cu129"
+from harness.sandbox.sglang_facts import SGLANG_BASE_IMAGE, SGLANG_TOOL_CALL_PARSERS, SGLANG_VERSION
 
 
 class SglangConfig(BaseModel):
@@ -23,13 +22,23 @@ class SglangConfig(BaseModel):
     )
     dtype: str = Field(default="auto", description="--dtype")
     log_level: str = Field(default="warning", description="--log-level")
+    deterministic_inference: bool = Field(
+        default=True,
+        description="--enable-deterministic-inference: outputs independent of batch composition, so validators "
+        "agree; costs throughput (batch-invariant kernels, PyTorch sampling; docs/scale.md).",
+    )
 
     @field_validator("tool_call_parsers")
     @classmethod
     def _parser_names(cls, value: dict[str, str]) -> dict[str, str]:
+        """A typo here would make every model of the competition crash at launch and be recorded as the
+        miner's failure; it is the validator's, so it is refused when the settings load."""
         for competition, parser in value.items():
-            if not parser.replace("_", "").replace("-", "").isalnum():
-                raise ValueError(f"tool call parser {parser!r} for {competition!r} is not a plain name")
+            if parser not in SGLANG_TOOL_CALL_PARSERS:
+                raise ValueError(
+                    f"tool call parser {parser!r} for {competition!r} is not one of sglang {SGLANG_VERSION}'s: "
+                    f"{', '.join(sorted(SGLANG_TOOL_CALL_PARSERS))}"
+                )
         return value
 
 
@@ -43,6 +52,19 @@ class CpuEngineConfig(BaseModel):
         ge=1,
         description="Concurrent requests to the CPU engine (caps sandbox.max_concurrency): without continuous "
         "batching, parallel requests fight over the cores (8 was 3x slower than 1 in bench_sandbox).",
+    )
+    continuous_batching: bool = Field(
+        default=False,
+        description="`transformers serve --continuous-batching`: several times the throughput at concurrency 8 "
+        "(bench_scale), but an answer depends on which requests share its batch, so validators may disagree; "
+        "off by default. When on, sandbox.max_concurrency applies instead of cpu.max_concurrency.",
+    )
+    kv_cache_fraction: float = Field(
+        default=0.25,
+        gt=0,
+        le=0.8,
+        description="With continuous batching: the KV cache's bound as a fraction of sandbox.memory_limit (its "
+        "own default sizes the cache from the host's RAM and can exhaust the sandbox).",
     )
 
 

@@ -151,7 +151,7 @@ class Sandbox:
         """An EngineClient for this sandbox with the spec's limits (overridable)."""
         cfg = self.spec.config
         concurrency = cfg.max_concurrency
-        if self.spec.engine == "cpu":
+        if self.spec.engine == "cpu" and not cfg.cpu.continuous_batching:
             concurrency = min(concurrency, cfg.cpu.max_concurrency)
         kwargs: dict[str, Any] = {
             "request_timeout": cfg.request_timeout,
