@@ -136,6 +136,9 @@ def _one_round(base: Path, endpoint: str, models: list[tuple[str, Path, str]], p
 
 
 def run() -> dict[str, Any]:
+    from bench.round_bookkeeping import run_bookkeeping
+
+    bookkeeping = run_bookkeeping()
     cache = Path(load_settings().cache_dir)
     with tempfile.TemporaryDirectory(prefix="bench-round-") as tmp:
         base = Path(tmp)
@@ -149,6 +152,7 @@ def run() -> dict[str, Any]:
             runs = [_one_round(base, mirror.url, models, ahead) for ahead in (0, 1)]
     serial, overlapped = runs
     return {
+        "bookkeeping": bookkeeping,
         "models": [m[2] for m in models],
         "tasks_per_model": TOOLCALL_N,
         "max_tokens": MAX_TOKENS,

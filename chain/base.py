@@ -85,9 +85,15 @@ class Chain(Protocol):
 
     def neurons(self) -> list[Neuron]: ...
 
-    def commitments(self) -> list[CommitmentRecord]: ...
+    def commitments(self, at_block: int | None = None) -> list[CommitmentRecord]:
+        """Each hotkey's latest commitment as of `at_block` (included; None: the head)."""
+        ...
 
     def current_block(self) -> int: ...
+
+    def tempo(self) -> int:
+        """Blocks per epoch of the subnet: rounds seed their tasks from the block that opens an epoch."""
+        ...
 
     def block_hash(self, block: int) -> str: ...
 
@@ -96,6 +102,13 @@ class Chain(Protocol):
     def last_weights(self) -> LastWeights | None: ...
 
     def close(self) -> None: ...
+
+
+def epoch_start(block: int, tempo: int) -> int:
+    """The block that opens the epoch `block` is in: `block - block % tempo`."""
+    if tempo < 1:
+        raise ChainError(f"tempo must be at least 1 block, not {tempo}")
+    return block - block % tempo
 
 
 def check_weights(uids: list[int], weights: list[float]) -> None:

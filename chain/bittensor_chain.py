@@ -37,6 +37,7 @@ from chain.base import (
     WeightsReceipt,
     check_weights,
 )
+from chain.commitment import MAX_BYTES as MAX_COMMITMENT_BYTES
 from chain.config import ChainConfig
 from chain.retry import RetryPolicy, TransientChainError, call_with_retry
 
@@ -182,12 +183,21 @@ class BittensorChain:
         pairs = self._call("neurons", read)
         return sorted((Neuron(int(uid), str(hotkey)) for uid, hotkey in pairs), key=lambda n: n.uid)
 
-    def commitments(self) -> list[CommitmentRecord]:
-        """Latest commitment of each registered hotkey (SDK-decoded, timelock-aware); sealed ones carry an error.
+    def tempo(self) -> int:
+        """The subnet's tempo (blocks per epoch), read from the chain."""
+        raw = self._call("tempo", lambda c: c.query(_ST.Tempo, [self.netuid]))
+        tempo = int(raw or 0)
+        if tempo < 1:
+            raise ChainError(f"netuid {self.netuid} reports tempo {raw!r}: no epochs to seed rounds from")
+        return tempo
+
+    def commitments(self, at_block: int | None = None) -> list[CommitmentRecord]:
+        """Latest commitment of each registered hotkey as of `at_block` (the chain state at that block; None:
+        the head), SDK-decoded and timelock-aware; sealed ones carry an error.
 
         Commitments left by hotkeys that have since deregistered are skipped: they can receive no weight.
         """
-        found = self._call("commitments", lambda c: c.subnets.commitments(self.netuid))
+        found = self._call("commitments", lambda c: c.subnets.commitments(self.netuid, block=at_block))
         records = []
         for hotkey, item in found.items():
             if item.uid is None:
@@ -201,6 +211,31 @@ class BittensorChain:
             else:
                 records.append(CommitmentRecord.from_raw(item.uid, hotkey, item.block, item.value))
         return sorted(records, key=lambda r: (r.uid, r.hotkey))
+
+    def commit(self, raw: str) -> int:
+        """Commit `raw` as this wallet's hotkey's commitment on the subnet (the miner's side); returns the block it
+        was included at. The text goes on chain as one `Raw<n>` field, which `commitments()` reads back."""
+        data = raw.encode("utf-8")
+        if len(data) > MAX_COMMITMENT_BYTES:
+            raise ChainError(f"commitment is {len(data)} bytes; the chain allows at most {MAX_COMMITMENT_BYTES}")
+        call = bt.calls.Commitments.set_commitment(netuid=self.netuid, info={"fields": [{f"Raw{len(data)}": data}]})
+
+        async def submit(client: bt.Client) -> int:
+            result = await client.submit_call(
+                call,
+                self.wallet,
+                signer="hotkey",
+                wait_for_inclusion=self.config.wait_for_inclusion,
+                wait_for_finalization=self.config.wait_for_finalization,
+            )
+            if not result.success:
+                raise result.error or bt.ChainError(result.message or "set_commitment failed")
+            if result.extrinsic_id and "-" in result.extrinsic_id:
+                return int(result.extrinsic_id.split("-", 1)[0])
+            return int(await client.block())
+
+        with self._lock:
+            return self._once("set_commitment", submit, self.config.set_weights_timeout_s)
 
     def _own_state(self, *, retry: bool = True) -> tuple[int, int | None, int, int]:
         """(current block, our uid or None, weights rate limit, block we last set weights at)."""

@@ -22,6 +22,11 @@ class ChainConfig(BaseModel):
         default=12.0, ge=0, description="Local chain: seconds per block; 0 means blocks advance only explicitly."
     )
     local_validator_hotkey: str = Field(default="validator", description="Local chain: hotkey that sets weights.")
+    local_tempo: int = Field(
+        default=1,
+        ge=1,
+        description="Local chain: blocks per epoch. A round seeds its tasks from the block opening its epoch.",
+    )
     local_weights_rate_limit: int = Field(
         default=0, ge=0, description="Local chain: blocks between two set_weights (0 = no limit)."
     )

@@ -25,6 +25,7 @@ def open_local_chain(config: ChainConfig, default_dir: Path) -> LocalChain:
         block_period_s=config.block_period_s,
         validator_hotkey=config.local_validator_hotkey,
         weights_rate_limit=config.local_weights_rate_limit,
+        tempo=config.local_tempo,
         version_key=config.version_key,
         retry=retry_policy(config),
     )

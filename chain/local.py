@@ -72,6 +72,7 @@ class LocalChain:
         block_period_s: float = 12.0,
         validator_hotkey: str = "validator",
         weights_rate_limit: int = 0,
+        tempo: int = 1,
         version_key: int = 0,
         retry: RetryPolicy | None = None,
         busy_timeout_s: float = 30.0,
@@ -81,6 +82,9 @@ class LocalChain:
         self.block_period_s = block_period_s
         self.validator_hotkey = validator_hotkey
         self.weights_rate_limit = weights_rate_limit
+        if tempo < 1:
+            raise ChainError(f"tempo must be at least 1 block, not {tempo}")
+        self._tempo = tempo
         self.version_key = version_key
         self.retry = retry or RetryPolicy(attempts=1)
         self._busy_timeout_s = busy_timeout_s
@@ -220,6 +224,9 @@ class LocalChain:
             raise ChainError(f"block {block} is in the future")
         return "0x" + hashlib.sha256(f"{self.chain_id}:{block}".encode()).hexdigest()
 
+    def tempo(self) -> int:
+        return self._tempo
+
     def neurons(self) -> list[Neuron]:
         return call_with_retry("neurons", self._neurons_once, self.retry)
 
@@ -228,16 +235,20 @@ class LocalChain:
         with self._read() as db:
             return [Neuron(int(uid), hk) for uid, hk in db.execute("SELECT uid, hotkey FROM neurons ORDER BY uid")]
 
-    def commitments(self) -> list[CommitmentRecord]:
-        """The latest commitment of every registered hotkey, malformed ones included with their parse error."""
-        return call_with_retry("commitments", self._commitments_once, self.retry)
+    def commitments(self, at_block: int | None = None) -> list[CommitmentRecord]:
+        """The latest commitment of every registered hotkey as of `at_block` (commitments made at it included;
+        None: the latest), malformed ones included with their parse error."""
+        return call_with_retry("commitments", lambda: self._commitments_once(at_block), self.retry)
 
-    def _commitments_once(self) -> list[CommitmentRecord]:
+    def _commitments_once(self, at_block: int | None) -> list[CommitmentRecord]:
         self._take_fault("commitments")
+        limit = (1 << 62) if at_block is None else at_block
         with self._read() as db:
             rows = db.execute(
                 """SELECT n.uid, c.hotkey, c.block, c.raw FROM commitments c JOIN neurons n ON n.hotkey = c.hotkey
-                   WHERE c.id = (SELECT MAX(id) FROM commitments WHERE hotkey = c.hotkey) ORDER BY n.uid"""
+                   WHERE c.id = (SELECT MAX(id) FROM commitments WHERE hotkey = c.hotkey AND block <= ?)
+                   ORDER BY n.uid""",
+                (limit,),
             ).fetchall()
         return [CommitmentRecord.from_raw(int(uid), hk, int(block), raw) for uid, hk, block, raw in rows]
 

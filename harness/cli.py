@@ -72,6 +72,7 @@ def _register_commands() -> None:
     from harness.commands import (
         chain_cmd,
         check_cmd,
+        commitment_cmd,
         config_cmd,
         demo_cmd,
         doctor_cmd,
@@ -95,6 +96,7 @@ def _register_commands() -> None:
         sandbox_cmd,
         doctor_cmd,
         selftest_cmd,
+        commitment_cmd,
     ):
         module.register(app)
 

@@ -1,135 +1,52 @@
-"""Run a task set against an engine, score the answers, and write a report.
+"""Score a task set's outcomes, run a whole evaluation through the one core, and write its report.
 
-Requests go out concurrently up to `evaluation.concurrency` so that a batching engine (sglang, a batched
-transformers server) fills its batches; each has a timeout and a token cap. Every raw response, latency, token
-count and failure is kept in the report, so a score can be audited and re-scored offline (`harness score`).
-The engine is anything with `async chat_completion(payload) -> dict` (see `ChatEngine`); this module does not
-import a concrete engine.
+`score_outcomes` is the single per-task scoring entry point; `evaluate_task_set` is the one pipeline (run loop,
+per-task scoring the moment a task finishes, summary over the whole task set) that the validator's round,
+`harness selftest` and `evaluate` share; `harness score` scores recorded outcomes with `score_each` and the same
+summariser. Every raw response, latency, token count and failure is kept in the report, so a score can be
+audited and re-scored offline. The engine is anything with `async chat_completion(payload) -> dict` (see
+`harness.evaluation_core.ChatEngine`); this module does not import a concrete engine.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 import json
-import statistics
-import time
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from harness.evaluate_config import EvaluationConfig
+from harness.evaluation_core import (
+    ChatEngine,
+    RunControl,
+    failure_outcome,
+    results_in_task_order,
+    run_tasks,
+    select_tasks,
+    summarise,
+)
 from harness.tasks.taskset import sha256_of
-from scoring.aggregate import Estimate, combine, family_estimate
 from scoring.caption import CaptionScorer
 from scoring.config import ScoringConfig
 from scoring.toolcall import check_parsed, parse_message
 
+__all__ = [
+    "ChatEngine",
+    "EvaluatedTaskSet",
+    "build_report",
+    "compact_result",
+    "evaluate",
+    "evaluate_task_set",
+    "markdown_summary",
+    "score_each",
+    "score_outcomes",
+    "write_report",
+]
+
 REPORT_FORMAT = "harness-report/1"
-
-
-@runtime_checkable
-class ChatEngine(Protocol):
-    """What evaluation needs from an engine: one OpenAI-compatible chat completion.
-
-    `payload` is the `/v1/chat/completions` body (model, messages, tools, max_tokens, temperature, seed); the
-    result is the raw response JSON. Failures raise an exception whose `failure_class` attribute is one of
-    `request-timeout`, `bad-response`, `crashed`.
-    """
-
-    async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]: ...
-
-
-def build_payload(task: dict, model: str, config: EvaluationConfig) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "model": model,
-        "messages": task["messages"],
-        "max_tokens": config.max_tokens,
-        "temperature": config.temperature,
-        "seed": config.seed,
-    }
-    if task.get("tools"):
-        payload["tools"] = task["tools"]
-    return payload
-
-
-def _message_of(response: Any) -> tuple[dict | None, str | None]:
-    """(message, finish_reason) of the first choice, or (None, None) when the shape is wrong."""
-    if not isinstance(response, dict):
-        return None, None
-    choices = response.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return None, None
-    message = choices[0].get("message")
-    return (message if isinstance(message, dict) else None), choices[0].get("finish_reason")
-
-
-def outcome_from_response(task_id: str, response: Any, latency_s: float | None = None) -> dict[str, Any]:
-    """A task's record from a raw response; a response without a message is a `bad-response` failure."""
-    message, finish = _message_of(response)
-    usage = response.get("usage") if isinstance(response, dict) and isinstance(response.get("usage"), dict) else {}
-    outcome: dict[str, Any] = {
-        "task_id": task_id,
-        "content": message.get("content") if message else None,
-        "tool_calls": message.get("tool_calls") if message else None,
-        "finish_reason": finish,
-        "latency_s": latency_s,
-        "prompt_tokens": usage.get("prompt_tokens"),
-        "completion_tokens": usage.get("completion_tokens"),
-        "error": None,
-        "error_message": None,
-        "response": response,
-    }
-    if message is None:
-        outcome["error"], outcome["error_message"] = "bad-response", "response has no choices[0].message"
-    return outcome
-
-
-def failure_outcome(task_id: str, failure: str, message: str, latency_s: float | None = None) -> dict[str, Any]:
-    return {
-        "task_id": task_id,
-        "content": None,
-        "tool_calls": None,
-        "finish_reason": None,
-        "latency_s": latency_s,
-        "prompt_tokens": None,
-        "completion_tokens": None,
-        "error": failure,
-        "error_message": message[:500],
-        "response": None,
-    }
-
-
-async def _run_one(engine: ChatEngine, task: dict, model: str, config: EvaluationConfig, gate: asyncio.Semaphore):
-    async with gate:
-        started = time.perf_counter()
-        try:
-            response = await asyncio.wait_for(
-                engine.chat_completion(build_payload(task, model, config)), config.request_timeout_s
-            )
-        except TimeoutError:
-            return failure_outcome(
-                task["id"],
-                "request-timeout",
-                f"no answer in {config.request_timeout_s}s",
-                time.perf_counter() - started,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the engine's failure is the task's result, not the run's end
-            failure = getattr(exc, "failure_class", None) or "engine-error"
-            return failure_outcome(
-                task["id"], str(failure), f"{type(exc).__name__}: {exc}", time.perf_counter() - started
-            )
-        return outcome_from_response(task["id"], response, time.perf_counter() - started)
-
-
-async def run_tasks(engine: ChatEngine, tasks: Sequence[dict], model: str, config: EvaluationConfig) -> list[dict]:
-    """All tasks through the engine, at most `config.concurrency` at a time; results in task order."""
-    gate = asyncio.Semaphore(config.concurrency)
-    return list(await asyncio.gather(*(_run_one(engine, t, model, config, gate) for t in tasks)))
 
 
 def _text_of(content: Any) -> str:
@@ -190,51 +107,102 @@ def score_outcomes(
     return results
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def score_each(
+    tasks: Sequence[dict],
+    outcomes: Sequence[dict],
+    scoring: ScoringConfig,
+    caption_scorer: CaptionScorer | None = None,
+) -> list[dict]:
+    """Per-task results, each task scored on its own: a task's score depends on its outcome alone, never on
+    which other tasks were scored with it (embedding batches included), so a round that scores tasks as they
+    finish and an offline re-score of all of them at once agree to the last bit."""
+    by_id: dict[str, list[dict]] = {}
+    for outcome in outcomes:
+        by_id.setdefault(outcome["task_id"], [outcome])
+    return [score_outcomes([task], by_id.get(task["id"], []), scoring, caption_scorer)[0] for task in tasks]
 
 
-def summarise(results: Sequence[dict], family_weights: Mapping[str, float], level: float = 0.95) -> dict[str, Any]:
-    """Per-family estimates, per-category means, the competition score, failure counts, latency and tokens."""
-    families: dict[str, Any] = {}
-    estimates: dict[str, Estimate] = {}
-    grouped: dict[str, list[dict]] = defaultdict(list)
-    for r in results:
-        grouped[r["family"]].append(r)
-    for family, rows in sorted(grouped.items()):
-        estimate = family_estimate([r["score"] for r in rows], level)
-        estimates[family] = estimate
-        categories: dict[str, list[float]] = defaultdict(list)
-        for r in rows:
-            categories[r["category"]].append(r["score"])
-        families[family] = {
-            **vars(estimate),
-            "errors": sum(1 for r in rows if r["error"]),
-            "categories": {c: {"mean": statistics.fmean(v), "n": len(v)} for c, v in sorted(categories.items())},
-        }
-    weights = {f: w for f, w in family_weights.items() if w > 0} or {f: 1.0 for f in estimates}
-    latencies = [r["latency_s"] for r in results if isinstance(r.get("latency_s"), int | float)]
-    return {
-        "score": vars(combine(estimates, weights)) if weights else vars(Estimate(0.0, 0.0, 0.0, 0)),
-        "family_weights": weights,
-        "families": families,
-        "errors": dict(Counter(r["error"] for r in results if r["error"])),
-        "latency_s": {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)},
-        "tokens": {
-            "prompt": sum(r.get("prompt_tokens") or 0 for r in results),
-            "completion": sum(r.get("completion_tokens") or 0 for r in results),
-        },
-    }
+_COMPACT_KEYS = (
+    "family",
+    "category",
+    "error",
+    "latency_s",
+    "valid",
+    "error_type",
+    "prompt_tokens",
+    "completion_tokens",
+)
 
 
-def select_tasks(tasks: Sequence[dict], vision: bool) -> tuple[list[dict], list[dict]]:
-    """(sent, withheld): caption tasks go only to vision-capable models; withheld ones score 0."""
-    sent = [t for t in tasks if vision or t["family"] != "caption"]
-    withheld = [t for t in tasks if not vision and t["family"] == "caption"]
-    return sent, withheld
+def compact_result(result: Mapping[str, Any], content_limit: int = 2000) -> dict[str, Any]:
+    """What the state store keeps of a task's result: enough to summarise and explain it, without the raw
+    response (the summariser reads only these fields)."""
+    details = {key: result.get(key) for key in _COMPACT_KEYS}
+    content = result.get("content")
+    details["content"] = content[:content_limit] if isinstance(content, str) else None
+    return details
+
+
+ResultCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class EvaluatedTaskSet:
+    results: list[dict[str, Any]]  # one per task of the set, in its order
+    summary: dict[str, Any]  # `evaluation_core.summarise` plus the task set's sha256
+    over_budget: bool
+    dead: BaseException | None
+    stopped: bool
+    wall_s: float
+    tasks_sent: int
+
+
+async def evaluate_task_set(
+    engine: ChatEngine,
+    task_set: dict,
+    *,
+    model: str,
+    family_weights: Mapping[str, float],
+    evaluation: EvaluationConfig,
+    scoring: ScoringConfig,
+    vision: bool = False,
+    done: Mapping[str, Mapping[str, Any]] | None = None,
+    on_result: ResultCallback | None = None,
+    control: RunControl | None = None,
+    caption_scorer: CaptionScorer | None = None,
+) -> EvaluatedTaskSet:
+    """The one evaluation pipeline: tasks in `done` (id -> result, e.g. recorded before a restart) are kept as
+    they are; caption tasks of a model without vision score 0; the rest go through the run loop, each scored
+    the moment it finishes and handed to `on_result`; the summary covers the whole task set."""
+    done = dict(done or {})
+    results: dict[str, dict[str, Any]] = {task_id: {"id": task_id, **row} for task_id, row in done.items()}
+
+    def finish(task: dict, outcome: dict) -> None:
+        result = score_each([task], [outcome], scoring, caption_scorer)[0]
+        results[task["id"]] = result
+        if on_result is not None:
+            on_result(result)
+
+    sent, withheld = select_tasks(task_set["tasks"], vision)
+    for task in withheld:
+        if task["id"] not in results:
+            finish(task, failure_outcome(task["id"], "not-vision-capable", "caption task withheld"))
+    todo = [task for task in sent if task["id"] not in results]
+    run = await run_tasks(engine, todo, model=model, config=evaluation, on_outcome=finish, control=control)
+    summary = summarise(task_set["tasks"], results.values(), family_weights, scoring.ci_level)
+    summary["task_set_sha256"] = sha256_of(task_set)
+    return EvaluatedTaskSet(
+        results=results_in_task_order(task_set["tasks"], results.values()),
+        summary=summary,
+        over_budget=run.over_budget,
+        dead=run.dead,
+        stopped=run.stopped,
+        wall_s=run.wall_s,
+        tasks_sent=len(sent),
+    )
+
+
+_SUMMARY_KEYS = ("score", "family_weights", "families", "errors", "latency_s", "tokens")
 
 
 def build_report(
@@ -248,7 +216,12 @@ def build_report(
     competition: str | None = None,
     wall_s: float | None = None,
     tasks_sent: int | None = None,
+    summary: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The evaluate report. `summary` is the one the evaluation computed (so a report repeats the evaluation's
+    numbers instead of recomputing them); without it the same summariser runs over `results`."""
+    if summary is None:
+        summary = summarise(task_set["tasks"], results, family_weights, scoring.ci_level)
     return {
         "format": REPORT_FORMAT,
         "model": model,
@@ -263,8 +236,8 @@ def build_report(
         "settings": {"evaluation": evaluation.model_dump(), "scoring": scoring.model_dump()},
         "wall_s": wall_s,
         "tasks_per_s": (tasks_sent / wall_s) if wall_s and tasks_sent else None,
-        **summarise(results, family_weights, scoring.ci_level),
-        "tasks": results,
+        **{key: summary[key] for key in _SUMMARY_KEYS},
+        "tasks": results_in_task_order(task_set["tasks"], results),
     }
 
 
@@ -283,22 +256,27 @@ async def evaluate(
     """The whole run: send, score, summarise. Returns the report (see `write_report`)."""
     evaluation = evaluation or EvaluationConfig()
     scoring = scoring or ScoringConfig()
-    sent, withheld = select_tasks(task_set["tasks"], vision)
-    started = time.perf_counter()
-    outcomes = await run_tasks(engine, sent, model, evaluation)
-    wall = time.perf_counter() - started
-    outcomes += [failure_outcome(t["id"], "not-vision-capable", "caption task withheld") for t in withheld]
-    results = score_outcomes(task_set["tasks"], outcomes, scoring, caption_scorer)
+    run = await evaluate_task_set(
+        engine,
+        task_set,
+        model=model,
+        family_weights=family_weights,
+        evaluation=evaluation,
+        scoring=scoring,
+        vision=vision,
+        caption_scorer=caption_scorer,
+    )
     return build_report(
         task_set=task_set,
         model=model,
-        results=results,
+        results=run.results,
         family_weights=family_weights,
         evaluation=evaluation,
         scoring=scoring,
         competition=competition,
-        wall_s=wall,
-        tasks_sent=len(sent),
+        wall_s=run.wall_s,
+        tasks_sent=run.tasks_sent,
+        summary=run.summary,
     )
 
 

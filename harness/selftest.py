@@ -149,9 +149,11 @@ def evaluate_prepared(
     model: str,
     on_task_set: Callable[[int], None] | None = None,
     on_task: ProgressCallback | None = None,
+    stage: SandboxEvaluateStage | None = None,
 ) -> dict[str, Any]:
-    """The validator's evaluate stage on a prepared model; per-task records become an evaluate report."""
-    stage = SandboxEvaluateStage(settings)
+    """The validator's evaluate stage on a prepared model; its per-task records and its summary (the score a
+    validator records, not a recomputation) become an evaluate report."""
+    stage = stage or SandboxEvaluateStage(settings)
     task_set, family_weights = stage.task_set(competition, seed)
     if on_task_set is not None:
         on_task_set(len(task_set["tasks"]))
@@ -177,23 +179,17 @@ def evaluate_prepared(
     except StageFailure as exc:
         raise HarnessError(f"{exc.stage} failed ({exc.failure_class}): {' '.join(str(exc).split())}") from None
     wall = time.perf_counter() - started
-    results = []
-    for task in task_set["tasks"]:
-        row = rows.get(task["id"]) or {"id": task["id"], "score": 0.0, "error": "missing-output"}
-        row.setdefault("family", task["family"])
-        row.setdefault("category", task["category"])
-        row.setdefault("error", None)
-        results.append(row)
     report = build_report(
         task_set=task_set,
         model=model,
-        results=results,
+        results=list(rows.values()),
         family_weights=family_weights,
         evaluation=settings.evaluation,
         scoring=settings.scoring,
         competition=competition,
         wall_s=wall,
-        tasks_sent=sum(1 for r in results if r.get("error") != "not-vision-capable"),
+        tasks_sent=sum(1 for r in rows.values() if r.get("error") != "not-vision-capable"),
+        summary=outcome.details,  # the stage's own numbers: what a validator's round records
     )
     report["content_identity"] = prepared.identity
     report["budget_exceeded"] = bool(outcome.details.get("budget_exceeded"))

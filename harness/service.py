@@ -25,7 +25,7 @@ log = get_logger(__name__)
 
 
 def build_supervisor(settings: Settings) -> Supervisor:
-    from harness.model_eval import SandboxEvaluateStage, ema_of, weights_of
+    from harness.model_eval import SandboxEvaluateStage
 
     chain = open_chain(settings.chain, Path(settings.cache_dir))
     store = Store(default_state_db(Path(settings.cache_dir), settings.state_db))
@@ -34,8 +34,6 @@ def build_supervisor(settings: Settings) -> Supervisor:
         chain,
         store,
         evaluate=SandboxEvaluateStage(settings),
-        weigh=lambda scores: weights_of(scores, settings),
-        ema=lambda values: ema_of(values, settings),
     )
 
 

@@ -22,12 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.store_read import StateReadModel, StoreError
 from harness.store_schema import MIGRATIONS, SCHEMA_VERSION
-
-
-class StoreError(HarnessError):
-    """The state database cannot be used (newer schema, corrupt file, unknown id)."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +72,10 @@ def _loads(text: str | None) -> Any:
     return json.loads(text) if text else None
 
 
-class Store:
-    """The supervisor's view of the state database. Safe to share between threads of one process."""
+class Store(StateReadModel):
+    """The state database: the supervisor's writer (one transaction per step) and the keyed lookups a round
+    needs; what `harness status` and reports read is the read model (`harness.store_read.StateReadModel`).
+    Safe to share between threads of one process."""
 
     def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0, readonly: bool = False) -> None:
         """Open (and create or migrate) the database; `readonly` opens an existing one for reports only.
@@ -374,6 +372,68 @@ class Store:
             if cursor.rowcount == 1:  # a finished evaluation stays as it was, and gains no failure
                 self._insert_failure(db, int(row[0]), f"model:{row[1]}", stage, failure_class, reason)
 
+    def evaluation_of(self, round_id: int, model_id: int) -> Evaluation | None:
+        """The evaluation of one model in one round (an indexed lookup, not a scan of the round)."""
+        rows = self._query(
+            "SELECT id FROM evaluations WHERE round_id=? AND model_id=? ORDER BY id LIMIT 1", (round_id, model_id)
+        )
+        return self.get_evaluation(int(rows[0][0])) if rows else None
+
+    # -- content identities and moving scores -----------------------------------------------------------------
+
+    def record_model_identity(self, model_id: int, identity: str) -> None:
+        """The content identity the fetch computed for a committed model (the same commitment never changes it)."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO model_identities VALUES (?, ?)", (model_id, identity))
+
+    def model_identity(self, model_id: int) -> str | None:
+        rows = self._query("SELECT identity FROM model_identities WHERE model_id=?", (model_id,))
+        return str(rows[0][0]) if rows else None
+
+    def identity_owner(self, identity: str) -> tuple[int, int, str] | None:
+        """(commit block, uid, hotkey) of the earliest commitment seen with this content, or None if never seen."""
+        rows = self._query("SELECT block, uid, hotkey FROM identity_owners WHERE identity=?", (identity,))
+        return (int(rows[0][0]), int(rows[0][1]), str(rows[0][2])) if rows else None
+
+    def identity_owners(self) -> dict[str, tuple[int, int, str]]:
+        rows = self._query("SELECT identity, block, uid, hotkey FROM identity_owners")
+        return {str(i): (int(b), int(u), str(h)) for i, b, u, h in rows}
+
+    def set_identity_owner(self, identity: str, block: int, uid: int, hotkey: str, round_id: int | None) -> None:
+        """Record who owns a content identity; the caller decides (earliest claim) and only ever moves it earlier."""
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO identity_owners VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(identity) DO UPDATE SET
+                   hotkey=excluded.hotkey, uid=excluded.uid, block=excluded.block, round_id=excluded.round_id,
+                   recorded_at=excluded.recorded_at
+                   WHERE excluded.block < identity_owners.block
+                      OR (excluded.block = identity_owners.block AND excluded.uid < identity_owners.uid)""",
+                (identity, hotkey, uid, block, round_id, time.time()),
+            )
+
+    def record_moving_scores(self, round_id: int, values: dict[tuple[str, str], float]) -> bool:
+        """Every model's moving score after a round, in one step; False when the round already has them."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM moving_scores WHERE round_id=? LIMIT 1", (round_id,)).fetchone():
+                return False
+            db.executemany(
+                "INSERT INTO moving_scores VALUES (?, ?, ?, ?)",
+                [(round_id, hotkey, identity, float(v)) for (hotkey, identity), v in sorted(values.items())],
+            )
+            return True
+
+    def moving_scores(self, round_id: int) -> dict[tuple[str, str], float] | None:
+        """The moving scores recorded after `round_id`, or None when that round recorded none."""
+        rows = self._query("SELECT hotkey, identity, value FROM moving_scores WHERE round_id=?", (round_id,))
+        return {(str(h), str(i)): float(v) for h, i, v in rows} if rows else None
+
+    def moving_scores_before(self, round_id: int) -> dict[tuple[str, str], float]:
+        """The moving scores the latest earlier round left (empty before the first)."""
+        rows = self._query("SELECT MAX(round_id) FROM moving_scores WHERE round_id < ?", (round_id,))
+        if rows[0][0] is None:
+            return {}
+        return self.moving_scores(int(rows[0][0])) or {}
+
     # -- weights and failures ---------------------------------------------------------------------------------
 
     def record_weights(
@@ -427,151 +487,6 @@ class Store:
             (round_id,),
         )
         return [dict(zip(("subject", "stage", "class", "reason", "recorded_at"), r, strict=True)) for r in rows]
-
-    # -- queries for `harness status` and `harness report` ----------------------------------------------------
-
-    def leaderboard(self, round_id: int | None = None) -> list[dict[str, Any]]:
-        """Finished evaluations of a round (default: the latest round that has any), best score first."""
-        if round_id is None:
-            rows = self._query("SELECT MAX(round_id) FROM evaluations WHERE status='done'")
-            round_id = rows[0][0]
-            if round_id is None:
-                return []
-        rows = self._query(
-            """SELECT m.hotkey, m.uid, m.repo, m.revision, m.content_hash, m.commit_block, e.score, e.round_id
-               FROM evaluations e JOIN models m ON m.id = e.model_id
-               WHERE e.round_id=? AND e.status='done' ORDER BY e.score DESC, m.commit_block ASC""",
-            (round_id,),
-        )
-        keys = ("hotkey", "uid", "repo", "revision", "content_hash", "commit_block", "score", "round")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
-
-    def latest_round(self) -> Round | None:
-        """The most recent round, running or finished."""
-        rows = self._query("SELECT MAX(id) FROM rounds")
-        return self.get_round(int(rows[0][0])) if rows[0][0] is not None else None
-
-    def _model_identity(self, model_id: int) -> dict[str, Any] | None:
-        model = self.get_model(model_id)
-        if model is None:
-            return None
-        return {"hotkey": model.hotkey, "uid": model.uid, "repo": model.repo, "revision": model.revision}
-
-    def _failures_with_models(self, round_id: int) -> list[dict[str, Any]]:
-        """Failures of a round, each naming its model (`model`: hotkey, uid, repo, revision) when it has one."""
-        described = []
-        for failure in self.failures(round_id):
-            subject = failure["subject"]
-            model = None
-            if subject.startswith("model:") and subject[6:].isdigit():
-                model = self._model_identity(int(subject[6:]))
-            described.append({"round": round_id, **failure, "model": model})
-        return described
-
-    def recent_failures(self, limit: int = 10) -> list[dict[str, Any]]:
-        """The last `limit` failures of the round in progress, else of the latest round, oldest first."""
-        with self._snapshot():
-            rnd = self.current_round() or self.latest_round()
-            return self._failures_with_models(rnd.id)[-limit:] if rnd is not None and limit > 0 else []
-
-    def status(self) -> dict[str, Any]:
-        """Round in progress with its progress counts, last finished round, leaderboard and last weights."""
-        with self._snapshot():
-            current = self.current_round()
-            in_progress = None
-            if current is not None:
-                counts = dict(
-                    self._query(
-                        "SELECT status, COUNT(*) FROM evaluations WHERE round_id=? GROUP BY status", (current.id,)
-                    )
-                )
-                verdicts = dict(
-                    self._query(
-                        "SELECT allowed, COUNT(*) FROM verdicts WHERE round_id=? GROUP BY allowed", (current.id,)
-                    )
-                )
-                tasks = self._query(
-                    """SELECT COUNT(*) FROM task_results t JOIN evaluations e ON e.id = t.evaluation_id
-                       WHERE e.round_id=?""",
-                    (current.id,),
-                )[0][0]
-                failures = self._query("SELECT COUNT(*) FROM failures WHERE round_id=?", (current.id,))[0][0]
-                progress = {
-                    "evaluations": counts,
-                    "verdicts": {"allowed": verdicts.get(1, 0), "rejected": verdicts.get(0, 0)},
-                    "tasks_done": int(tasks),
-                    "failures": int(failures),
-                }
-                in_progress = _round_dict(current) | {"progress": progress}
-            last = self.last_finished_round()
-            return {
-                "schema_version": self.schema_version,
-                "round_in_progress": in_progress,
-                "last_round": _round_dict(last) if last else None,
-                "leaderboard": self.leaderboard(),
-                "last_weights": self.last_weights(),
-            }
-
-    def report(self, round_id: int) -> dict[str, Any]:
-        """Everything recorded about one round: models, verdicts, evaluations with task counts, failures, weights.
-
-        Evaluations and failures carry their model's identity so a report reads without a second lookup.
-        """
-        with self._snapshot():
-            rnd = self.get_round(round_id)
-            if rnd is None:
-                raise StoreError(f"no round {round_id}")
-            models = self._query(
-                """SELECT m.id, m.hotkey, m.uid, m.repo, m.revision, m.content_hash, m.commit_block,
-                          v.allowed, v.violations
-                   FROM verdicts v JOIN models m ON m.id = v.model_id WHERE v.round_id=? ORDER BY m.id""",
-                (round_id,),
-            )
-            evaluations = []
-            for ev in self.evaluations(round_id):
-                evaluations.append(
-                    {
-                        "model_id": ev.model_id,
-                        **(self._model_identity(ev.model_id) or {}),
-                        "content_hash": ev.content_hash,
-                        "status": ev.status,
-                        "score": ev.score,
-                        "tasks_done": len(self.done_tasks(ev.id)),
-                        "details": ev.details,
-                    }
-                )
-            return {
-                "round": _round_dict(rnd),
-                "models": [
-                    {
-                        "model_id": m[0],
-                        "hotkey": m[1],
-                        "uid": m[2],
-                        "repo": m[3],
-                        "revision": m[4],
-                        "content_hash": m[5],
-                        "commit_block": m[6],
-                        "allowed": bool(m[7]),
-                        "violations": _loads(m[8]),
-                    }
-                    for m in models
-                ],
-                "evaluations": evaluations,
-                "failures": self._failures_with_models(round_id),
-                "weights": self.weights_for(round_id),
-            }
-
-
-def _round_dict(rnd: Round) -> dict[str, Any]:
-    return {
-        "id": rnd.id,
-        "status": rnd.status,
-        "block": rnd.block,
-        "block_hash": rnd.block_hash,
-        "started_at": rnd.started_at,
-        "finished_at": rnd.finished_at,
-        "note": rnd.note,
-    }
 
 
 def _weights_row(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -85,6 +85,33 @@ MIGRATIONS: list[str] = [
         UNIQUE (round_id, subject, stage)
     );
     """,
+    # 2: scores per model, the first-seen registry of content identities, keyed lookups.
+    """
+    CREATE INDEX evaluations_by_model ON evaluations(round_id, model_id);
+    CREATE INDEX failures_by_round ON failures(round_id);
+
+    CREATE TABLE model_identities (
+        model_id INTEGER PRIMARY KEY REFERENCES models(id),
+        identity TEXT NOT NULL
+    );
+
+    CREATE TABLE identity_owners (
+        identity TEXT PRIMARY KEY,
+        hotkey TEXT NOT NULL,
+        uid INTEGER NOT NULL,
+        block INTEGER NOT NULL,
+        round_id INTEGER REFERENCES rounds(id),
+        recorded_at REAL NOT NULL
+    );
+
+    CREATE TABLE moving_scores (
+        round_id INTEGER NOT NULL REFERENCES rounds(id),
+        hotkey TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (round_id, hotkey, identity)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,8 +6,12 @@ Why it is shaped this way:
   finished tasks are skipped, nothing is recorded twice.
 - The prepare stage (policy from metadata + download) of the next models runs in worker threads while the
   current model is evaluated, so a round costs about the sum of the evaluations alone.
-- Identical content (the unsalted content identity) is evaluated once; the earliest commitment gets the
-  score and later copies get nothing.
+- The round's tasks are seeded by the hash of the block that opens the epoch, and only commitments in the chain
+  state at that block count, so validators that start anywhere in one epoch build byte-identical task sets.
+- Identical content (the unsalted content identity) belongs for good to its earliest committer (a first-seen
+  registry in the store); later copies are not evaluated and get nothing, even when the original is missing.
+- Scores move per model (hotkey, content identity), from a prior, through `scoring.aggregate`; every round
+  ends with weights, a configured fallback when no model earns any.
 - Every failure (malformed commitment, policy rejection, hash mismatch, sandbox crash, chain timeout) is
   recorded with a class and a reason, and the round goes on.
 """
@@ -21,11 +25,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chain.base import Chain, ChainError, CommitmentRecord, RateLimited
+from chain.base import Chain, ChainError, CommitmentRecord, RateLimited, epoch_start
 from harness.config import Settings
 from harness.logging import get_logger
 from harness.prepare import PreparedModel, StageFailure, prepare_commitment
 from harness.store import ModelRecord, Store
+from scoring.aggregate import Claim, RoundEntry, RoundWeights, earliest_claim, round_weights
 
 log = get_logger(__name__)
 
@@ -44,7 +49,10 @@ TaskRecorder = Callable[[str, float, dict[str, Any] | None], None]
 
 
 class EvaluateStage(Protocol):
-    """Runs one prepared model's task set in a sandbox; records each finished task through `record`."""
+    """Runs one prepared model's task set in a sandbox; records each finished task through `record`.
+
+    `done` holds the results recorded before a restart (task id -> the recorded details plus `score`): they are
+    kept as they are and not asked again."""
 
     def __call__(
         self,
@@ -52,7 +60,7 @@ class EvaluateStage(Protocol):
         *,
         competition: str,
         seed: str,
-        done: Mapping[str, float],
+        done: Mapping[str, Mapping[str, Any]],
         record: TaskRecorder,
         deadline: float,
         stop: threading.Event,
@@ -60,7 +68,6 @@ class EvaluateStage(Protocol):
 
 
 PrepareStage = Callable[[CommitmentRecord, Settings], PreparedModel]
-WeighStage = Callable[[Mapping[str, float]], dict[str, float]]
 
 
 def _default_prepare(record: CommitmentRecord, settings: Settings) -> PreparedModel:
@@ -69,10 +76,29 @@ def _default_prepare(record: CommitmentRecord, settings: Settings) -> PreparedMo
 
 
 @dataclass
-class _Candidate:
+class Candidate:
+    """An eligible commitment of the round, with its model record and (once submitted) its prepare future."""
+
     record: CommitmentRecord
     model: ModelRecord
     future: Future[PreparedModel] | None = None
+
+    @property
+    def uid(self) -> int:
+        return self.record.uid if self.record.uid is not None else NO_UID
+
+
+NO_UID = 1 << 30  # sorts after every real uid
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """What one model contributed to a round: its content identity (None if never fetched), this round's score
+    (None: not evaluated this round) and whether it passed policy."""
+
+    identity: str | None
+    score: float | None
+    passed_policy: bool
 
 
 class Supervisor:
@@ -83,8 +109,6 @@ class Supervisor:
         store: Store,
         *,
         evaluate: EvaluateStage,
-        weigh: WeighStage,
-        ema: Callable[[list[float]], float],
         prepare: PrepareStage = _default_prepare,
     ) -> None:
         self.settings = settings
@@ -92,8 +116,6 @@ class Supervisor:
         self.chain = chain
         self.store = store
         self.evaluate = evaluate
-        self.weigh = weigh
-        self.ema = ema
         self.prepare = prepare
         self.stop_event = threading.Event()
         self.heartbeat = time.monotonic()
@@ -112,7 +134,8 @@ class Supervisor:
         while not self.stop_event.is_set():
             started = time.monotonic()
             try:
-                self.run_round()
+                if not self.epoch_done():
+                    self.run_round()
             except Stopped:
                 break
             except ChainError as exc:  # the chain is down: nothing to do this round; try again next time
@@ -123,17 +146,31 @@ class Supervisor:
                 break
         log.info("supervisor stopped")
 
+    def epoch_done(self) -> bool:
+        """True when this epoch's round already finished: its seed, hence its tasks, would be the same again."""
+        if self.store.current_round() is not None:
+            return False
+        last = self.store.last_finished_round()
+        return last is not None and last.block == epoch_start(self.chain.current_block(), self.chain.tempo())
+
     # -- one round ------------------------------------------------------------------------------------------
 
     def run_round(self) -> int:
-        """Run (or resume) one round to its end and return its id; raises `Stopped` when asked to stop."""
+        """Run (or resume) one round to its end and return its id; raises `Stopped` when asked to stop.
+
+        The round's seed is the hash of the block that opens the current epoch, and only commitments in the chain
+        state at that block count, so every validator that starts a round anywhere in the epoch evaluates the
+        same models on byte-identical tasks. A resumed round keeps its seed block.
+        """
         block = self.chain.current_block()
-        rnd = self.store.begin_round(block, self.chain.block_hash(block))
-        seed = rnd.block_hash or str(rnd.block)
-        log.info("round", round=rnd.id, block=rnd.block, resumed=rnd.block != block)
-        candidates = self._candidates(rnd.id)
-        winners: dict[str, str] = {}  # content identity -> hotkey of the earliest commitment
-        scores: dict[str, float] = {}
+        seed_block = epoch_start(block, self.chain.tempo())
+        rnd = self.store.begin_round(seed_block, self.chain.block_hash(seed_block))
+        resumed = rnd.block != seed_block
+        seed_block = rnd.block if rnd.block is not None else seed_block
+        seed = rnd.block_hash or str(seed_block)
+        log.info("round", round=rnd.id, seed_block=seed_block, block=block, resumed=resumed)
+        candidates = self._candidates(rnd.id, seed_block)
+        entries: list[RoundEntry] = []
         ahead = self.config.prepare_ahead
         with ThreadPoolExecutor(max_workers=max(ahead, 1), thread_name_prefix="prepare") as pool:
             for index, candidate in enumerate(candidates):
@@ -142,25 +179,36 @@ class Supervisor:
                         upcoming.future = pool.submit(self.prepare, upcoming.record, self.settings)
                 self._check_stop(candidates)
                 self.heartbeat = time.monotonic()
-                score = self._process(rnd.id, seed, candidate, winners)
-                if score is not None:
-                    scores[candidate.record.hotkey] = score
-        self._set_weights(rnd.id, scores)
+                result = self.process_model(rnd.id, seed, candidate)
+                entries.append(
+                    RoundEntry(
+                        uid=candidate.uid,
+                        hotkey=candidate.record.hotkey,
+                        identity=result.identity,
+                        block=candidate.record.block,
+                        score=result.score,
+                        passed_policy=result.passed_policy,
+                    )
+                )
+        self._set_weights(rnd.id, entries)
         self.store.finish_round(rnd.id, "done")
-        log.info("round finished", round=rnd.id, scored=len(scores))
+        log.info("round finished", round=rnd.id, scored=sum(1 for e in entries if e.score is not None))
         return rnd.id
 
-    def _check_stop(self, candidates: list[_Candidate]) -> None:
+    def _check_stop(self, candidates: list[Candidate]) -> None:
         if self.stop_event.is_set():
             for candidate in candidates:
                 if candidate.future is not None:
                     candidate.future.cancel()
             raise Stopped()
 
-    def _candidates(self, round_id: int) -> list[_Candidate]:
-        """Well-formed commitments in commit order (earliest block first); malformed ones are recorded."""
-        candidates: list[_Candidate] = []
-        for record in self.chain.commitments():
+    def _candidates(self, round_id: int, seed_block: int) -> list[Candidate]:
+        """Well-formed commitments as of the seed block, in commit order (earliest block, then lower uid);
+        malformed ones are recorded."""
+        candidates: list[Candidate] = []
+        for record in self.chain.commitments(at_block=seed_block):
+            if record.block > seed_block:  # a chain that ignores `at_block` must not leak later commitments in
+                continue
             if not record.ok:
                 self.store.record_failure(
                     round_id, f"hotkey:{record.hotkey}", "commitment", "malformed", record.error or "unparseable"
@@ -178,36 +226,47 @@ class Supervisor:
                 competition=commitment.competition,
                 round_id=round_id,
             )
-            candidates.append(_Candidate(record, model))
-        candidates.sort(key=lambda c: (c.record.block, c.record.uid if c.record.uid is not None else 1 << 30))
+            candidates.append(Candidate(record, model))
+        candidates.sort(key=lambda c: (c.record.block, c.uid))
         return candidates[: self.config.max_models_per_round]
 
-    def _needs_prepare(self, round_id: int, candidate: _Candidate) -> bool:
+    def _needs_prepare(self, round_id: int, candidate: Candidate) -> bool:
         """False for a model judged before a restart (rejected, or its evaluation finished): no second download."""
         verdict = self.store.verdict(round_id, candidate.model.id)
         if verdict is not None and not verdict[0]:
             return False
-        return self._outcome_of(round_id, candidate.model.id) is None
+        evaluation = self.store.evaluation_of(round_id, candidate.model.id)
+        return evaluation is None or not evaluation.finished
 
-    def _outcome_of(self, round_id: int, model_id: int) -> dict[str, Any] | None:
-        for evaluation in self.store.evaluations(round_id):
-            if evaluation.model_id == model_id and evaluation.finished:
-                return {"status": evaluation.status, "score": evaluation.score, "identity": evaluation.content_hash}
-        return None
+    def _failed_score(self) -> float | None:
+        return 0.0 if self.settings.scoring.failed_evaluation_scores_zero else None
 
-    def _process(self, round_id: int, seed: str, candidate: _Candidate, winners: dict[str, str]) -> float | None:
-        """One commitment through policy, fetch and evaluation; returns its score, or None if it earns none."""
+    def _owner(self, round_id: int, candidate: Candidate, identity: str) -> str:
+        """The hotkey that owns `identity` for good: the earliest commitment ever seen with it."""
+        known = self.store.identity_owner(identity)
+        mine = Claim(candidate.record.block, candidate.uid, candidate.record.hotkey)
+        owner = earliest_claim(Claim(*known) if known else None, mine)
+        if owner == mine and known != (mine.block, mine.uid, mine.hotkey):
+            self.store.set_identity_owner(identity, mine.block, mine.uid, mine.hotkey, round_id)
+        return owner.hotkey
+
+    def process_model(self, round_id: int, seed: str, candidate: Candidate) -> ModelResult:
+        """One commitment through policy, fetch, de-duplication and evaluation (the unit an executor runs).
+
+        Everything is recorded in the store as it happens; a model already judged before a restart is not
+        judged again. Safe to run for several models at once (the store is shared between threads): whichever
+        order copies and originals finish in, the earliest commitment ends up owning the content, and the
+        round's weights (`round_weights`, over the whole registry) give a copy nothing."""
         record, model = candidate.record, candidate.model
         subject = f"model:{model.id}"
+        known_identity = self.store.model_identity(model.id)
         verdict = self.store.verdict(round_id, model.id)
         if verdict is not None and not verdict[0]:
-            return None  # rejected before a restart: already recorded
-        done = self._outcome_of(round_id, model.id)
-        if done is not None:
-            winners.setdefault(done["identity"], record.hotkey)
-            if winners[done["identity"]] != record.hotkey:
-                return None
-            return float(done["score"]) if done["status"] == "done" else None
+            return ModelResult(known_identity, None, False)  # rejected before a restart: already recorded
+        done = self.store.evaluation_of(round_id, model.id)
+        if done is not None and done.finished:
+            score = done.score if done.status == "done" else self._failed_score()
+            return ModelResult(done.content_hash, score, True)
         try:
             prepared = candidate.future.result() if candidate.future else self.prepare(record, self.settings)
         except StageFailure as exc:
@@ -215,27 +274,30 @@ class Supervisor:
                 self.store.record_verdict(round_id, model.id, False, exc.details.get("violations") or [])
             self.store.record_failure(round_id, subject, exc.stage, exc.failure_class, str(exc))
             log.info("model not evaluated", model=model.repo, stage=exc.stage, failure=exc.failure_class)
-            return None
+            return ModelResult(known_identity, None, exc.stage != "policy")
         except Exception as exc:  # an unexpected bug in one model's preparation must not end the round
             self.store.record_failure(round_id, subject, "prepare", "error", f"{type(exc).__name__}: {exc}")
             log.exception("prepare failed", model=model.repo)
-            return None
+            return ModelResult(known_identity, None, False)
         self.store.record_verdict(round_id, model.id, True, [])
-        original = winners.get(prepared.identity)
-        if original is not None and original != record.hotkey:
+        self.store.record_model_identity(model.id, prepared.identity)
+        owner = self._owner(round_id, candidate, prepared.identity)
+        if owner != record.hotkey:
             self.store.record_failure(
-                round_id, subject, "dedupe", "copy", f"identical content to the earlier commitment of {original}"
+                round_id, subject, "dedupe", "copy", f"identical content to the earlier commitment of {owner}"
             )
-            return None
-        winners[prepared.identity] = record.hotkey
-        return self._evaluate(round_id, seed, candidate, prepared)
+            return ModelResult(prepared.identity, None, True)
+        return ModelResult(prepared.identity, self._evaluate(round_id, seed, candidate, prepared), True)
 
-    def _evaluate(self, round_id: int, seed: str, candidate: _Candidate, prepared: PreparedModel) -> float | None:
+    def _evaluate(self, round_id: int, seed: str, candidate: Candidate, prepared: PreparedModel) -> float | None:
         model = candidate.model
         evaluation = self.store.start_evaluation(round_id, model.id, prepared.identity)
         if evaluation.finished:
-            return evaluation.score if evaluation.status == "done" else None
-        done = {task: score for task, (score, _details) in self.store.task_results(evaluation.id).items()}
+            return evaluation.score if evaluation.status == "done" else self._failed_score()
+        done = {
+            task: {**(details or {}), "score": score}
+            for task, (score, details) in self.store.task_results(evaluation.id).items()
+        }
         competition = candidate.record.commitment.competition if candidate.record.commitment else None
         competition = competition or self.config.default_competition
 
@@ -259,11 +321,11 @@ class Supervisor:
         except StageFailure as exc:
             self.store.fail_evaluation(evaluation.id, exc.failure_class, str(exc), stage=exc.stage)
             log.info("evaluation failed", model=model.repo, failure=exc.failure_class)
-            return None
+            return self._failed_score()
         except Exception as exc:  # a harness bug on one model is recorded; the round goes on
             self.store.fail_evaluation(evaluation.id, "error", f"{type(exc).__name__}: {exc}")
             log.exception("evaluation error", model=model.repo)
-            return None
+            return self._failed_score()
         if outcome.details.get("budget_exceeded"):
             self.store.record_failure(
                 round_id, f"model:{model.id}", "evaluate", "time-budget", "unanswered tasks scored 0"
@@ -274,25 +336,43 @@ class Supervisor:
 
     # -- weights ----------------------------------------------------------------------------------------------
 
-    def _moving_scores(self, round_id: int, scores: Mapping[str, float]) -> dict[str, float]:
-        """Each scored miner's moving average over its earlier rounds' scores and this one."""
-        history: dict[str, list[float]] = {}
-        first = max(1, round_id - self.config.ema_window)
-        for earlier in range(first, round_id):
-            for row in self.store.leaderboard(earlier):
-                history.setdefault(row["hotkey"], []).append(float(row["score"]))
-        return {hotkey: self.ema([*history.get(hotkey, []), score]) for hotkey, score in scores.items()}
+    def round_weights(self, round_id: int, entries: list[RoundEntry]) -> RoundWeights:
+        """Copies, moving scores and weights by `scoring.aggregate` (the tested pure functions); the moving
+        scores are recorded once per round, so a resumed round computes the same weights again."""
+        scoring = self.settings.scoring
+        owners = {identity: Claim(*claim) for identity, claim in self.store.identity_owners().items()}
+        result = round_weights(
+            entries,
+            self.store.moving_scores_before(round_id),
+            owners=owners,
+            alpha=scoring.ema_alpha,
+            prior=scoring.new_model_prior,
+            method=scoring.weights_method,
+            temperature=scoring.softmax_temperature,
+            fallback=scoring.weights_fallback,
+            burn_uid=scoring.burn_uid,
+        )
+        self.store.record_moving_scores(round_id, result.moving)
+        return result
 
-    def _set_weights(self, round_id: int, scores: Mapping[str, float]) -> None:
+    def _set_weights(self, round_id: int, entries: list[RoundEntry]) -> None:
         if self.store.weights_for(round_id) is not None:
             return  # set before a restart
-        weights = self.weigh(self._moving_scores(round_id, scores))
-        uid_of = {n.hotkey: n.uid for n in self.chain.neurons()}
-        pairs = sorted((uid_of[h], w) for h, w in weights.items() if h in uid_of and w > 0)
-        if not pairs:
-            self.store.record_failure(round_id, "round", "weights", "no-scores", "no model earned a score")
-            return
-        uids, values = [p[0] for p in pairs], [p[1] for p in pairs]
+        result = self.round_weights(round_id, entries)
+        registered = {n.uid: n.hotkey for n in self.chain.neurons()}
+        hotkey_of = {e.uid: e.hotkey for e in entries}
+        weights = {
+            u: w for u, w in result.weights.items() if result.mode == "burn" or registered.get(u) == hotkey_of[u]
+        }
+        mode = result.mode if weights else "burn"
+        if not weights:  # every earner deregistered since the seed block
+            weights = {self.settings.scoring.burn_uid: 1.0}
+        if mode != "scores":
+            self.store.record_failure(
+                round_id, "round", "weights", f"fallback-{mode}", f"no model earned a score: weights set by {mode}"
+            )
+        uids = sorted(weights)
+        values = [weights[u] for u in uids]
         try:
             receipt = self.chain.set_weights(uids, values)
         except RateLimited as exc:
@@ -302,5 +382,7 @@ class Supervisor:
             self.store.record_failure(round_id, "round", "weights", type(exc).__name__, str(exc))
             log.warning("set_weights failed", error=str(exc))
             return
-        self.store.record_weights(round_id, uids, values, block=receipt.block, receipt={"message": receipt.message})
-        log.info("weights set", round=round_id, uids=uids, weights=[round(v, 4) for v in values])
+        self.store.record_weights(
+            round_id, uids, values, block=receipt.block, receipt={"message": receipt.message, "mode": mode}
+        )
+        log.info("weights set", round=round_id, mode=mode, uids=uids, weights=[round(v, 4) for v in values])

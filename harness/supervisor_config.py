@@ -17,7 +17,6 @@ class SupervisorConfig(BaseModel):
     )
     max_models_per_round: int = Field(default=256, ge=1, description="Commitments considered per round.")
     default_competition: str = Field(default="toolcall", description="Competition of a commitment that names none.")
-    ema_window: int = Field(default=30, ge=1, description="Earlier rounds folded into each miner's moving average.")
     status_host: str = Field(default="127.0.0.1", description="Address of the status endpoint.")
     image: str = Field(
         default="harness-supervisor:latest", description="Image of this service for docker-compose (`make images`)."

@@ -1,5 +1,7 @@
-"""From per-task scores to chain weights: per-family estimates with intervals, competition weighting, EMA across
-rounds, anti-copy resolution and the weight rule. Pure functions; state (previous EMA) is passed in and out.
+"""From per-task scores to chain weights: per-family estimates with intervals, competition weighting, moving
+scores per model across rounds, anti-copy resolution and the weight rule. Pure functions; state (previous moving
+scores, identity owners) is passed in and out. This is what the supervisor runs, so what is tested here is what
+sets weights.
 """
 
 from __future__ import annotations
@@ -52,34 +54,70 @@ def ema(previous: float | None, current: float, alpha: float) -> float:
     return current if previous is None else alpha * current + (1 - alpha) * previous
 
 
-def ema_update(
-    previous: Mapping[Hashable, float], current: Mapping[Hashable, float], alpha: float
-) -> dict[Hashable, float]:
-    """New EMA per model; a model not evaluated this round keeps its value (it is neither rewarded nor punished
-    for a round it was not in)."""
+ModelKey = tuple[str, str]
+"""A model's key for moving scores: (hotkey, content identity). A hotkey that changes its model starts over;
+a model that moves to a new hotkey starts over too, so neither a fresh hotkey nor a fresh model pays."""
+
+
+def update_moving_scores(
+    previous: Mapping[ModelKey, float],
+    current: Mapping[ModelKey, float],
+    alpha: float,
+    prior: float | None = 0.0,
+) -> dict[ModelKey, float]:
+    """New moving score per model. A model new to the history starts from `prior` (None: from its first score),
+    so one lucky round cannot take the lead from a model that has been good for many; a model not evaluated this
+    round keeps its value (it is neither rewarded nor punished for a round it was not in)."""
     out = dict(previous)
     for key, value in current.items():
-        out[key] = ema(previous.get(key), value, alpha)
+        out[key] = ema(previous.get(key, prior), value, alpha)
     return out
 
 
-@dataclass(frozen=True)
-class Commitment:
-    uid: Hashable
-    content_hash: str
-    """Unsalted digest of the model files as the validator computed them (the on-chain HASH is salted per
-    hotkey, so two miners with the same files have different on-chain hashes and equal content hashes)."""
+@dataclass(frozen=True, order=True)
+class Claim:
+    """Who committed a content identity: ordered by commit block, then the lower uid (numeric) on a tie."""
+
     block: int
-    score: float
+    uid: int
+    hotkey: str
 
 
-def resolve_copies(entries: Sequence[Commitment]) -> dict[Hashable, float]:
-    """Among identical content only the earliest commitment keeps its score (ties: the lower uid by str order);
-    copies get 0."""
-    first: dict[str, Commitment] = {}
-    for entry in sorted(entries, key=lambda e: (e.block, str(e.uid))):
-        first.setdefault(entry.content_hash, entry)
-    return {e.uid: (e.score if first[e.content_hash] is e else 0.0) for e in entries}
+def earliest_claim(current: Claim | None, candidate: Claim) -> Claim:
+    """The claim that owns a content identity for good: the earliest commit (block, then lower uid)."""
+    return candidate if current is None or candidate < current else current
+
+
+@dataclass(frozen=True)
+class RoundEntry:
+    """One eligible commitment in a round, as the weights see it."""
+
+    uid: int
+    hotkey: str
+    identity: str | None
+    """Unsalted content identity as the validator computed it (equal for copies whoever committed them); None
+    when the content was never fetched, so nothing can be said about it."""
+    block: int
+    score: float | None
+    """This round's score; None when the model was not evaluated this round (it keeps its moving score)."""
+    passed_policy: bool = False
+
+    @property
+    def key(self) -> ModelKey | None:
+        return None if self.identity is None else (self.hotkey, self.identity)
+
+
+def resolve_copies(entries: Sequence[RoundEntry], owners: Mapping[str, Claim] | None = None) -> set[int]:
+    """Uids whose content belongs to someone else: the earliest claim on an identity, from this round's entries
+    or from `owners` (claims seen in earlier rounds, kept for good), owns it. A copy is a copy even when the
+    original is missing from this round (its download failed, it committed something else since)."""
+    claims = dict(owners or {})
+    for entry in entries:
+        if entry.identity is not None:
+            claims[entry.identity] = earliest_claim(
+                claims.get(entry.identity), Claim(entry.block, entry.uid, entry.hotkey)
+            )
+    return {e.uid for e in entries if e.identity is not None and claims[e.identity].hotkey != e.hotkey}
 
 
 def to_weights(
@@ -106,17 +144,39 @@ def to_weights(
     return out
 
 
+@dataclass(frozen=True)
+class RoundWeights:
+    moving: dict[ModelKey, float]  # every model's moving score after this round (carried into the next)
+    weights: dict[int, float]  # uid -> weight, summing to 1
+    mode: str  # "scores", "uniform" (over models that passed policy) or "burn"
+    copies: frozenset[int] = frozenset()
+
+
 def round_weights(
-    commitments: Sequence[Commitment],
-    previous_ema: Mapping[Hashable, float],
+    entries: Sequence[RoundEntry],
+    previous: Mapping[ModelKey, float],
+    *,
+    owners: Mapping[str, Claim] | None = None,
     alpha: float,
+    prior: float | None = 0.0,
     method: str = "softmax",
     temperature: float = 0.05,
-) -> tuple[dict[Hashable, float], dict[Hashable, float]]:
-    """One round: copies resolved, EMA updated, weights set. Returns (new EMA, weights). A copy gets weight 0
-    this round even if an earlier EMA of its uid is high."""
-    current = resolve_copies(commitments)
-    new_ema = ema_update(previous_ema, current, alpha)
-    copies = {e.uid for e in commitments if current[e.uid] == 0.0 and e.score > 0}
-    eligible = {uid: (0.0 if uid in copies else value) for uid, value in new_ema.items()}
-    return new_ema, to_weights(eligible, method, temperature)
+    fallback: str = "burn",
+    burn_uid: int = 0,
+) -> RoundWeights:
+    """One round: copies resolved, moving scores updated, weights set. Every round ends with weights: when no
+    model earns any, `fallback` decides: `uniform` over the models that passed policy (the burn uid when none
+    did), or `burn` (everything to `burn_uid`). A copy gets weight 0 even if its key has a high history."""
+    copies = resolve_copies(entries, owners)
+    current = {e.key: e.score for e in entries if e.key is not None and e.score is not None and e.uid not in copies}
+    moving = update_moving_scores(previous, current, alpha, prior)  # type: ignore[arg-type]
+    standing = {e.uid: moving[e.key] for e in entries if e.key is not None and e.key in moving and e.uid not in copies}
+    weights = {uid: w for uid, w in to_weights(standing, method, temperature).items() if w > 0}
+    if weights:
+        return RoundWeights(moving, weights, "scores", frozenset(copies))  # type: ignore[arg-type]
+    passed = sorted({e.uid for e in entries if e.passed_policy and e.uid not in copies})
+    if fallback == "uniform" and passed:
+        return RoundWeights(moving, {uid: 1 / len(passed) for uid in passed}, "uniform", frozenset(copies))
+    if fallback not in ("uniform", "burn"):
+        raise ValueError(f"unknown weights fallback {fallback!r}")
+    return RoundWeights(moving, {burn_uid: 1.0}, "burn", frozenset(copies))

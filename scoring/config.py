@@ -15,6 +15,21 @@ class ScoringConfig(BaseModel):
     caption_batch_size: int = Field(default=64, ge=1, description="Embedding batch size for caption scoring.")
     ci_level: float = Field(default=0.95, gt=0, lt=1, description="Confidence level of per-family intervals.")
     ema_alpha: float = Field(default=0.3, gt=0, le=1, description="Weight of the newest round in the EMA.")
+    new_model_prior: float | None = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Moving score a model (hotkey, content) starts from; unset: its first score. Keeps one lucky "
+        "round from taking the lead.",
+    )
+    failed_evaluation_scores_zero: bool = Field(
+        default=True, description="A model whose evaluation fails (crash, OOM, dead engine) scores 0 that round."
+    )
+    weights_fallback: Literal["burn", "uniform"] = Field(
+        default="burn",
+        description="Weights when no model earns any: all to `burn_uid`, or uniform over models that passed policy.",
+    )
+    burn_uid: int = Field(default=0, ge=0, le=65535, description="Uid that gets the weight when nobody earns any.")
     weights_method: Literal["softmax", "proportional"] = Field(
         default="softmax", description="Scores to weights: winner-take-most softmax, or proportional."
     )

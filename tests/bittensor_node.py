@@ -26,6 +26,8 @@ NETUID = 7
 class SubnetNode:
     def __init__(self, hotkeys: list[str], *, rate_limit: int = 100, version_key: int = 3) -> None:
         self.block = 1000
+        self.tempo = 360
+        self.history: list[tuple[int, str, dict[str, Any]]] = []  # (block, hotkey, record): commitments over time
         self.hotkeys = list(hotkeys)
         self.rate_limit = rate_limit
         self.version_key = version_key
@@ -41,18 +43,28 @@ class SubnetNode:
 
     def commit(self, hotkey: str, text: str, block: int | None = None) -> None:
         data = text.encode()
-        self.commitments[hotkey] = {
-            "block": self.block if block is None else block,
-            "deposit": 0,
-            "info": {"fields": [{f"Raw{len(data)}": "0x" + data.hex()}]},
-        }
+        self._store_commitment(hotkey, {f"Raw{len(data)}": "0x" + data.hex()}, self.block if block is None else block)
+
+    def _store_commitment(self, hotkey: str, field: dict[str, Any], block: int) -> None:
+        record = {"block": block, "deposit": 0, "info": {"fields": [field]}}
+        self.commitments[hotkey] = record
+        self.history.append((block, hotkey, record))
+
+    def _commitments_at(self, block_hash: str | None) -> list[tuple[str, dict[str, Any]]]:
+        """CommitmentOf as the chain state at `block_hash` holds it (the latest record per hotkey up to it)."""
+        if block_hash is None:
+            return list(self.commitments.items())
+        at = self._block_of(block_hash)
+        latest: dict[str, dict[str, Any]] = {}
+        for block, hotkey, record in self.history:
+            if block <= at:
+                latest[hotkey] = record
+        return list(latest.items())
 
     def commit_sealed(self, hotkey: str, reveal_round: int) -> None:
-        self.commitments[hotkey] = {
-            "block": self.block,
-            "deposit": 0,
-            "info": {"fields": [{"TimelockEncrypted": {"encrypted": "0x00", "reveal_round": reveal_round}}]},
-        }
+        self._store_commitment(
+            hotkey, {"TimelockEncrypted": {"encrypted": "0x00", "reveal_round": reveal_round}}, self.block
+        )
 
     async def _gate(self, method: str) -> None:
         self.calls[method] += 1
@@ -82,6 +94,12 @@ class SubnetNode:
 
     def _hash(self, block: int) -> str:
         return "0x" + f"{block:x}".rjust(64, "b")
+
+    def _block_of(self, block_hash: str) -> int:
+        for block in range(self.block, -1, -1):
+            if self._hash(block) == block_hash:
+                return block
+        raise bt.ChainError(f"unknown block hash {block_hash}")
 
     async def block_hash(self, block: int | None = None) -> str:
         await self._gate("block_hash")
@@ -126,6 +144,8 @@ class SubnetNode:
             return "Yuma"
         if storage_function == "WeightsVersionKey":
             return self.version_key
+        if storage_function == "Tempo":
+            return self.tempo
         raise bt.ChainError(f"unmodelled storage {module}.{storage_function}{params}")
 
     async def query_map(
@@ -139,7 +159,7 @@ class SubnetNode:
         if (module, storage_function) == ("SubtensorModule", "Uids"):
             return [(hk, uid) for uid, hk in enumerate(self.hotkeys)]
         if (module, storage_function) == ("Commitments", "CommitmentOf"):
-            return list(self.commitments.items())
+            return self._commitments_at(block_hash)
         if (module, storage_function) == ("Commitments", "RevealedCommitments"):
             return []
         raise bt.ChainError(f"unmodelled map {module}.{storage_function}{params}")
@@ -177,6 +197,8 @@ class SubnetNode:
         def fail(name: str) -> bt.ExtrinsicResult:
             return bt.ExtrinsicResult(False, name, error=bt.ChainError(name, name=name))
 
+        if function == "set_commitment" and args["netuid"] == NETUID:
+            return self._apply_commitment(signer, args["info"])
         if function != "set_mechanism_weights" or args["netuid"] != NETUID:
             return fail("CallUnavailable")
         if signer not in self.hotkeys:
@@ -191,3 +213,14 @@ class SubnetNode:
         self.weights[uid] = list(zip(args["dests"], args["weights"], strict=True))
         self.last_update[uid] = self.block
         return bt.ExtrinsicResult(True, "included", block_hash=self._hash(self.block), extrinsic_id=f"{self.block}-2")
+
+    def _apply_commitment(self, signer: str, info: dict) -> bt.ExtrinsicResult:
+        if signer not in self.hotkeys:
+            return bt.ExtrinsicResult(False, "AccountNotAllowedCommit", error=bt.ChainError("AccountNotAllowedCommit"))
+        [field] = info["fields"]
+        [(kind, data)] = field.items()
+        if kind != f"Raw{len(data)}":
+            return bt.ExtrinsicResult(False, "BadCommitment", error=bt.ChainError(f"{kind} for {len(data)} bytes"))
+        self.block += 1
+        self._store_commitment(signer, {kind: "0x" + bytes(data).hex()}, self.block)
+        return bt.ExtrinsicResult(True, "included", block_hash=self._hash(self.block), extrinsic_id=f"{self.block}-3")

@@ -9,14 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring.aggregate import (
-    Commitment,
+    Claim,
     Estimate,
+    RoundEntry,
     combine,
     ema,
-    ema_update,
     family_estimate,
     resolve_copies,
+    round_weights,
     to_weights,
+    update_moving_scores,
 )
 
 unit = st.floats(0, 1, allow_nan=False)
@@ -51,18 +53,33 @@ def test_ema_stays_between_old_and_new(previous, current, alpha) -> None:
     assert low - 1e-12 <= value <= high + 1e-12
 
 
-def test_ema_update_keeps_models_not_evaluated() -> None:
-    assert ema_update({1: 0.5, 2: 0.9}, {1: 1.0}, 0.5) == {1: 0.75, 2: 0.9}
+def test_moving_scores_keep_models_not_evaluated_and_new_ones_start_from_the_prior() -> None:
+    previous = {("a", "x"): 0.5, ("b", "y"): 0.9}
+    moved = update_moving_scores(previous, {("a", "x"): 1.0, ("c", "z"): 1.0}, 0.5, prior=0.0)
+    assert moved == {("a", "x"): 0.75, ("b", "y"): 0.9, ("c", "z"): 0.5}
+    assert update_moving_scores({}, {("c", "z"): 0.8}, 0.5, prior=None) == {("c", "z"): 0.8}
 
 
-def test_copies_get_nothing_and_earliest_wins() -> None:
+def _entry(uid: int, hotkey: str, identity: str | None, block: int, score: float | None, **kw) -> RoundEntry:
+    return RoundEntry(uid=uid, hotkey=hotkey, identity=identity, block=block, score=score, **kw)
+
+
+def test_copies_get_nothing_earliest_wins_and_block_ties_go_to_the_lower_uid_as_a_number() -> None:
     entries = [
-        Commitment(uid=3, content_hash="aa", block=120, score=0.9),
-        Commitment(uid=1, content_hash="aa", block=100, score=0.9),
-        Commitment(uid=2, content_hash="bb", block=130, score=0.5),
-        Commitment(uid=4, content_hash="aa", block=100, score=0.9),
+        _entry(3, "c", "aa", 120, 0.9),
+        _entry(10, "ten", "aa", 100, 0.9),
+        _entry(2, "b", "bb", 130, 0.5),
+        _entry(9, "nine", "aa", 100, 0.9),  # same block as uid 10: 9 < 10 as numbers ("10" < "9" as text)
     ]
-    assert resolve_copies(entries) == {3: 0.0, 1: 0.9, 2: 0.5, 4: 0.0}
+    assert resolve_copies(entries) == {3, 10}
+
+
+def test_a_copy_stays_a_copy_when_the_original_is_missing_from_the_round() -> None:
+    owners = {"aa": Claim(block=100, uid=1, hotkey="original")}
+    entries = [_entry(2, "copier", "aa", 150, 0.9, passed_policy=True)]  # the original's download failed
+    assert resolve_copies(entries, owners) == {2}
+    result = round_weights(entries, {}, owners=owners, alpha=0.5, fallback="burn", burn_uid=0)
+    assert result.weights == {0: 1.0} and result.mode == "burn" and result.copies == {2}
 
 
 @given(
@@ -89,11 +106,32 @@ def test_lower_temperature_gives_the_leader_more() -> None:
 
 
 def test_round_weights_zero_copies_even_with_history() -> None:
-    from scoring.aggregate import round_weights
+    entries = [_entry(1, "one", "aa", 10, 0.8), _entry(2, "two", "aa", 20, 0.8), _entry(3, "three", "bb", 5, 0.6)]
+    previous = {("two", "aa"): 0.95, ("nine", "zz"): 0.4}
+    result = round_weights(entries, previous, alpha=0.5, prior=None, method="proportional")
+    assert result.moving[("one", "aa")] == 0.8 and result.moving[("nine", "zz")] == 0.4
+    assert result.moving[("two", "aa")] == 0.95  # a copy is not evaluated: its key is untouched
+    assert 2 not in result.weights and 9 not in result.weights  # uid 9 has no commitment this round
+    assert result.weights[1] > result.weights[3] > 0 and result.mode == "scores"
+    assert math.isclose(sum(result.weights.values()), 1.0)
 
-    commitments = [Commitment(1, "aa", 10, 0.8), Commitment(2, "aa", 20, 0.8), Commitment(3, "bb", 5, 0.6)]
-    new_ema, weights = round_weights(commitments, {2: 0.95, 9: 0.4}, alpha=0.5, method="proportional")
-    assert new_ema[1] == 0.8 and new_ema[2] == pytest.approx(0.475) and new_ema[9] == 0.4
-    assert weights[2] == 0.0
-    assert weights[1] > weights[3] > 0 and weights[9] > 0
-    assert math.isclose(sum(weights.values()), 1.0)
+
+def test_a_fresh_hotkey_with_one_lucky_round_does_not_overtake_the_incumbent() -> None:
+    incumbent = ("inc", "m1")
+    previous = {incumbent: 0.8}
+    entries = [_entry(1, "inc", "m1", 10, 0.8), _entry(2, "fresh", "m2", 90, 0.9)]
+    result = round_weights(entries, previous, alpha=0.3, prior=0.0, method="softmax", temperature=0.05)
+    assert result.weights[1] > result.weights[2]
+    # the same hotkey upgrading its model starts that model from the prior too: no path is cheaper than the other
+    upgraded = round_weights([_entry(1, "inc", "m3", 95, 0.9)], previous, alpha=0.3, prior=0.0)
+    assert upgraded.moving[("inc", "m3")] == pytest.approx(0.27)
+
+
+def test_weights_every_round_fallbacks() -> None:
+    failed = [_entry(4, "a", "x", 1, 0.0, passed_policy=True), _entry(7, "b", "y", 2, None, passed_policy=True)]
+    uniform = round_weights(failed, {}, alpha=0.5, fallback="uniform", burn_uid=0)
+    assert uniform.mode == "uniform" and uniform.weights == {4: 0.5, 7: 0.5}
+    burn = round_weights(failed, {}, alpha=0.5, fallback="burn", burn_uid=3)
+    assert burn.mode == "burn" and burn.weights == {3: 1.0}
+    nobody = round_weights([_entry(4, "a", None, 1, None)], {}, alpha=0.5, fallback="uniform", burn_uid=5)
+    assert nobody.mode == "burn" and nobody.weights == {5: 1.0}

@@ -254,3 +254,24 @@ def test_chain_show_snapshot_works_on_the_bittensor_backend(chain: BittensorChai
     assert snap["block"] == 1001 and snap["block_hash"] == node._hash(1001)
     assert snap["commitments"][0]["model"] == f"hf://acme/good@{REV}"
     assert snap["last_weights"] == {"block": 1001, "uids": [0], "weights": [1.0]}
+
+
+def test_tempo_and_commitments_as_of_a_block(chain: BittensorChain, node: SubnetNode) -> None:
+    node.tempo = 99
+    assert chain.tempo() == 99
+    node.commit("miner-a", f"acme/first:{REV}:{HASH}", block=900)
+    node.commit("miner-a", f"acme/second:{REV}:{HASH}", block=995)
+    assert {r.hotkey: r.raw for r in chain.commitments(at_block=950)} == {"miner-a": f"acme/first:{REV}:{HASH}"}
+    assert chain.commitments(at_block=800) == []
+    assert [r.commitment.repo_id for r in chain.commitments()] == ["acme/second"]
+
+
+def test_a_miner_commits_through_the_sdk_and_reads_it_back(chain: BittensorChain, node: SubnetNode, wallet) -> None:
+    line = f"acme/mine:{REV}:{HASH}"
+    block = chain.commit(line)
+    (sent,) = node.submitted
+    assert sent["function"] == "set_commitment" and sent["signer"] == wallet.hotkey.ss58_address
+    mine = {r.hotkey: r for r in chain.commitments()}[wallet.hotkey.ss58_address]
+    assert (mine.raw, mine.block) == (line, block)
+    with pytest.raises(ChainError, match="at most"):
+        chain.commit("x" * 200)

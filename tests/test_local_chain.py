@@ -71,6 +71,19 @@ def test_latest_commitment_per_hotkey_counts_with_its_block(chain: LocalChain) -
     assert records["m2"].block == 4 and not records["m2"].ok
     assert "':'-separated parts" in records["m2"].error
     assert records["m2"].raw == "not a commitment"
+    # as of block 5 (a round's seed block): m1's earlier commitment counts, not the one made after it
+    at_seed = {r.hotkey: r for r in chain.commitments(at_block=5)}
+    assert at_seed["m1"].block == 0 and at_seed["m1"].commitment.revision == "1" * 40
+    assert {r.hotkey for r in chain.commitments(at_block=3)} == {"m1"}
+
+
+def test_tempo_is_a_setting_of_the_local_chain(tmp_path: Path) -> None:
+    from chain.base import epoch_start
+
+    assert LocalChain(tmp_path / "a.sqlite", block_period_s=0, tempo=360).tempo() == 360
+    assert [epoch_start(b, 10) for b in (0, 9, 10, 19, 20)] == [0, 0, 10, 10, 20]
+    with pytest.raises(ChainError, match="tempo"):
+        LocalChain(tmp_path / "b.sqlite", block_period_s=0, tempo=0)
 
 
 def test_commit_needs_registration_and_fits_128_bytes(chain: LocalChain) -> None:

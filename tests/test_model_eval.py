@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from harness.config import Settings
-from harness.model_eval import SandboxEvaluateStage, ema_of, summarise_scores, weights_of
+from harness.model_eval import SandboxEvaluateStage
 from harness.prepare import PreparedModel, StageFailure
+from harness.tasks.taskset import sha256_of
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -24,7 +25,7 @@ def test_resumed_text_only_model_needs_no_engine_and_scores_withheld_captions_ze
     task_set, _weights = stage.task_set("any2any", "seed-1")
     toolcall_ids = [t["id"] for t in task_set["tasks"] if t["family"] == "toolcall"]
     caption_ids = [t["id"] for t in task_set["tasks"] if t["family"] == "caption"]
-    done = {task_id: 1.0 for task_id in toolcall_ids}  # every task an engine would get is already recorded
+    done = {task_id: {"score": 1.0} for task_id in toolcall_ids}  # every task an engine would get is already recorded
     recorded: list[tuple[str, float]] = []
     outcome = stage(
         PreparedModel(model_dir=Path("/nonexistent"), identity="x", facts={"vision": False}),
@@ -40,9 +41,7 @@ def test_resumed_text_only_model_needs_no_engine_and_scores_withheld_captions_ze
     assert families["toolcall"]["mean"] == pytest.approx(1.0)
     assert families["caption"]["mean"] == pytest.approx(0.0)
     assert outcome.score == pytest.approx(0.5)  # any2any weighs the two families equally
-    assert (
-        outcome.details["task_set_sha256"] == summarise_scores(task_set, {}, {"toolcall": 1.0}, 0.95)["task_set_sha256"]
-    )
+    assert outcome.details["task_set_sha256"] == sha256_of(task_set)
 
 
 def test_unknown_competition_is_a_stage_failure() -> None:
@@ -50,30 +49,3 @@ def test_unknown_competition_is_a_stage_failure() -> None:
     with pytest.raises(StageFailure) as info:
         stage.task_set("nope", "seed")
     assert info.value.failure_class == "unknown-competition"
-
-
-def test_summary_counts_missing_tasks_as_zero_and_records_the_task_set_hash() -> None:
-    task_set = {
-        "seed": "s",
-        "tasks": [{"id": "a", "family": "toolcall"}, {"id": "b", "family": "toolcall"}],
-    }
-    summary = summarise_scores(task_set, {"a": 1.0}, {"toolcall": 1.0}, 0.95)
-    assert summary["score"]["mean"] == pytest.approx(0.5)
-    assert summary["tasks"] == 2
-    other = summarise_scores({**task_set, "seed": "t"}, {"a": 1.0}, {"toolcall": 1.0}, 0.95)
-    assert summary["task_set_sha256"] != other["task_set_sha256"]
-
-
-def test_moving_average_follows_the_alpha_setting() -> None:
-    settings = Settings(scoring={"ema_alpha": 0.5})
-    assert ema_of([1.0], settings) == pytest.approx(1.0)
-    assert ema_of([1.0, 0.0], settings) == pytest.approx(0.5)
-    assert ema_of([1.0, 0.0, 0.0], settings) == pytest.approx(0.25)
-
-
-def test_weights_give_the_leader_most_and_zero_scores_nothing() -> None:
-    settings = Settings(scoring={"weights_method": "softmax", "softmax_temperature": 0.05})
-    weights = weights_of({"good": 0.6, "worse": 0.2, "copy": 0.0}, settings)
-    assert weights["copy"] == 0.0
-    assert weights["good"] > 0.99 > weights["worse"] > 0
-    assert sum(weights.values()) == pytest.approx(1.0)

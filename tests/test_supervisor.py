@@ -68,7 +68,7 @@ class Stages:
         self.evaluated.append(hotkey)
         if hotkey in self.fail_evaluate:
             raise self.fail_evaluate[hotkey]
-        scores = dict(done)
+        scores = {task: float(row["score"]) for task, row in done.items()}
         for index in range(self.tasks):
             task = f"t{index}"
             if task in done:
@@ -83,15 +83,6 @@ class Stages:
         return EvaluationOutcome(score=sum(scores.values()) / self.tasks, details={"competition": competition})
 
 
-def proportional(scores: Mapping[str, float]) -> dict[str, float]:
-    total = sum(scores.values())
-    return {k: v / total for k, v in scores.items()} if total else {}
-
-
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
 @pytest.fixture
 def chain(tmp_path: Path) -> LocalChain:
     return LocalChain(tmp_path / "chain.sqlite", block_period_s=0, retry=RetryPolicy(attempts=3, wait_s=0))
@@ -103,17 +94,20 @@ def _commit(chain: LocalChain, hotkey: str, repo: str, tag: str) -> None:
     chain.advance(1)
 
 
-def _supervisor(tmp_path: Path, chain: LocalChain, stages: Stages) -> Supervisor:
-    settings = Settings(cache_dir=tmp_path / "cache")
-    return Supervisor(
-        settings,
-        chain,
-        Store(tmp_path / "state.sqlite"),
-        evaluate=stages.evaluate,
-        weigh=proportional,
-        ema=mean,
-        prepare=stages.prepare,
-    )
+def _supervisor(
+    tmp_path: Path, chain: LocalChain, stages: Stages, state: str = "state.sqlite", **scoring
+) -> Supervisor:
+    """Proportional weights and a moving score that starts at the first score, so numbers are easy to check."""
+    scoring = {"weights_method": "proportional", "new_model_prior": None, "ema_alpha": 0.5, **scoring}
+    settings = Settings(cache_dir=tmp_path / "cache", scoring=scoring)
+    return Supervisor(settings, chain, Store(tmp_path / state), evaluate=stages.evaluate, prepare=stages.prepare)
+
+
+def _weights(chain: LocalChain) -> dict[str, float]:
+    last = chain.last_weights()
+    assert last is not None
+    hotkey = {n.uid: n.hotkey for n in chain.neurons()}
+    return {hotkey[u]: w for u, w in zip(last.uids, last.weights, strict=True)}
 
 
 def test_round_scores_ranks_and_sets_weights(tmp_path: Path, chain: LocalChain) -> None:
@@ -239,7 +233,7 @@ def test_prepare_of_next_model_overlaps_evaluation(tmp_path: Path, chain: LocalC
     assert seen_during_eval == [["a", "b"]]
 
 
-def test_moving_average_uses_earlier_rounds(tmp_path: Path, chain: LocalChain) -> None:
+def test_moving_score_is_per_model_and_uses_earlier_rounds(tmp_path: Path, chain: LocalChain) -> None:
     _commit(chain, "a", "org/a", "1")
     _commit(chain, "b", "org/b", "2")
     stages = Stages({"a": "ia", "b": "ib"}, {"a": 1.0, "b": 0.0})
@@ -251,3 +245,90 @@ def test_moving_average_uses_earlier_rounds(tmp_path: Path, chain: LocalChain) -
     last = chain.last_weights()
     assert last is not None
     assert last.weights == pytest.approx([0.5, 0.5])  # mean of (1, 0) and (0, 1)
+
+
+def test_a_copy_earns_nothing_even_when_the_original_cannot_be_fetched(tmp_path: Path, chain: LocalChain) -> None:
+    _commit(chain, "original", "org/good", "1")
+    _commit(chain, "copier", "org/copied", "3")
+    stages = Stages({"original": "same", "copier": "same"}, {"original": 0.9, "copier": 0.9})
+    sup = _supervisor(tmp_path, chain, stages)
+    sup.run_round()
+    chain.advance(1)
+    stages.fail_prepare["original"] = StageFailure("fetch", "fetch", "the Hub is down for this repo")
+    round_id = sup.run_round()
+    assert stages.evaluated == ["original"], "the copy was evaluated in the original's place"
+    assert _weights(chain) == {"original": pytest.approx(1.0)}  # not evaluated this round: keeps its value
+    assert ("dedupe", "copy") in [(f["stage"], f["class"]) for f in sup.store.failures(round_id)]
+
+
+def test_the_first_committer_owns_content_seen_first_from_a_later_copy(tmp_path: Path, chain: LocalChain) -> None:
+    _commit(chain, "original", "org/good", "1")
+    _commit(chain, "copier", "org/copied", "3")
+    stages = Stages({"original": "same", "copier": "same"}, {"original": 0.9, "copier": 0.9})
+    stages.fail_prepare["original"] = StageFailure("fetch", "fetch", "down")
+    sup = _supervisor(tmp_path, chain, stages)
+    sup.run_round()  # only the copy could be fetched: it is evaluated, for now
+    assert _weights(chain) == {"copier": pytest.approx(1.0)}
+    del stages.fail_prepare["original"]
+    chain.advance(1)
+    sup.run_round()
+    assert "copier" not in _weights(chain)
+    owner = sup.store.identity_owner("same")
+    assert owner is not None and owner[2] == "original"
+
+
+def test_a_failed_evaluation_counts_zero(tmp_path: Path, chain: LocalChain) -> None:
+    _commit(chain, "a", "org/a", "1")
+    _commit(chain, "b", "org/b", "2")
+    stages = Stages({"a": "ia", "b": "ib"}, {"a": 0.8, "b": 0.4})
+    sup = _supervisor(tmp_path, chain, stages)
+    first = sup.run_round()
+    stages.fail_evaluate["a"] = StageFailure("sandbox", "crashed", "engine exited with 139")
+    chain.advance(1)
+    second = sup.run_round()
+    assert sup.store.moving_scores(first) == {("a", "ia"): pytest.approx(0.8), ("b", "ib"): pytest.approx(0.4)}
+    assert sup.store.moving_scores(second) == {("a", "ia"): pytest.approx(0.4), ("b", "ib"): pytest.approx(0.4)}
+    assert _weights(chain) == {"a": pytest.approx(0.5), "b": pytest.approx(0.5)}
+
+
+@pytest.mark.parametrize(("fallback", "expected"), [("burn", {"a": 1.0}), ("uniform", {"b": 0.5, "c": 0.5})])
+def test_weights_are_set_every_round_with_a_fallback(
+    tmp_path: Path, chain: LocalChain, fallback: str, expected: dict[str, float]
+) -> None:
+    chain.register("a")  # uid 0: the burn uid, commits nothing
+    _commit(chain, "b", "org/b", "2")
+    _commit(chain, "c", "org/c", "3")
+    stages = Stages({"b": "ib", "c": "ic"}, {"b": 0.0, "c": 0.0})
+    sup = _supervisor(tmp_path, chain, stages, weights_fallback=fallback, burn_uid=0)
+    round_id = sup.run_round()
+    assert _weights(chain) == pytest.approx(expected)
+    assert sup.store.weights_for(round_id)["receipt"]["mode"] == fallback
+    assert ("weights", f"fallback-{fallback}") in [(f["stage"], f["class"]) for f in sup.store.failures(round_id)]
+
+
+def test_round_seed_is_the_epoch_boundary_and_later_commitments_wait(tmp_path: Path) -> None:
+    chain = LocalChain(tmp_path / "chain.sqlite", block_period_s=0, tempo=10)
+    _commit(chain, "early", "org/early", "1")  # block 0
+    chain.advance(10)  # block 11: the epoch opened at block 10
+    _commit(chain, "late", "org/late", "2")  # block 11, after the seed block
+    seeds: list[list[str]] = []
+    for state in ("one.sqlite", "two.sqlite"):  # two validators, started 4 blocks apart in the same epoch
+        stages = Stages({"early": "ie", "late": "il"}, {"early": 0.5, "late": 0.9})
+        seen: list[str] = []
+        original = stages.evaluate
+
+        def evaluate(prepared: PreparedModel, *, seed: str, **kwargs: Any) -> EvaluationOutcome:
+            seen.append(seed)  # noqa: B023
+            return original(prepared, seed=seed, **kwargs)  # noqa: B023
+
+        sup = _supervisor(tmp_path, chain, stages, state=state)
+        sup.evaluate = evaluate
+        round_id = sup.run_round()
+        assert stages.evaluated == ["early"], "a commitment made after the seed block took part"
+        assert sup.store.get_round(round_id).block == 10
+        assert sup.epoch_done()
+        seeds.append(seen)
+        chain.advance(4)
+    assert seeds[0] == seeds[1] == [chain.block_hash(10)]
+    chain.advance(10)
+    assert not sup.epoch_done()

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from harness.errors import HarnessError
-from harness.evaluate import select_tasks
+from harness.evaluation_core import select_tasks
 from harness.tasks import (
     build_family,
     build_for_competition,

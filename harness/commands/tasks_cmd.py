@@ -23,7 +23,7 @@ from harness.errors import HarnessError
 
 def read_outputs(path: Path) -> list[dict[str, Any]]:
     """Outcomes from an outputs file; a malformed line is a one-line error naming it."""
-    from harness.evaluate import failure_outcome, outcome_from_response
+    from harness.evaluation_core import failure_outcome, outcome_from_response
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         JSON), `message` ({content, tool_calls}), `content` (text), or `error` (a failure class).
         """
         from harness.cli import state_of
-        from harness.evaluate import build_report, markdown_summary, score_outcomes
+        from harness.evaluate import build_report, markdown_summary, score_each
         from harness.tasks import load_task_set
 
         settings = state_of(ctx).settings
@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
             weights = {t["family"]: 1.0 for t in task_set["tasks"]}
         known = {t["id"] for t in task_set["tasks"]}
         outcomes = [o for o in read_outputs(outputs) if o["task_id"] in known]
-        results = score_outcomes(task_set["tasks"], outcomes, settings.scoring)
+        results = score_each(task_set["tasks"], outcomes, settings.scoring)
         report = build_report(
             task_set=task_set,
             model=model,
