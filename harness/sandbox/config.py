@@ -93,6 +93,20 @@ class SandboxConfig(BaseModel):
     gpu_device: str | None = Field(
         default=None, description="GPU for GPU engines: an index ('0') or a UUID ('GPU-...'); exactly one."
     )
+    gpu_devices: list[str] = Field(
+        default_factory=list,
+        description="GPU pool: one sandbox pinned to each device (index or UUID), models evaluated in parallel; "
+        "empty = [gpu_device] when that is set.",
+    )
+    cpu_slots: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="CPU engine: sandboxes run in parallel, each pinned to its own share of the cores.",
+    )
+    cpuset_cpus: str | None = Field(
+        default=None, description="Cores a sandbox may run on (docker --cpuset-cpus, e.g. '0-3'); set per slot."
+    )
     gpu_min_free_mib: int = Field(default=2048, ge=0, description="Refuse a GPU with less free memory than this.")
     startup_timeout: float = Field(default=600.0, gt=0, description="Seconds from start to healthy.")
     request_timeout: float = Field(default=120.0, gt=0, description="Wall-clock seconds per engine request.")
@@ -105,6 +119,21 @@ class SandboxConfig(BaseModel):
     seed: int = Field(default=0, description="Engine seed (reproducible sampling).")
     sglang: SglangConfig = Field(default_factory=SglangConfig)
     cpu: CpuEngineConfig = Field(default_factory=CpuEngineConfig)
+
+    @field_validator("gpu_devices")
+    @classmethod
+    def _distinct_devices(cls, value: list[str]) -> list[str]:
+        cleaned = [device.strip() for device in value]
+        for device in cleaned:
+            if not device or device.lower() == "all" or "," in device:
+                raise ValueError(f"each of sandbox.gpu_devices names exactly one GPU, got {device!r}")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError(f"sandbox.gpu_devices lists a GPU twice: {cleaned}")
+        return cleaned
+
+    def pool_gpu_devices(self) -> list[str]:
+        """The GPU pool: `gpu_devices`, or the single `gpu_device` of older settings."""
+        return list(self.gpu_devices) or ([self.gpu_device] if self.gpu_device else [])
 
     @field_validator("user")
     @classmethod

@@ -229,6 +229,8 @@ def container_kwargs(
     }
     if cfg.cpus is not None:
         kwargs["nano_cpus"] = int(cfg.cpus * 1e9)
+    if cfg.cpuset_cpus is not None:
+        kwargs["cpuset_cpus"] = cfg.cpuset_cpus
     if cfg.runtime:
         kwargs["runtime"] = cfg.runtime
     if spec.needs_gpu:
