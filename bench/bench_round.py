@@ -34,7 +34,7 @@ THIRD_SEED = 424242
 THIRD_NOISE = 0.3
 
 
-def _third_model(out: Path, cache: Path) -> Path:
+def _third_model(out: Path, cache: Path, seed: int = THIRD_SEED) -> Path:
     """SmolLM2 with a different seed and scale of noise: distinct content that policy allows."""
     import torch
     from safetensors.torch import load_file, save_file
@@ -44,7 +44,7 @@ def _third_model(out: Path, cache: Path) -> Path:
     for item in source.iterdir():
         if item.is_file() and item.name != "model.safetensors":
             shutil.copy2(item, out / item.name)
-    generator = torch.Generator().manual_seed(THIRD_SEED)
+    generator = torch.Generator().manual_seed(seed)
     tensors = load_file(str(source / "model.safetensors"))
     for name in sorted(tensors):
         tensor = tensors[name]

@@ -14,7 +14,7 @@ import pytest
 from harness.config import Settings
 from harness.sandbox import SandboxSpec, engine_command
 from harness.sandbox.sglang_facts import DETERMINISTIC_FLAG, SGLANG_TOOL_CALL_PARSERS, SGLANG_VERSION
-from harness.sandbox.sglang_parser import parse_launch, parser_venv
+from harness.sandbox.sglang_parser import parse_launches, parser_venv
 
 pytestmark = pytest.mark.slow
 
@@ -34,22 +34,35 @@ FIELDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def sglang_python(cache_dir: Path) -> Path:
-    return parser_venv(cache_dir)
-
-
 def launch_argv(settings: Settings, competition: str) -> list[str]:
     command = engine_command(SandboxSpec.from_settings(settings.sandbox, engine="sglang", competition=competition))
     assert command[:3] == LAUNCHER
     return command[3:]
 
 
-@pytest.mark.parametrize("competition", sorted(Settings().competitions))
-def test_every_competition_launch_line_parses_as_configured(sglang_python: Path, competition: str) -> None:
-    settings = Settings()
+DEFAULTS = Settings()
+COMPETITIONS = sorted(DEFAULTS.competitions)
+VARIANT = Settings.model_validate(
+    {"sandbox": {"sglang": {"tool_call_parsers": {}, "context_length": None, "deterministic_inference": False}}}
+)
+TYPO = ["--model-path", "/model", "--tool-call-parser", "llama32"]
+
+
+@pytest.fixture(scope="module")
+def verdicts(cache_dir: Path) -> dict[str, dict]:
+    """Every launch line of these tests, judged in one run of sglang's parser (its import is the slow part)."""
+    argvs = {c: launch_argv(DEFAULTS, c) for c in COMPETITIONS}
+    argvs["variant"] = launch_argv(VARIANT, "toolcall")
+    argvs["typo"] = TYPO
+    answers = parse_launches(parser_venv(cache_dir), list(argvs.values()), FIELDS)
+    return dict(zip(argvs, answers, strict=True))
+
+
+@pytest.mark.parametrize("competition", COMPETITIONS)
+def test_every_competition_launch_line_parses_as_configured(verdicts: dict[str, dict], competition: str) -> None:
+    settings = DEFAULTS
     sg = settings.sandbox.sglang
-    verdict = parse_launch(sglang_python, launch_argv(settings, competition), FIELDS)
+    verdict = verdicts[competition]
     assert verdict["version"] == SGLANG_VERSION
     assert "error" not in verdict, verdict.get("error")
     args = verdict["args"]
@@ -64,26 +77,20 @@ def test_every_competition_launch_line_parses_as_configured(sglang_python: Path,
     assert args["trust_remote_code"] is False
 
 
-def test_settings_variants_parse(sglang_python: Path) -> None:
+def test_settings_variants_parse(verdicts: dict[str, dict]) -> None:
     """No parser, no context length, deterministic mode off: the optional parts of the line parse too."""
-    settings = Settings.model_validate(
-        {"sandbox": {"sglang": {"tool_call_parsers": {}, "context_length": None, "deterministic_inference": False}}}
-    )
-    argv = launch_argv(settings, "toolcall")
-    assert DETERMINISTIC_FLAG not in argv
-    verdict = parse_launch(sglang_python, argv, FIELDS)
+    assert DETERMINISTIC_FLAG not in launch_argv(VARIANT, "toolcall")
+    verdict = verdicts["variant"]
     assert "error" not in verdict, verdict.get("error")
     assert verdict["args"]["tool_call_parser"] is None
     assert verdict["args"]["enable_deterministic_inference"] is False
 
 
-def test_known_parser_names_are_the_pinned_releases(sglang_python: Path) -> None:
+def test_known_parser_names_are_the_pinned_releases(verdicts: dict[str, dict]) -> None:
     """Config-time validation uses a copied list; it must be exactly that version's list."""
-    verdict = parse_launch(sglang_python, ["--model-path", "/model"], ["tool_call_parser"])
-    assert set(verdict["tool_call_parsers"]) == SGLANG_TOOL_CALL_PARSERS
+    assert set(verdicts["typo"]["tool_call_parsers"]) == SGLANG_TOOL_CALL_PARSERS
 
 
-def test_a_typo_parser_is_refused_by_sglang_too(sglang_python: Path) -> None:
+def test_a_typo_parser_is_refused_by_sglang_too(verdicts: dict[str, dict]) -> None:
     """What the config check prevents: the engine would exit at launch, blamed on the miner."""
-    verdict = parse_launch(sglang_python, ["--model-path", "/model", "--tool-call-parser", "llama32"], FIELDS)
-    assert "invalid choice: 'llama32'" in verdict["error"][0]
+    assert "invalid choice: 'llama32'" in verdicts["typo"]["error"][0]

@@ -60,15 +60,18 @@ from sglang.srt.server_args import prepare_server_args
 from sglang.srt.function_call.function_call_parser import FunctionCallParser
 import sglang
 request = json.loads(sys.stdin.read())
-answer = {"version": sglang.__version__, "tool_call_parsers": sorted(FunctionCallParser.ToolCallParserEnum)}
-err = io.StringIO()
-try:
-    with contextlib.redirect_stderr(err):
-        args = prepare_server_args(request["argv"])
-    answer["args"] = {name: getattr(args, name) for name in request["fields"]}
-except SystemExit as exc:
-    answer["error"] = err.getvalue().strip().splitlines()[-1:] or [f"exit {exc.code}"]
-print(json.dumps(answer))
+verdicts = []
+for argv in request["argvs"]:
+    verdict = {"version": sglang.__version__, "tool_call_parsers": sorted(FunctionCallParser.ToolCallParserEnum)}
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            args = prepare_server_args(argv)
+        verdict["args"] = {name: getattr(args, name) for name in request["fields"]}
+    except SystemExit as exc:
+        verdict["error"] = err.getvalue().strip().splitlines()[-1:] or [f"exit {exc.code}"]
+    verdicts.append(verdict)
+print(json.dumps(verdicts))
 """
 
 
@@ -120,15 +123,16 @@ def parser_venv(cache_dir: Path) -> Path:
     return python
 
 
-def parse_launch(python: Path, argv: list[str], fields: list[str]) -> dict[str, Any]:
-    """sglang's verdict on `argv` (the arguments after `-m sglang.launch_server`): `args` holds the requested
-    fields of the parsed ServerArgs, or `error` holds the parser's complaint; plus the version and parser names."""
+def parse_launches(python: Path, argvs: list[list[str]], fields: list[str]) -> list[dict[str, Any]]:
+    """sglang's verdict on each argv (the arguments after `-m sglang.launch_server`), in one process (importing
+    sglang takes most of the time): `args` holds the requested fields of the parsed ServerArgs, or `error` holds
+    the parser's complaint; each verdict also names the version and its tool-call parsers."""
     done = subprocess.run(
         [str(python), "-c", PARSE_SCRIPT],
-        input=json.dumps({"argv": argv, "fields": fields}),
+        input=json.dumps({"argvs": argvs, "fields": fields}),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     if done.returncode != 0:
         raise SglangVenvError(f"sglang's parser did not run: {done.stderr.strip()[-2000:]}")
