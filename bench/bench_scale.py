@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_round import _commit, _settings, _third_model
+from bench.bench_round import _commit, _settings, _third_model, timed_round
 from bench.bench_sandbox import _rate
 from harness.bundled_models import smollm2_degraded_dir, smollm2_dir
 from harness.config import load_settings
@@ -45,13 +44,7 @@ def _round(base: Path, endpoint: str, models: list[tuple[str, Path, str]], slots
         settings.sandbox.cpus = 1.0
         settings.sandbox.cpuset_cpus = "0"
     _commit(settings, models)
-    supervisor = build_supervisor(settings)
-    started = time.perf_counter()
-    round_id = supervisor.run_round()
-    wall = time.perf_counter() - started
-    board = supervisor.store.leaderboard(round_id)
-    failures = supervisor.store.failures(round_id)
-    supervisor.store.close()
+    wall, board, failures = timed_round(build_supervisor(settings))
     return {
         "slots": slots,
         "round_wall_s": round(wall, 2),
