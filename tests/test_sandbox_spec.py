@@ -287,3 +287,23 @@ def test_cpu_continuous_batching_is_off_by_default_and_bounded_when_on() -> None
     command = engine_command(spec)
     assert "--continuous-batching" in command
     assert command[command.index("--kv-cache-bytes") + 1] == str(1 << 30)
+
+
+def test_cpu_engine_wrapper_turns_the_kv_bound_into_a_share_of_the_ram_it_sees() -> None:
+    """transformers sizes the cache as a share of the RAM it sees (the host's); the share must cap it at the
+    bytes the harness allowed, and the harness's own option must not reach transformers."""
+    import importlib.util
+
+    import psutil
+
+    path = Path(__file__).resolve().parents[1] / "sandbox_images" / "cpu" / "serve_cpu.py"
+    module_spec = importlib.util.spec_from_file_location("serve_cpu", path)
+    assert module_spec and module_spec.loader
+    serve_cpu = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(serve_cpu)
+    argv = ["/model", "--continuous-batching", "--kv-cache-bytes", str(1 << 30), "--port", "8000"]
+    out = serve_cpu._bound_kv_cache(argv)
+    assert "--kv-cache-bytes" not in out and out[-2:] == ["--port", "8000"]
+    share = float(out[out.index("--cb-max-memory-percent") + 1])
+    assert share * psutil.virtual_memory().total <= (1 << 30) * 1.0001
+    assert serve_cpu._bound_kv_cache(["/model", "--port", "8000"]) == ["/model", "--port", "8000"]
