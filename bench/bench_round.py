@@ -34,7 +34,7 @@ THIRD_SEED = 424242
 THIRD_NOISE = 0.3
 
 
-def _third_model(out: Path, cache: Path) -> Path:
+def _third_model(out: Path, cache: Path, seed: int = THIRD_SEED) -> Path:
     """SmolLM2 with a different seed and scale of noise: distinct content that policy allows."""
     import torch
     from safetensors.torch import load_file, save_file
@@ -44,7 +44,7 @@ def _third_model(out: Path, cache: Path) -> Path:
     for item in source.iterdir():
         if item.is_file() and item.name != "model.safetensors":
             shutil.copy2(item, out / item.name)
-    generator = torch.Generator().manual_seed(THIRD_SEED)
+    generator = torch.Generator().manual_seed(seed)
     tensors = load_file(str(source / "model.safetensors"))
     for name in sorted(tensors):
         tensor = tensors[name]
@@ -87,6 +87,16 @@ def _commit(settings: Settings, models: list[tuple[str, Path, str]]) -> None:
         chain.advance(1)
 
 
+def timed_round(supervisor: Any) -> tuple[float, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run one round to its end: its wall time, leaderboard and failures (the store is closed after)."""
+    started = time.perf_counter()
+    round_id = supervisor.run_round()
+    wall = time.perf_counter() - started
+    board, failures = supervisor.store.leaderboard(round_id), supervisor.store.failures(round_id)
+    supervisor.store.close()
+    return wall, board, failures
+
+
 def _one_round(base: Path, endpoint: str, models: list[tuple[str, Path, str]], prepare_ahead: int) -> dict[str, Any]:
     data = base / f"ahead-{prepare_ahead}"
     data.mkdir()
@@ -112,12 +122,7 @@ def _one_round(base: Path, endpoint: str, models: list[tuple[str, Path, str]], p
             prepares.append(time.perf_counter() - started)
 
     supervisor.evaluate, supervisor.prepare = timed_evaluate, timed_prepare
-    started = time.perf_counter()
-    round_id = supervisor.run_round()
-    wall = time.perf_counter() - started
-    board = supervisor.store.leaderboard(round_id)
-    failures = supervisor.store.failures(round_id)
-    supervisor.store.close()
+    wall, board, failures = timed_round(supervisor)
     downloaded = sum(f.stat().st_size for f in (data / "models").rglob("*") if f.is_file())
     shutil.rmtree(data / "models", ignore_errors=True)
     return {

@@ -34,8 +34,10 @@ when the engine died)."""
 @contextlib.contextmanager
 def open_docker_sandbox(settings: Settings, prepared: PreparedModel, competition: str) -> Iterator[Any]:
     from harness.sandbox import SandboxError, SandboxSpec, run_sandbox
+    from harness.sandbox.pool import current_overrides
 
-    spec = SandboxSpec.from_settings(settings.sandbox, competition=competition)
+    # In a pool, the slot this thread holds pins the sandbox to its GPU or cores.
+    spec = SandboxSpec.from_settings(settings.sandbox, competition=competition, **current_overrides())
     try:
         with run_sandbox(spec, prepared.model_dir) as sandbox:
             yield sandbox

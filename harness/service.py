@@ -25,6 +25,7 @@ log = get_logger(__name__)
 
 
 def build_supervisor(settings: Settings) -> Supervisor:
+    from harness.executors import executor_for
     from harness.model_eval import SandboxEvaluateStage
 
     chain = open_chain(settings.chain, Path(settings.cache_dir))
@@ -34,6 +35,7 @@ def build_supervisor(settings: Settings) -> Supervisor:
         chain,
         store,
         evaluate=SandboxEvaluateStage(settings),
+        executor=executor_for(settings.sandbox),
     )
 
 

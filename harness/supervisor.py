@@ -18,6 +18,7 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,8 +29,10 @@ from typing import Any, Protocol
 
 from chain.base import Chain, ChainError, CommitmentRecord, RateLimited, epoch_start
 from harness.config import Settings
+from harness.executors.local import LocalExecutor
 from harness.logging import get_logger
 from harness.prepare import PreparedModel, StageFailure, prepare_commitment, prepare_deadline_s
+from harness.sandbox.pool import Slot, SlotPool
 from harness.store import ModelRecord, Store
 from scoring.aggregate import Claim, RoundEntry, RoundWeights, earliest_claim, round_weights
 
@@ -111,6 +114,7 @@ class Supervisor:
         *,
         evaluate: EvaluateStage,
         prepare: PrepareStage = _default_prepare,
+        executor: LocalExecutor | None = None,
     ) -> None:
         self.settings = settings
         self.config = settings.supervisor
@@ -118,6 +122,11 @@ class Supervisor:
         self.store = store
         self.evaluate = evaluate
         self.prepare = prepare
+        # One sandbox slot unless told otherwise: tests and callers that build a Supervisor keep running models
+        # one at a time; the service passes `executor_for(settings.sandbox)`.
+        self.executor = executor or LocalExecutor(SlotPool([Slot(0)]))
+        self._locks_guard = threading.Lock()
+        self._content_locks: dict[str, threading.Lock] = {}
         self.stop_event = threading.Event()
         self.heartbeat = time.monotonic()
 
@@ -171,26 +180,29 @@ class Supervisor:
         seed = rnd.block_hash or str(seed_block)
         log.info("round", round=rnd.id, seed_block=seed_block, block=block, resumed=resumed)
         candidates = self._candidates(rnd.id, seed_block)
-        entries: list[RoundEntry] = []
-        ahead = self.config.prepare_ahead
+        # With N slots, N models are evaluated at once, so N times as many are prepared ahead.
+        ahead = self.config.prepare_ahead * len(self.executor)
+        submit_lock = threading.Lock()
         with ThreadPoolExecutor(max_workers=max(ahead, 1), thread_name_prefix="prepare") as pool:
-            for index, candidate in enumerate(candidates):
-                for upcoming in candidates[index : index + 1 + ahead]:
-                    if upcoming.future is None and self._needs_prepare(rnd.id, upcoming):
-                        upcoming.future = pool.submit(self.prepare, upcoming.record, self.settings)
+
+            def job(index: int, candidate: Candidate) -> RoundEntry:
+                with submit_lock:
+                    for upcoming in candidates[index : index + 1 + ahead]:
+                        if upcoming.future is None and self._needs_prepare(rnd.id, upcoming):
+                            upcoming.future = pool.submit(self.prepare, upcoming.record, self.settings)
                 self._check_stop(candidates)
                 self.heartbeat = time.monotonic()
                 result = self.process_model(rnd.id, seed, candidate)
-                entries.append(
-                    RoundEntry(
-                        uid=candidate.uid,
-                        hotkey=candidate.record.hotkey,
-                        identity=result.identity,
-                        block=candidate.record.block,
-                        score=result.score,
-                        passed_policy=result.passed_policy,
-                    )
+                return RoundEntry(
+                    uid=candidate.uid,
+                    hotkey=candidate.record.hotkey,
+                    identity=result.identity,
+                    block=candidate.record.block,
+                    score=result.score,
+                    passed_policy=result.passed_policy,
                 )
+
+            entries = self.executor.map([functools.partial(job, i, c) for i, c in enumerate(candidates)])
         self._set_weights(rnd.id, entries)
         self.store.finish_round(rnd.id, "done")
         log.info("round finished", round=rnd.id, scored=sum(1 for e in entries if e.score is not None))
@@ -298,7 +310,19 @@ class Supervisor:
             return ModelResult(prepared.identity, None, True)
         return ModelResult(prepared.identity, self._evaluate(round_id, seed, candidate, prepared), True)
 
+    def _content_lock(self, identity: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._content_locks.setdefault(identity, threading.Lock())
+
     def _evaluate(self, round_id: int, seed: str, candidate: Candidate, prepared: PreparedModel) -> float | None:
+        """One evaluation per content and round: with several slots, a copy and its original can reach here at
+        the same time; the second waits for the first and takes its finished evaluation."""
+        with self._content_lock(prepared.identity):
+            return self._evaluate_content(round_id, seed, candidate, prepared)
+
+    def _evaluate_content(
+        self, round_id: int, seed: str, candidate: Candidate, prepared: PreparedModel
+    ) -> float | None:
         model = candidate.model
         evaluation = self.store.start_evaluation(round_id, model.id, prepared.identity)
         if evaluation.finished:

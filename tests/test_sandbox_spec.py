@@ -264,3 +264,62 @@ def test_check_gpu_on_a_real_gpu() -> None:
         check_gpu(first.uuid, first.memory_total_mib + 1)
     kw = kwargs_for(engine="sglang", gpu_device=first.uuid)
     assert kw["device_requests"][0]["DeviceIDs"] == [first.uuid]
+
+
+def test_sglang_tool_call_parser_typo_is_a_config_error() -> None:
+    """`llama32` is not a parser of the pinned sglang: the settings refuse it instead of every miner crashing."""
+    with pytest.raises(ValidationError, match="'llama32' for 'toolcall' is not one of sglang"):
+        SandboxConfig.model_validate({"sglang": {"tool_call_parsers": {"toolcall": "llama32"}}})
+    with pytest.raises(ValidationError, match="'auto'"):
+        SandboxConfig.model_validate({"sglang": {"tool_call_parsers": {"toolcall": "auto"}}})
+    assert SandboxConfig.model_validate({"sglang": {"tool_call_parsers": {"toolcall": "llama3"}}})
+
+
+def test_sglang_deterministic_inference_on_by_default() -> None:
+    assert "--enable-deterministic-inference" in engine_command(
+        SandboxSpec.from_settings(SandboxConfig(), engine="sglang")
+    )
+    off = SandboxSpec.from_settings(SandboxConfig(), engine="sglang", sglang={"deterministic_inference": False})
+    assert "--enable-deterministic-inference" not in engine_command(off)
+
+
+def test_memory_bytes_reads_docker_sizes() -> None:
+    from harness.sandbox.spec import memory_bytes
+
+    assert memory_bytes("8g") == 8 << 30
+    assert memory_bytes("512M") == 512 << 20
+    assert memory_bytes("1048576") == 1 << 20
+    with pytest.raises(ValueError, match="not a memory size"):
+        memory_bytes("lots")
+
+
+def test_cpu_continuous_batching_is_off_by_default_and_bounded_when_on() -> None:
+    """Off: outputs must not depend on batch neighbours. On: the KV cache is a share of the sandbox's limit."""
+    default = engine_command(SandboxSpec.from_settings(SandboxConfig(), engine="cpu"))
+    assert "--continuous-batching" not in default
+    spec = SandboxSpec.from_settings(
+        SandboxConfig(), engine="cpu", memory_limit="4g", cpu={"continuous_batching": True, "kv_cache_fraction": 0.25}
+    )
+    command = engine_command(spec)
+    assert "--continuous-batching" in command
+    assert command[command.index("--kv-cache-bytes") + 1] == str(1 << 30)
+
+
+def test_cpu_engine_wrapper_turns_the_kv_bound_into_a_share_of_the_ram_it_sees() -> None:
+    """transformers sizes the cache as a share of the RAM it sees (the host's); the share must cap it at the
+    bytes the harness allowed, and the harness's own option must not reach transformers."""
+    import importlib.util
+
+    import psutil
+
+    path = Path(__file__).resolve().parents[1] / "sandbox_images" / "cpu" / "serve_cpu.py"
+    module_spec = importlib.util.spec_from_file_location("serve_cpu", path)
+    assert module_spec and module_spec.loader
+    serve_cpu = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(serve_cpu)
+    argv = ["/model", "--continuous-batching", "--kv-cache-bytes", str(1 << 30), "--port", "8000"]
+    out = serve_cpu._bound_kv_cache(argv)
+    assert "--kv-cache-bytes" not in out and out[-2:] == ["--port", "8000"]
+    share = float(out[out.index("--cb-max-memory-percent") + 1])
+    assert share * psutil.virtual_memory().total <= (1 << 30) * 1.0001
+    assert serve_cpu._bound_kv_cache(["/model", "--port", "8000"]) == ["/model", "--port", "8000"]

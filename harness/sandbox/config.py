@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-# Official sglang image the GPU engine image is built FROM (CUDA 12 build: widest driver support).
-SGLANG_BASE_IMAGE = "lmsysorg/sglang:v0.5.19-cu129"
+from harness.sandbox.sglang_facts import SGLANG_BASE_IMAGE, SGLANG_TOOL_CALL_PARSERS, SGLANG_VERSION
 
 
 class SglangConfig(BaseModel):
@@ -23,13 +22,23 @@ class SglangConfig(BaseModel):
     )
     dtype: str = Field(default="auto", description="--dtype")
     log_level: str = Field(default="warning", description="--log-level")
+    deterministic_inference: bool = Field(
+        default=True,
+        description="--enable-deterministic-inference: outputs independent of batch composition, so validators "
+        "agree; costs throughput (batch-invariant kernels, PyTorch sampling; docs/scale.md).",
+    )
 
     @field_validator("tool_call_parsers")
     @classmethod
     def _parser_names(cls, value: dict[str, str]) -> dict[str, str]:
+        """A typo here would make every model of the competition crash at launch and be recorded as the
+        miner's failure; it is the validator's, so it is refused when the settings load."""
         for competition, parser in value.items():
-            if not parser.replace("_", "").replace("-", "").isalnum():
-                raise ValueError(f"tool call parser {parser!r} for {competition!r} is not a plain name")
+            if parser not in SGLANG_TOOL_CALL_PARSERS:
+                raise ValueError(
+                    f"tool call parser {parser!r} for {competition!r} is not one of sglang {SGLANG_VERSION}'s: "
+                    f"{', '.join(sorted(SGLANG_TOOL_CALL_PARSERS))}"
+                )
         return value
 
 
@@ -43,6 +52,19 @@ class CpuEngineConfig(BaseModel):
         ge=1,
         description="Concurrent requests to the CPU engine (caps sandbox.max_concurrency): without continuous "
         "batching, parallel requests fight over the cores (8 was 3x slower than 1 in bench_sandbox).",
+    )
+    continuous_batching: bool = Field(
+        default=False,
+        description="`transformers serve --continuous-batching`: several times the throughput at concurrency 8 "
+        "(bench_scale), but an answer depends on which requests share its batch, so validators may disagree; "
+        "off by default. When on, sandbox.max_concurrency applies instead of cpu.max_concurrency.",
+    )
+    kv_cache_fraction: float = Field(
+        default=0.25,
+        gt=0,
+        le=0.8,
+        description="With continuous batching: the KV cache's bound as a fraction of sandbox.memory_limit (its "
+        "own default sizes the cache from the host's RAM and can exhaust the sandbox).",
     )
 
 
@@ -78,6 +100,20 @@ class SandboxConfig(BaseModel):
     gpu_device: str | None = Field(
         default=None, description="GPU for GPU engines: an index ('0') or a UUID ('GPU-...'); exactly one."
     )
+    gpu_devices: list[str] = Field(
+        default_factory=list,
+        description="GPU pool: one sandbox pinned to each device (index or UUID), models evaluated in parallel; "
+        "empty = [gpu_device] when that is set.",
+    )
+    cpu_slots: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="CPU engine: sandboxes run in parallel, each pinned to its own share of the cores.",
+    )
+    cpuset_cpus: str | None = Field(
+        default=None, description="Cores a sandbox may run on (docker --cpuset-cpus, e.g. '0-3'); set per slot."
+    )
     gpu_min_free_mib: int = Field(default=2048, ge=0, description="Refuse a GPU with less free memory than this.")
     startup_timeout: float = Field(default=600.0, gt=0, description="Seconds from start to healthy.")
     max_concurrency: int = Field(default=8, ge=1, description="Concurrent requests per engine.")
@@ -89,6 +125,21 @@ class SandboxConfig(BaseModel):
     seed: int = Field(default=0, description="Engine seed (reproducible sampling).")
     sglang: SglangConfig = Field(default_factory=SglangConfig)
     cpu: CpuEngineConfig = Field(default_factory=CpuEngineConfig)
+
+    @field_validator("gpu_devices")
+    @classmethod
+    def _distinct_devices(cls, value: list[str]) -> list[str]:
+        cleaned = [device.strip() for device in value]
+        for device in cleaned:
+            if not device or device.lower() == "all" or "," in device:
+                raise ValueError(f"each of sandbox.gpu_devices names exactly one GPU, got {device!r}")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError(f"sandbox.gpu_devices lists a GPU twice: {cleaned}")
+        return cleaned
+
+    def pool_gpu_devices(self) -> list[str]:
+        """The GPU pool: `gpu_devices`, or the single `gpu_device` of older settings."""
+        return list(self.gpu_devices) or ([self.gpu_device] if self.gpu_device else [])
 
     @field_validator("user")
     @classmethod

@@ -182,7 +182,7 @@ class Sandbox:
         `request_timeout=evaluation.request_timeout_s`: the one per-request deadline setting."""
         cfg = self.spec.config
         concurrency = cfg.max_concurrency
-        if self.spec.engine == "cpu":
+        if self.spec.engine == "cpu" and not cfg.cpu.continuous_batching:
             concurrency = min(concurrency, cfg.cpu.max_concurrency)
         kwargs: dict[str, Any] = {
             "max_concurrency": concurrency,

@@ -16,6 +16,7 @@ from typing import Any
 from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
 
 from harness.sandbox.config import SandboxConfig
+from harness.sandbox.sglang_facts import DETERMINISTIC_FLAG
 
 # Labels on every container we start; the reaper finds leftovers by them.
 LABEL = "io.harness.sandbox"
@@ -95,7 +96,7 @@ def engine_command(spec: SandboxSpec) -> list[str]:
     cfg = spec.config
     port = str(cfg.engine_port)
     if spec.engine == "cpu":
-        return [
+        args = [
             "python",
             "/opt/engine/serve_cpu.py",
             MODEL_MOUNT,
@@ -113,6 +114,10 @@ def engine_command(spec: SandboxSpec) -> list[str]:
             "--log-level",
             cfg.cpu.log_level,
         ]
+        if cfg.cpu.continuous_batching:
+            kv_bytes = int(memory_bytes(cfg.memory_limit) * cfg.cpu.kv_cache_fraction)
+            return [*args, "--continuous-batching", "--kv-cache-bytes", str(kv_bytes)]
+        return args
     sg = cfg.sglang
     args = [
         "python3",
@@ -138,7 +143,21 @@ def engine_command(spec: SandboxSpec) -> list[str]:
     parser = sg.tool_call_parsers.get(spec.competition or "")
     if parser:
         args += ["--tool-call-parser", parser]
+    if sg.deterministic_inference:
+        args.append(DETERMINISTIC_FLAG)
     return args
+
+
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def memory_bytes(limit: str | int) -> int:
+    """Bytes of a docker memory limit ("8g", "512m", "1073741824"), as docker reads it (binary units)."""
+    text = str(limit).strip().lower()
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in _MEMORY_UNITS else (text, "")
+    if not number.isdigit():
+        raise ValueError(f"not a memory size: {limit!r} (expected e.g. 8g, 512m or bytes)")
+    return int(number) * _MEMORY_UNITS[unit]
 
 
 def gpu_device_request(device_id: str) -> DeviceRequest:
@@ -220,6 +239,8 @@ def container_kwargs(
         "log_config": LogConfig(type=LogConfig.types.JSON, config={"max-size": "10m", "max-file": "2"}),
     }
     kwargs["nano_cpus"] = int(cpus * 1e9)  # never 0 (= unlimited)
+    if cfg.cpuset_cpus is not None:
+        kwargs["cpuset_cpus"] = cfg.cpuset_cpus
     if cfg.runtime:
         kwargs["runtime"] = cfg.runtime
     if spec.needs_gpu:

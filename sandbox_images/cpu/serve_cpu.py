@@ -24,6 +24,18 @@ def _pin_model_listing(model_id: str) -> None:
     ModelManager.get_gen_models = staticmethod(pinned)
 
 
+def _bound_kv_cache(argv: list[str]) -> list[str]:
+    """`--kv-cache-bytes N` (from the sandbox's memory limit) -> `--cb-max-memory-percent`: on CPU, transformers
+    sizes the continuous-batching cache as a share of the host's RAM, which a container's limit does not cap."""
+    if "--kv-cache-bytes" not in argv:
+        return argv
+    at = argv.index("--kv-cache-bytes")
+    import psutil
+
+    share = min(int(argv[at + 1]) / psutil.virtual_memory().total, 0.6)
+    return [*argv[:at], "--cb-max-memory-percent", f"{share:.6f}", *argv[at + 2 :]]
+
+
 def main(argv: list[str]) -> None:
     if "--trust-remote-code" in argv:
         raise SystemExit("serve_cpu: --trust-remote-code is never allowed in the sandbox")
@@ -33,7 +45,7 @@ def main(argv: list[str]) -> None:
     _pin_model_listing(model)
     from transformers.cli.transformers import main as transformers_main
 
-    sys.argv = ["transformers", "serve", *argv]
+    sys.argv = ["transformers", "serve", *_bound_kv_cache(argv)]
     transformers_main()
 
 
