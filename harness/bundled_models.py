@@ -170,3 +170,62 @@ def _build_smollm2_degraded(out: Path, cache_dir: Path) -> None:
 def smollm2_degraded_dir(cache_dir: Path) -> Path:
     """A deliberately worse copy of SmolLM2 (noised weights), built on first use."""
     return ensure_built(SMOLLM2_DEGRADED_NAME, _build_smollm2_degraded, cache_dir)
+
+
+def vlm_name() -> str:
+    """The demo VLM's cache folder name: changes with the training recipe and code, so a change rebuilds."""
+    from harness.vlm_train import recipe_digest
+
+    return f"vlm-smollm2-clip-{recipe_digest()}"
+
+
+def _build_vlm(out: Path, cache_dir: Path) -> None:
+    import json
+
+    from harness.vlm_train import build_vlm
+
+    metrics = build_vlm(out, smollm2_dir(cache_dir))
+    # Beside the folder, not in it: the model's files are exactly what a miner would publish.
+    (bundled_dir(cache_dir) / f"{vlm_name()}.metrics.json").write_text(json.dumps(metrics) + "\n")
+
+
+def vlm_dir(cache_dir: Path) -> Path:
+    """The demo vision-language model (Llava: tiny CLIP tower + SmolLM2), trained on first use (minutes)."""
+    return ensure_built(vlm_name(), _build_vlm, cache_dir)
+
+
+VLM_NOISED_SUFFIX = "-noised"
+VLM_NOISE_SCALE = 0.35
+VLM_NOISE_SEED = 20261201
+
+
+def _build_vlm_noised(out: Path, cache_dir: Path) -> None:
+    """The VLM with seeded noise on its vision tower only: it still speaks fluently but misreads the scene.
+
+    The demo's "worse miner" for captions: same architecture, files and size as the VLM, so it passes
+    policy and runs in the same sandbox, and scores between the VLM and a model that cannot see.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    source = vlm_dir(cache_dir)
+    for item in source.iterdir():
+        if item.name != "model.safetensors":
+            shutil.copy2(item, out / item.name)
+    generator = torch.Generator().manual_seed(VLM_NOISE_SEED)
+    tensors = load_file(str(source / "model.safetensors"))
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        if "vision_tower" not in name or tensor.ndim < 2:
+            continue
+        as_float = tensor.float()
+        noise = torch.randn(as_float.shape, generator=generator) * as_float.std() * VLM_NOISE_SCALE
+        tensors[name] = (as_float + noise).to(tensor.dtype)
+    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    card = (out / "README.md").read_text()
+    (out / "README.md").write_text(card.replace("(harness demo VLM)", "(harness demo VLM, vision tower noised)"))
+
+
+def vlm_noised_dir(cache_dir: Path) -> Path:
+    """A deliberately worse copy of the demo VLM (noised vision tower), built on first use."""
+    return ensure_built(vlm_name() + VLM_NOISED_SUFFIX, _build_vlm_noised, cache_dir)
