@@ -7,12 +7,13 @@ Pixtral's processor requires torchvision. What sglang does with it is in docs/vl
 
 Why this training. Teaching a language model to see end to end costs far more than a few minutes of two CPU
 cores. Instead the language model stays frozen and the picture is turned into words it already reads: the
-vision tower is trained (cheaply: 16 patch tokens, no language model in the loop) to emit, at image token *i*,
-the *i*-th token of a canonical description of the scene ("two red circles, one blue square and three green
-triangles."). The projector's second layer maps each slot class onto that token's input embedding, so the
-frozen SmolLM2 finds the scene's words where the image was and paraphrases them into a caption. The vision tower
-sees only pixels at serving time: the words come out of what it recognises, so wrong recognition gives wrong
-words, and a noised copy of the tower (the demo's worse miner) names the wrong things.
+vision tower is trained (cheaply: 25 patch tokens, no language model in the loop) to emit, at image token *i*,
+the *i*-th token of a canonical description of the scene ("two red circles and one blue square on a white
+background."). The projector's second layer maps each slot class onto that token's input embedding (an empty
+slot onto zeros, which disturbed the language model least of the pads tried), so the frozen SmolLM2 finds the
+scene's words where the image was and paraphrases them into a caption. The vision tower sees only pixels at
+serving time: the words come out of what it recognises, so wrong recognition gives wrong words, and a noised
+copy of the tower (the demo's worse miner) names the wrong things.
 """
 
 from __future__ import annotations
@@ -70,13 +71,13 @@ class VlmRecipe:
 
     seed: int = 20261201
     render_size: int = 224  # the procedural task images' default side (TaskConfig.image_size)
-    image_size: int = 128  # the image processor resizes to this, so the tower sees a 4x4 patch grid
+    image_size: int = 160  # the image processor resizes to this, so the tower sees a 5x5 patch grid
     patch_size: int = 32
     vision_hidden: int = 192
     vision_layers: int = 4
     vision_heads: int = 4
-    train_scenes: int = 2400  # rendered once, then sampled: rendering is most of the cost of a step
-    steps: int = 400
+    train_scenes: int = 3000  # rendered once, then sampled: rendering is most of the cost of a step
+    steps: int = 600
     batch: int = 32
     learning_rate: float = 2e-3
     slot_scale: float = 3.0  # the winning slot's pre-activation target: gelu(3) ~ 3, gelu(-3) ~ 0
@@ -106,16 +107,17 @@ def slot_caption(scene: dict) -> str:
 
     parts = [f"{number_word(g['count'])} {g['colour']} {_plural(g['shape'], g['count'])}" for g in scene["groups"]]
     joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f" {joined}."
+    return f" {joined} on a {scene['background']} background."
 
 
 def slot_vocabulary(tokenizer: Any) -> list[int]:
     """Token ids the slots can hold: every word of every canonical caption, the pad (a space) first."""
-    from harness.tasks.caption_gen import COLOURS, SHAPES
+    from harness.tasks.caption_gen import BACKGROUNDS, COLOURS, SHAPES
     from harness.tasks.toolcall_library import number_word
 
     words = [" " + c for c in COLOURS] + [" " + s for s in SHAPES] + [" " + s + "s" for s in SHAPES]
-    words += [" " + number_word(n) for n in range(1, 10)] + [",", " and", "."]
+    words += [" " + number_word(n) for n in range(1, 10)] + [",", " and", ".", " on", " a", " background"]
+    words += [" " + b for b in BACKGROUNDS]
     ids = [_single_token(tokenizer, " ")]
     for word in words:
         for token in tokenizer(word, add_special_tokens=False).input_ids:
@@ -238,6 +240,7 @@ def train(model: Any, processor: Any, recipe: VlmRecipe = RECIPE) -> dict:
         projector.linear_2.weight.zero_()
         projector.linear_2.bias.zero_()
         projector.linear_2.weight[:, :classes] = embeddings[vocab].T / recipe.slot_scale
+        projector.linear_2.weight[:, 0] = 0.0  # an empty slot is silence (a zero vector), not a word
         projector.linear_1.weight[classes:] = 0.0
         projector.linear_1.bias[classes:] = 0.0
     params = [*model.model.vision_tower.parameters(), projector.linear_1.weight, projector.linear_1.bias]
