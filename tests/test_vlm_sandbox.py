@@ -29,7 +29,7 @@ from harness.vlm_train import RECIPE
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 WEIGHTS = {"caption": 1.0}
-CAPTION_N = 6
+CAPTION_N = 4
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
@@ -58,7 +58,7 @@ def _run(model_dir: Path, task_set: dict, vision: bool) -> tuple[dict, list[byte
             transport = RecordingTransport(str(sandbox.socket_path))
 
             async def go() -> dict:
-                async with sandbox.client(transport=transport) as client:
+                async with sandbox.client(transport=transport, request_timeout=300) as client:
                     return await evaluate(
                         client,
                         task_set,
