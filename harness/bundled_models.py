@@ -128,6 +128,27 @@ def smollm2_dir(cache_dir: Path) -> Path:
     return ensure_built(SMOLLM2_NAME, _build_smollm2, cache_dir)
 
 
+def noised_copy(source: Path, out: Path, seed: int, scale: float, selects: Callable[[str], bool]) -> None:
+    """Copy a model folder, adding seeded Gaussian noise (scaled to each tensor's spread) to the weight matrices
+    whose names `selects` picks: a deliberately worse model with the same architecture, files and size."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    for item in source.iterdir():
+        if item.name != "model.safetensors":
+            shutil.copy2(item, out / item.name)
+    generator = torch.Generator().manual_seed(seed)
+    tensors = load_file(str(source / "model.safetensors"))
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        if tensor.ndim < 2 or not selects(name):
+            continue
+        as_float = tensor.float()
+        noise = torch.randn(as_float.shape, generator=generator) * as_float.std() * scale
+        tensors[name] = (as_float + noise).to(tensor.dtype)
+    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+
+
 SMOLLM2_DEGRADED_NAME = "smollm2-135m-degraded"
 DEGRADED_NOISE_SCALE = 0.6
 DEGRADED_SEED = 20261122
@@ -139,23 +160,7 @@ def _build_smollm2_degraded(out: Path, cache_dir: Path) -> None:
     Same architecture, size and files as the real model, so it passes policy and runs in the same sandbox,
     but it answers clearly worse: the demo's and the end-to-end tests' "worse miner".
     """
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    source = smollm2_dir(cache_dir)
-    for item in source.iterdir():
-        if item.name != "model.safetensors":
-            shutil.copy2(item, out / item.name)
-    generator = torch.Generator().manual_seed(DEGRADED_SEED)
-    tensors = load_file(str(source / "model.safetensors"))
-    for name in sorted(tensors):
-        tensor = tensors[name]
-        if tensor.ndim < 2:
-            continue
-        as_float = tensor.float()
-        noise = torch.randn(as_float.shape, generator=generator) * as_float.std() * DEGRADED_NOISE_SCALE
-        tensors[name] = (as_float + noise).to(tensor.dtype)
-    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    noised_copy(smollm2_dir(cache_dir), out, DEGRADED_SEED, DEGRADED_NOISE_SCALE, lambda name: True)
     card = (
         (out / "README.md")
         .read_text()
@@ -205,23 +210,7 @@ def _build_vlm_noised(out: Path, cache_dir: Path) -> None:
     The demo's "worse miner" for captions: same architecture, files and size as the VLM, so it passes
     policy and runs in the same sandbox, and scores between the VLM and a model that cannot see.
     """
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    source = vlm_dir(cache_dir)
-    for item in source.iterdir():
-        if item.name != "model.safetensors":
-            shutil.copy2(item, out / item.name)
-    generator = torch.Generator().manual_seed(VLM_NOISE_SEED)
-    tensors = load_file(str(source / "model.safetensors"))
-    for name in sorted(tensors):
-        tensor = tensors[name]
-        if "vision_tower" not in name or tensor.ndim < 2:
-            continue
-        as_float = tensor.float()
-        noise = torch.randn(as_float.shape, generator=generator) * as_float.std() * VLM_NOISE_SCALE
-        tensors[name] = (as_float + noise).to(tensor.dtype)
-    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    noised_copy(vlm_dir(cache_dir), out, VLM_NOISE_SEED, VLM_NOISE_SCALE, lambda name: "vision_tower" in name)
     card = (out / "README.md").read_text()
     (out / "README.md").write_text(card.replace("(harness demo VLM)", "(harness demo VLM, vision tower noised)"))
 

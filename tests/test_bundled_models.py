@@ -91,3 +91,24 @@ def test_vlm_names_colours_far_above_chance_and_its_noised_copy_does_worse(vlm: 
     chance = 1 / len(COLOURS)
     assert accuracy["vlm"]["colour_slot_accuracy"] > 3 * chance, accuracy
     assert accuracy["noised"]["colour_slot_accuracy"] < accuracy["vlm"]["colour_slot_accuracy"], accuracy
+
+
+def test_noised_copy_changes_only_the_selected_matrices(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from harness.bundled_models import noised_copy
+
+    source, out = tmp_path / "src", tmp_path / "out"
+    source.mkdir()
+    out.mkdir()
+    tensors = {"vision_tower.w": torch.ones(4, 4), "language_model.w": torch.ones(4, 4)}
+    tensors["vision_tower.b"] = torch.ones(4)
+    save_file(tensors, str(source / "model.safetensors"))
+    (source / "config.json").write_text("{}")
+    noised_copy(source, out, seed=1, scale=0.5, selects=lambda name: "vision_tower" in name)
+    noised = load_file(str(out / "model.safetensors"))
+    assert not torch.equal(noised["vision_tower.w"], tensors["vision_tower.w"])
+    assert torch.equal(noised["language_model.w"], tensors["language_model.w"])
+    assert torch.equal(noised["vision_tower.b"], tensors["vision_tower.b"])  # vectors (norms, biases) kept
+    assert (out / "config.json").read_text() == "{}"
