@@ -102,8 +102,9 @@ def test_noised_copy_changes_only_the_selected_matrices(tmp_path: Path) -> None:
     source, out = tmp_path / "src", tmp_path / "out"
     source.mkdir()
     out.mkdir()
-    tensors = {"vision_tower.w": torch.ones(4, 4), "language_model.w": torch.ones(4, 4)}
-    tensors["vision_tower.b"] = torch.ones(4)
+    matrix = torch.arange(16.0).reshape(4, 4)  # noise scales with the spread: constant tensors would stay put
+    tensors = {"vision_tower.w": matrix, "language_model.w": matrix.clone()}
+    tensors["vision_tower.b"] = torch.arange(4.0)
     save_file(tensors, str(source / "model.safetensors"))
     (source / "config.json").write_text("{}")
     noised_copy(source, out, seed=1, scale=0.5, selects=lambda name: "vision_tower" in name)
