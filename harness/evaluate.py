@@ -184,6 +184,7 @@ def score_outcomes(
             [by_task[results[i]["id"]]["references"] for i in caption_rows],
             [by_task[results[i]["id"]].get("prompt", "") for i in caption_rows],
             scoring.caption_max_words,
+            truths=[by_task[results[i]["id"]].get("truth") for i in caption_rows],
         )
         for i, s in zip(caption_rows, scores, strict=True):
             results[i].update(score=s.score, similarity=s.similarity, penalty=s.penalty, flags=list(s.flags))
