@@ -101,21 +101,21 @@ def recipe_digest(recipe: VlmRecipe = RECIPE) -> str:
 
 
 def slot_caption(scene: dict) -> str:
-    """The canonical words for a scene, left to right: what the tower learns to put in its slots."""
-    from harness.tasks.caption_gen import _plural
+    """The canonical words for a scene, group by group as laid out: what the tower learns to put in its slots."""
+    from harness.tasks.caption_gen import plural
     from harness.tasks.toolcall_library import number_word
 
-    parts = [f"{number_word(g['count'])} {g['colour']} {_plural(g['shape'], g['count'])}" for g in scene["groups"]]
+    parts = [f"{number_word(g['count'])} {g['colour']} {plural(g['shape'], g['count'])}" for g in scene["groups"]]
     joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return f" {joined} on a {scene['background']} background."
 
 
 def slot_vocabulary(tokenizer: Any) -> list[int]:
     """Token ids the slots can hold: every word of every canonical caption, the pad (a space) first."""
-    from harness.tasks.caption_gen import BACKGROUNDS, COLOURS, SHAPES
+    from harness.tasks.caption_gen import BACKGROUNDS, COLOURS, SHAPES, plural
     from harness.tasks.toolcall_library import number_word
 
-    words = [" " + c for c in COLOURS] + [" " + s for s in SHAPES] + [" " + s + "s" for s in SHAPES]
+    words = [" " + c for c in COLOURS] + [" " + s for s in SHAPES] + [" " + plural(s, 2) for s in SHAPES]
     words += [" " + number_word(n) for n in range(1, 10)] + [",", " and", ".", " on", " a", " background"]
     words += [" " + b for b in BACKGROUNDS]
     ids = [_single_token(tokenizer, " ")]

@@ -2,27 +2,28 @@
 
 On the same seeded caption tasks the VLM must score strictly above its noised copy, which must score strictly
 above the text-only SmolLM2 (its caption tasks are withheld: it cannot see). And the image the engine decoded
-must be the task's own image: the request bytes on the socket are the task's PNG, and the engine's prompt grew by
-exactly the image tokens the model's processor expands one image into.
+must be the task's own image: the request bytes on the socket are the task's PNG (the bytes the task set was
+hashed with), and the engine's prompt grew by exactly the image tokens the processor expands one image into.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from harness.config import Settings
 from harness.evaluate import evaluate
 from harness.evaluate_config import EvaluationConfig
 from harness.sandbox import SandboxSpec, docker_client, run_sandbox
 from harness.tasks import build_for_competition
-from harness.tasks.caption_gen import render
 from harness.tasks.config import TasksConfig
 from harness.vlm_train import RECIPE
 
@@ -109,12 +110,19 @@ def test_the_engine_received_the_task_images(runs: dict, task_set: dict) -> None
         urls = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
         assert len(urls) == 1 and urls[0].startswith("data:image/png;base64,")
         sent.append(base64.b64decode(urls[0].split(",", 1)[1]))
-    expected = [render(t["scene"], TasksConfig().image_size) for t in task_set["tasks"]]
+    expected = [_task_png(t) for t in task_set["tasks"]]
     assert sorted(sent) == sorted(expected)  # the socket carried each task's own picture, byte for byte
+    side = TasksConfig().image_size
+    assert all(Image.open(io.BytesIO(png)).size == (side, side) for png in sent)
     # ... and the engine decoded it: its prompt is the text plus exactly the image tokens of one picture
     text = runs["vlm"][0]["tasks"]
     prompt_tokens = {r["prompt_tokens"] for r in text}
     assert prompt_tokens == {_expected_prompt_tokens(by_id[text[0]["id"]], vlm_path=runs["vlm_path"])}
+
+
+def _task_png(task: dict) -> bytes:
+    url = task["messages"][0]["content"][1]["image_url"]["url"]
+    return base64.b64decode(url.split(",", 1)[1])
 
 
 def _expected_prompt_tokens(task: dict, vlm_path: Path) -> int:
@@ -123,5 +131,7 @@ def _expected_prompt_tokens(task: dict, vlm_path: Path) -> int:
 
     processor = AutoProcessor.from_pretrained(str(vlm_path))
     rendered = processor.apply_chat_template(task["messages"], add_generation_prompt=True)
-    image_tokens = rendered.count("<image>") * RECIPE.grid * RECIPE.grid
-    return len(processor.tokenizer(rendered.replace("<image>", ""), add_special_tokens=False).input_ids) + image_tokens
+    image = Image.open(io.BytesIO(_task_png(task))).convert("RGB")
+    ids = processor(text=rendered, images=[image], return_tensors="pt")["input_ids"][0].tolist()
+    assert ids.count(processor.tokenizer.convert_tokens_to_ids("<image>")) == RECIPE.grid * RECIPE.grid
+    return len(ids)
