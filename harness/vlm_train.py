@@ -76,8 +76,8 @@ class VlmRecipe:
     vision_hidden: int = 192
     vision_layers: int = 4
     vision_heads: int = 4
-    train_scenes: int = 3000  # rendered once, then sampled: rendering is most of the cost of a step
-    steps: int = 600
+    train_scenes: int = 4000  # rendered once, then sampled: rendering is most of the cost of a step
+    steps: int = 1500
     batch: int = 32
     learning_rate: float = 2e-3
     slot_scale: float = 3.0  # the winning slot's pre-activation target: gelu(3) ~ 3, gelu(-3) ~ 0
