@@ -128,6 +128,27 @@ def smollm2_dir(cache_dir: Path) -> Path:
     return ensure_built(SMOLLM2_NAME, _build_smollm2, cache_dir)
 
 
+def noised_copy(source: Path, out: Path, seed: int, scale: float, selects: Callable[[str], bool]) -> None:
+    """Copy a model folder, adding seeded Gaussian noise (scaled to each tensor's spread) to the weight matrices
+    whose names `selects` picks: a deliberately worse model with the same architecture, files and size."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    for item in source.iterdir():
+        if item.name != "model.safetensors":
+            shutil.copy2(item, out / item.name)
+    generator = torch.Generator().manual_seed(seed)
+    tensors = load_file(str(source / "model.safetensors"))
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        if tensor.ndim < 2 or not selects(name):
+            continue
+        as_float = tensor.float()
+        noise = torch.randn(as_float.shape, generator=generator) * as_float.std() * scale
+        tensors[name] = (as_float + noise).to(tensor.dtype)
+    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+
+
 SMOLLM2_DEGRADED_NAME = "smollm2-135m-degraded"
 DEGRADED_NOISE_SCALE = 0.6
 DEGRADED_SEED = 20261122
@@ -139,23 +160,7 @@ def _build_smollm2_degraded(out: Path, cache_dir: Path) -> None:
     Same architecture, size and files as the real model, so it passes policy and runs in the same sandbox,
     but it answers clearly worse: the demo's and the end-to-end tests' "worse miner".
     """
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    source = smollm2_dir(cache_dir)
-    for item in source.iterdir():
-        if item.name != "model.safetensors":
-            shutil.copy2(item, out / item.name)
-    generator = torch.Generator().manual_seed(DEGRADED_SEED)
-    tensors = load_file(str(source / "model.safetensors"))
-    for name in sorted(tensors):
-        tensor = tensors[name]
-        if tensor.ndim < 2:
-            continue
-        as_float = tensor.float()
-        noise = torch.randn(as_float.shape, generator=generator) * as_float.std() * DEGRADED_NOISE_SCALE
-        tensors[name] = (as_float + noise).to(tensor.dtype)
-    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    noised_copy(smollm2_dir(cache_dir), out, DEGRADED_SEED, DEGRADED_NOISE_SCALE, lambda name: True)
     card = (
         (out / "README.md")
         .read_text()
@@ -170,3 +175,47 @@ def _build_smollm2_degraded(out: Path, cache_dir: Path) -> None:
 def smollm2_degraded_dir(cache_dir: Path) -> Path:
     """A deliberately worse copy of SmolLM2 (noised weights), built on first use."""
     return ensure_built(SMOLLM2_DEGRADED_NAME, _build_smollm2_degraded, cache_dir)
+
+
+def vlm_name() -> str:
+    """The demo VLM's cache folder name: changes with the training recipe and code, so a change rebuilds."""
+    from harness.vlm_train import recipe_digest
+
+    return f"vlm-smollm2-clip-{recipe_digest()}"
+
+
+def _build_vlm(out: Path, cache_dir: Path) -> None:
+    import json
+
+    from harness.vlm_train import build_vlm
+
+    metrics = build_vlm(out, smollm2_dir(cache_dir))
+    # Beside the folder, not in it: the model's files are exactly what a miner would publish.
+    (bundled_dir(cache_dir) / f"{vlm_name()}.metrics.json").write_text(json.dumps(metrics) + "\n")
+
+
+def vlm_dir(cache_dir: Path) -> Path:
+    """The demo vision-language model (Llava: tiny CLIP tower + SmolLM2), trained on first use (minutes)."""
+    return ensure_built(vlm_name(), _build_vlm, cache_dir)
+
+
+VLM_NOISED_SUFFIX = "-noised"
+VLM_NOISE_SCALE = 0.7  # held-out colour words: 0.49 right unnoised, 0.28 at 0.7, 0.13 at 1.0
+VLM_NOISE_SEED = 20261201
+
+
+def _build_vlm_noised(out: Path, cache_dir: Path) -> None:
+    """The VLM with seeded noise on its vision tower only: it still speaks fluently but misreads the scene.
+
+    The demo's "worse miner" for captions: same architecture, files and size as the VLM, so it passes
+    policy and runs in the same sandbox, and scores between the VLM and a model that cannot see.
+    """
+    noised_copy(vlm_dir(cache_dir), out, VLM_NOISE_SEED, VLM_NOISE_SCALE, lambda name: "vision_tower" in name)
+    card = (out / "README.md").read_text()
+    (out / "README.md").write_text(card.replace("(harness demo VLM)", "(harness demo VLM, vision tower noised)"))
+
+
+def vlm_noised_dir(cache_dir: Path) -> Path:
+    """A deliberately worse copy of the demo VLM (noised vision tower), built on first use."""
+    name = f"{vlm_name()}{VLM_NOISED_SUFFIX}-{VLM_NOISE_SEED}-{round(VLM_NOISE_SCALE * 100)}"  # a new noise rebuilds
+    return ensure_built(name, _build_vlm_noised, cache_dir)

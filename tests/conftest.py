@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.bundled_models import smollm2_dir
+from harness.bundled_models import smollm2_dir, vlm_dir, vlm_noised_dir
 from harness.config import default_cache_dir
 
 
@@ -76,3 +76,15 @@ def cache_dir() -> Path:
 def smollm2(cache_dir: Path) -> Path:
     """The real SmolLM2-135M-Instruct in HF format; built once per machine (about 30 s), then reused."""
     return smollm2_dir(cache_dir)
+
+
+@pytest.fixture(scope="session")
+def vlm(cache_dir: Path) -> Path:
+    """The demo VLM (Llava: tiny CLIP tower + SmolLM2); trained once per machine (minutes), then reused."""
+    return vlm_dir(cache_dir)
+
+
+@pytest.fixture(scope="session")
+def vlm_noised(cache_dir: Path) -> Path:
+    """The demo VLM with a noised vision tower (the demo's worse miner); built once per machine."""
+    return vlm_noised_dir(cache_dir)

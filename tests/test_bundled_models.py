@@ -57,3 +57,59 @@ def test_degraded_model_has_same_layout_but_different_weights(smollm2: Path, cac
         a, b = real.get_tensor(name), worse.get_tensor(name)
         assert a.shape == b.shape and a.dtype == b.dtype
         assert not bool((a == b).all())
+
+
+def test_vlm_is_a_vision_llava_folder_that_policy_allows(vlm: Path) -> None:
+    import policies
+
+    config = json.loads((vlm / "config.json").read_text())
+    assert config["architectures"] == ["LlavaForConditionalGeneration"]
+    assert config["vision_config"]["model_type"] == "clip_vision_model"
+    names = {p.name for p in vlm.iterdir()}
+    assert {"model.safetensors", "processor_config.json", "chat_template.jinja", "tokenizer.json"} <= names
+    assert "<image>" in (vlm / "chat_template.jinja").read_text()
+    report = policies.check_local(vlm)
+    assert report.allowed, report.violations
+    assert report.facts["vision"] is True
+
+
+@pytest.mark.slow
+def test_vlm_names_colours_far_above_chance_and_its_noised_copy_does_worse(vlm: Path, vlm_noised: Path) -> None:
+    """Measured on held-out scenes (a seed training never used), through the served feature path."""
+    import random
+
+    from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+    from harness.tasks.caption_gen import COLOURS
+    from harness.vlm_train import slot_accuracy
+
+    processor = AutoProcessor.from_pretrained(str(vlm))
+    accuracy = {}
+    for name, folder in (("vlm", vlm), ("noised", vlm_noised)):
+        model = LlavaForConditionalGeneration.from_pretrained(str(folder)).float().eval()
+        accuracy[name] = slot_accuracy(model, processor, random.Random(424242), 128)
+    chance = 1 / len(COLOURS)
+    assert accuracy["vlm"]["colour_slot_accuracy"] > 3 * chance, accuracy
+    assert accuracy["noised"]["colour_slot_accuracy"] < accuracy["vlm"]["colour_slot_accuracy"], accuracy
+
+
+def test_noised_copy_changes_only_the_selected_matrices(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from harness.bundled_models import noised_copy
+
+    source, out = tmp_path / "src", tmp_path / "out"
+    source.mkdir()
+    out.mkdir()
+    matrix = torch.arange(16.0).reshape(4, 4)  # noise scales with the spread: constant tensors would stay put
+    tensors = {"vision_tower.w": matrix, "language_model.w": matrix.clone()}
+    tensors["vision_tower.b"] = torch.arange(4.0)
+    save_file(tensors, str(source / "model.safetensors"))
+    (source / "config.json").write_text("{}")
+    noised_copy(source, out, seed=1, scale=0.5, selects=lambda name: "vision_tower" in name)
+    noised = load_file(str(out / "model.safetensors"))
+    assert not torch.equal(noised["vision_tower.w"], tensors["vision_tower.w"])
+    assert torch.equal(noised["language_model.w"], tensors["language_model.w"])
+    assert torch.equal(noised["vision_tower.b"], tensors["vision_tower.b"])  # vectors (norms, biases) kept
+    assert (out / "config.json").read_text() == "{}"

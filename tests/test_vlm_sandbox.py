@@ -1,0 +1,143 @@
+"""Issue 10, end to end in the CPU sandbox: the demo VLM sees the task images.
+
+On the same seeded caption tasks the VLM must score strictly above its noised copy, which must score strictly
+above the text-only SmolLM2 (its caption tasks are withheld: it cannot see). And the image the engine decoded
+must be the task's own image: the request bytes on the socket are the task's PNG (the bytes the task set was
+hashed with), and the engine's prompt grew by exactly the image tokens the processor expands one image into.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from harness.config import Settings
+from harness.evaluate import evaluate
+from harness.evaluate_config import EvaluationConfig
+from harness.sandbox import SandboxSpec, docker_client, run_sandbox
+from harness.tasks import build_for_competition
+from harness.tasks.config import TasksConfig
+from harness.vlm_train import RECIPE
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+WEIGHTS = {"caption": 1.0}
+CAPTION_N = 4
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """The sandbox's Unix-socket transport, keeping a copy of every request body it sends to the engine."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.inner = httpx.AsyncHTTPTransport(uds=socket_path, retries=0)
+        self.bodies: list[bytes] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        if request.url.path.endswith("/chat/completions"):
+            self.bodies.append(body)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _run(model_dir: Path, task_set: dict, vision: bool) -> tuple[dict, list[bytes]]:
+    spec = SandboxSpec.from_settings(Settings().sandbox, engine="cpu", memory_limit="4g", competition="any2any")
+    spec.extra_labels["io.harness.test"] = uuid.uuid4().hex[:12]
+    docker = docker_client()
+    try:
+        with run_sandbox(spec, model_dir, client=docker) as sandbox:
+            transport = RecordingTransport(str(sandbox.socket_path))
+
+            async def go() -> dict:
+                async with sandbox.client(transport=transport, request_timeout=300) as client:
+                    return await evaluate(
+                        client,
+                        task_set,
+                        model="/model",
+                        family_weights=WEIGHTS,
+                        evaluation=EvaluationConfig(concurrency=1, max_tokens=40, request_timeout_s=300),
+                        vision=vision,
+                        competition="any2any",
+                    )
+
+            return asyncio.run(go()), transport.bodies
+    finally:
+        docker.close()
+
+
+@pytest.fixture(scope="module")
+def task_set() -> dict:
+    return build_for_competition("vlm-sandbox", WEIGHTS, TasksConfig(caption_n=CAPTION_N))
+
+
+@pytest.fixture(scope="module")
+def runs(task_set: dict, vlm: Path, vlm_noised: Path, smollm2: Path) -> dict:
+    return {
+        "vlm_path": vlm,
+        "vlm": _run(vlm, task_set, vision=True),
+        "noised": _run(vlm_noised, task_set, vision=True),
+        "text": _run(smollm2, task_set, vision=False),
+    }
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 10 goal not met yet: under the fact-checking caption scorer the demo VLM's captions scored 0.0 "
+    "on these 4 tasks (as did the noised copy): its tower names colours far above chance, but SmolLM2's paraphrase "
+    "keeps too few correct facts (docs/vlm.md, 'What is missing')",
+)
+def test_the_vlm_outscores_its_noised_copy_which_outscores_a_text_only_model(runs: dict) -> None:
+    score = {name: runs[name][0]["score"]["mean"] for name in ("vlm", "noised", "text")}
+    captions = {r["id"]: r["content"] for r in runs["vlm"][0]["tasks"]}
+    assert score["vlm"] > score["noised"] > score["text"], (score, captions)
+    vlm_rows = runs["vlm"][0]["tasks"]
+    assert all(r["error"] is None for r in vlm_rows), vlm_rows
+    assert runs["text"][0]["errors"] == {"not-vision-capable": CAPTION_N}
+
+
+def test_the_engine_received_the_task_images(runs: dict, task_set: dict) -> None:
+    report, bodies = runs["vlm"]
+    assert report["families"]["caption"]["n"] == CAPTION_N
+    assert len(bodies) == CAPTION_N
+    by_id = {t["id"]: t for t in task_set["tasks"]}
+    sent: list[bytes] = []
+    for body in bodies:
+        parts = json.loads(body)["messages"][0]["content"]
+        urls = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+        assert len(urls) == 1 and urls[0].startswith("data:image/png;base64,")
+        sent.append(base64.b64decode(urls[0].split(",", 1)[1]))
+    expected = [_task_png(t) for t in task_set["tasks"]]
+    assert sorted(sent) == sorted(expected)  # the socket carried each task's own picture, byte for byte
+    side = TasksConfig().image_size
+    assert all(Image.open(io.BytesIO(png)).size == (side, side) for png in sent)
+    # ... and the engine decoded it: its prompt is the text plus exactly the image tokens of one picture
+    text = runs["vlm"][0]["tasks"]
+    prompt_tokens = {r["prompt_tokens"] for r in text}
+    assert prompt_tokens == {_expected_prompt_tokens(by_id[text[0]["id"]], vlm_path=runs["vlm_path"])}
+
+
+def _task_png(task: dict) -> bytes:
+    url = task["messages"][0]["content"][1]["image_url"]["url"]
+    return base64.b64decode(url.split(",", 1)[1])
+
+
+def _expected_prompt_tokens(task: dict, vlm_path: Path) -> int:
+    """Our own demo model's processor (not a miner's: nothing from a miner's repo is loaded on the host)."""
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(str(vlm_path))
+    rendered = processor.apply_chat_template(task["messages"], add_generation_prompt=True)
+    image = Image.open(io.BytesIO(_task_png(task))).convert("RGB")
+    ids = processor(text=rendered, images=[image], return_tensors="pt")["input_ids"][0].tolist()
+    assert ids.count(processor.tokenizer.convert_tokens_to_ids("<image>")) == RECIPE.grid * RECIPE.grid
+    return len(ids)

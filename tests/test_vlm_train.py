@@ -1,0 +1,67 @@
+"""The demo VLM's recipe: what the tower learns to say, the chat template that takes images, the cache key."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import jinja2
+
+from harness.tasks.caption_gen import sample_scene
+from harness.vlm_train import CHAT_TEMPLATE, IMAGE_TOKEN, RECIPE, recipe_digest, slot_caption
+
+
+def _render(messages: list[dict]) -> str:
+    return jinja2.Environment().from_string(CHAT_TEMPLATE).render(messages=messages, add_generation_prompt=True)
+
+
+def test_slot_caption_names_every_group_left_to_right() -> None:
+    scene = {
+        "background": "white",
+        "text": None,
+        "groups": [
+            {"shape": "circle", "colour": "red", "count": 2, "position": "left"},
+            {"shape": "square", "colour": "blue", "count": 1, "position": "right"},
+        ],
+    }
+    assert slot_caption(scene) == " two red circles and one blue square on a white background."
+
+
+def test_slot_captions_fit_the_image_token_grid(smollm2) -> None:  # type: ignore[no-untyped-def]
+    """Every canonical caption must fit the image tokens, or the tower could never say all of it."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(smollm2))
+    rng = random.Random(3)
+    lengths = [len(tokenizer(slot_caption(sample_scene(rng)), add_special_tokens=False).input_ids) for _ in range(300)]
+    assert max(lengths) <= RECIPE.grid * RECIPE.grid
+
+
+def test_template_puts_images_before_the_text_whatever_their_order() -> None:
+    task_order = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Describe it."}, {"type": "image_url", "image_url": {"url": "x"}}],
+        }
+    ]
+    rendered = _render(task_order)
+    assert rendered.index(IMAGE_TOKEN) < rendered.index("Describe it.")
+    assert rendered.count(IMAGE_TOKEN) == 1 and "x" not in rendered.replace("<|im_start|>", "")
+    assert rendered.endswith("<|im_start|>assistant\n")
+
+
+def test_template_renders_string_content_like_smollm2(smollm2) -> None:  # type: ignore[no-untyped-def]
+    """Tool-call tasks send plain strings: the VLM must see exactly what SmolLM2 sees, so they tie there."""
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    original = (smollm2 / "chat_template.jinja").read_text()
+    expected = jinja2.Environment().from_string(original).render(messages=messages, add_generation_prompt=True)
+    assert _render(messages) == expected
+    no_system = [{"role": "user", "content": "U"}]
+    assert _render(no_system) == jinja2.Environment().from_string(original).render(
+        messages=no_system, add_generation_prompt=True
+    )
+
+
+def test_cache_key_follows_the_recipe() -> None:
+    assert recipe_digest() == recipe_digest()
+    assert recipe_digest(dataclasses.replace(RECIPE, steps=RECIPE.steps + 1)) != recipe_digest()
