@@ -59,6 +59,7 @@ def test_degraded_model_has_same_layout_but_different_weights(smollm2: Path, cac
         assert not bool((a == b).all())
 
 
+@pytest.mark.slow  # the vlm fixture trains the demo VLM once per machine (minutes)
 def test_vlm_is_a_vision_llava_folder_that_policy_allows(vlm: Path) -> None:
     import policies
 
