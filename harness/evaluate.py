@@ -11,12 +11,12 @@ audited and re-scored offline. The engine is anything with `async chat_completio
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.evaluate_config import EvaluationConfig
 from harness.evaluation_core import (
@@ -28,10 +28,12 @@ from harness.evaluation_core import (
     select_tasks,
     summarise,
 )
+from harness.tasks.families import get_family
 from harness.tasks.taskset import sha256_of
-from scoring.caption import CaptionScorer
 from scoring.config import ScoringConfig
-from scoring.toolcall import check_parsed, parse_message
+
+if TYPE_CHECKING:
+    from scoring.caption import CaptionScorer
 
 __all__ = [
     "ChatEngine",
@@ -49,61 +51,30 @@ __all__ = [
 REPORT_FORMAT = "harness-report/1"
 
 
-def _text_of(content: Any) -> str:
-    """Message text; content given as parts keeps its text parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
-
-
-@functools.cache
-def _shared_caption_scorer(batch_size: int) -> CaptionScorer:
-    """One embedding model per process: loading it costs seconds, rounds come every few minutes."""
-    return CaptionScorer(batch_size=batch_size)
-
-
 def score_outcomes(
     tasks: Sequence[dict],
     outcomes: Sequence[dict],
     scoring: ScoringConfig,
     caption_scorer: CaptionScorer | None = None,
 ) -> list[dict]:
-    """Per-task results: the outcome plus `score` in [0, 1] and what explains it. Failed requests score 0."""
+    """Per-task results: the outcome plus `score` in [0, 1] and what explains it. Failed requests score 0;
+    answered ones are scored by their task family (`harness.tasks.families`), a family's tasks in one batch."""
     by_id = {o["task_id"]: o for o in outcomes}
+    resources = {"caption": caption_scorer}
     results: list[dict] = []
-    caption_rows: list[int] = []
+    answered: dict[str, list[tuple[int, dict, dict]]] = defaultdict(list)
     for task in tasks:
         outcome = by_id.get(task["id"]) or failure_outcome(task["id"], "missing-output", "no output recorded")
         fields = {k: v for k, v in outcome.items() if k != "task_id"}
         result = {"id": task["id"], "family": task["family"], "category": task["category"], **fields, "score": 0.0}
-        if task["family"] == "toolcall" and not outcome["error"]:
-            parsed = parse_message({"content": outcome["content"], "tool_calls": outcome["tool_calls"]})
-            verdict = check_parsed(task["functions"], parsed, task["possible_answer"], task["category"])
-            result.update(
-                score=verdict.score(scoring.toolcall_score),
-                valid=verdict.valid,
-                error_type=verdict.error_type,
-                parsed_format=parsed.format,
-                calls=parsed.calls,
-                partial=vars(verdict.partial),
-            )
-        elif task["family"] == "caption" and not outcome["error"]:
-            caption_rows.append(len(results))
+        if not outcome["error"]:
+            answered[task["family"]].append((len(results), task, outcome))
         results.append(result)
-    if caption_rows:
-        scorer = caption_scorer or _shared_caption_scorer(scoring.caption_batch_size)
-        texts = [_text_of(results[i]["content"]) for i in caption_rows]
-        by_task = {t["id"]: t for t in tasks}
-        scores = scorer.score(
-            texts,
-            [by_task[results[i]["id"]]["references"] for i in caption_rows],
-            [by_task[results[i]["id"]].get("prompt", "") for i in caption_rows],
-            scoring.caption_max_words,
-        )
-        for i, s in zip(caption_rows, scores, strict=True):
-            results[i].update(score=s.score, similarity=s.similarity, penalty=s.penalty, flags=list(s.flags))
+    for name, rows in answered.items():
+        family = get_family(name)
+        scored = family.score([t for _, t, _ in rows], [o for _, _, o in rows], scoring, resources.get(name))
+        for (index, _, _), fields in zip(rows, scored, strict=True):
+            results[index].update(fields)
     return results
 
 

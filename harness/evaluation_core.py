@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from harness.evaluate_config import EvaluationConfig
+from harness.tasks.families import get_family
 from scoring.aggregate import Estimate, combine, family_estimate
 
 
@@ -98,9 +99,11 @@ def failure_outcome(task_id: str, failure: str, message: str, latency_s: float |
 
 
 def select_tasks(tasks: Sequence[dict], vision: bool) -> tuple[list[dict], list[dict]]:
-    """(sent, withheld): caption tasks go only to vision-capable models; withheld ones score 0."""
-    sent = [t for t in tasks if vision or t["family"] != "caption"]
-    withheld = [t for t in tasks if not vision and t["family"] == "caption"]
+    """(sent, withheld): tasks of families that need vision go only to vision-capable models; withheld ones
+    score 0."""
+    withheld_ids = {id(t) for t in tasks if not vision and get_family(t["family"]).needs_vision}
+    sent = [t for t in tasks if id(t) not in withheld_ids]
+    withheld = [t for t in tasks if id(t) in withheld_ids]
     return sent, withheld
 
 

@@ -12,7 +12,11 @@ class ScoringConfig(BaseModel):
         default="strict", description="Tool-call score that drives weights: BFCL pass/fail, or partial credit."
     )
     caption_max_words: int = Field(default=60, ge=1, description="Captions longer than this are penalised.")
-    caption_batch_size: int = Field(default=64, ge=1, description="Embedding batch size for caption scoring.")
+    caption_batch_size: int = Field(
+        default=64,
+        ge=1,
+        description="Unused: captions are embedded one at a time so no score depends on its batch (docs/captions.md).",
+    )
     ci_level: float = Field(default=0.95, gt=0, lt=1, description="Confidence level of per-family intervals.")
     ema_alpha: float = Field(default=0.3, gt=0, le=1, description="Weight of the newest round in the EMA.")
     new_model_prior: float | None = Field(

@@ -9,14 +9,17 @@ BFCL's own data). The few deliberate differences are where BFCL would crash or c
 - Function names are compared as given (BFCL may map `.` to `_` for some API models; our models answer with
   the names we sent).
 - Matching of parallel calls is BFCL's greedy first-fit, kept on purpose so verdicts agree.
-- Irrelevance (no tool fits, so no call is right): BFCL only checks that no call decodes. Here the answer must
-  also be plain words (`scoring.text_quality`: not empty, not gibberish, not a loop), since the system prompt
-  asks for exactly that; otherwise a model emitting garbage or nothing earns every irrelevance point for free.
-  `check` therefore takes the answer's `text`; without it an irrelevance answer is invalid.
+- Irrelevance (no tool fits, so no call is right): BFCL only checks that no call decodes. Here an answer
+  without a call is right when it is silent (empty text, or BFCL's canonical no-call answer `[]`) or plain
+  words (`scoring.text_quality`); an answer that is text but not words (gibberish, a token loop, replacement
+  characters) is wrong, so a broken model does not collect irrelevance points by emitting garbage.
+  `check` therefore takes the answer's `text` (default: empty, i.e. silent).
 
 Partial credit (`CheckResult.partial`) gives a smoother signal than pass/fail: per expected call, the name,
 the share of needed arguments present (unknown ones count against it), and the share of given values accepted.
-Which of the two drives weights is the `scoring.toolcall_score` setting.
+It does not pay for guessing: a call earns partial credit only when at least one argument the request states
+(one whose ground truth is not optional) has an accepted value; the right function with placeholder, default
+or first-enum arguments earns 0. Which of the two drives weights is the `scoring.toolcall_score` setting.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "Partial",
     "check",
     "check_parsed",
+    "is_silent",
     "parse_message",
     "parse_text",
     "parse_tool_calls",
@@ -91,6 +95,11 @@ _OK = _Verdict(True)
 def standardize_string(text: str) -> str:
     """BFCL's string normalisation: drop spaces and `,./-_*^`, lower-case, single quotes to double."""
     return text.translate(_STRIP).lower().replace("'", '"')
+
+
+def is_silent(text: object) -> bool:
+    """An answer that says nothing: no text, blank text, or an empty call list (BFCL's canonical no-call)."""
+    return text is None or (isinstance(text, str) and text.strip() in ("", "[]"))
 
 
 def _std(value: Any) -> Any:
@@ -261,7 +270,7 @@ def _strict(functions: list, calls: list[Call], answers: list, category: str, te
         empty = not calls or (len(calls) == 1 and not calls[0])
         if not empty:
             return _Verdict(False, "irrelevance_error:decoder_success", "called a tool")
-        problem = plain_words_problem(text)
+        problem = None if is_silent(text) else plain_words_problem(text)
         if problem is not None:
             return _Verdict(False, "irrelevance_error:not_plain_words", f"answer is not plain words: {problem}")
         return _OK
@@ -306,6 +315,8 @@ def _partial_one(function: dict | None, call: Call, expected: dict) -> Partial:
     good = sum(1 for p in judged if _check_param(args[p], props[p], answer[p]).ok)
     considered = set(judged) | set(needed)
     values_share = good / len(considered) if considered else 1.0
+    if needed and not any(p in args and _check_param(args[p], props[p], answer[p]).ok for p in needed if p in props):
+        return Partial(1.0, args_share, values_share, 0.0)  # no stated value right: a guess, not partly right
     score = W_NAME + W_ARGS * args_share + W_VALUES * values_share
     return Partial(1.0, args_share, values_share, score)
 
@@ -343,7 +354,7 @@ def check(
 ) -> CheckResult:
     """Judge decoded `calls` against BFCL's ground-truth form; `category` is a BFCL python category name.
 
-    `text` is the answer's prose, judged only where no call is right (irrelevance): it must be plain words."""
+    `text` is the answer's prose, judged only where no call is right (irrelevance): silent or plain words."""
     functions = functions if isinstance(functions, list) else [functions]
     answers = possible_answer if isinstance(possible_answer, list) else []
     try:
@@ -358,7 +369,7 @@ def check(
 
 def check_parsed(functions: list[dict], parsed: ParsedCalls, possible_answer: list[dict], category: str) -> CheckResult:
     """Like BFCL's runner: an answer that does not decode is wrong, except where no call is the right answer
-    (and then its text must be plain words)."""
+    (and then its text must be silent or plain words)."""
     if not parsed.decoded and "irrelevance" not in category:
         return CheckResult(False, "ast_decoder:decoder_failed", [parsed.error or "no tool call"])
     return check(functions, parsed.calls, possible_answer, category, parsed.text)

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.tasks.config import BFCL_PYTHON_CATEGORIES
+from harness.tasks.truth import calls_from_truth
+
+__all__ = ["PYTHON_CATEGORIES", "bfcl_data_dir", "calls_from_truth", "load_category", "real_ast_checker"]
 
 PYTHON_CATEGORIES = BFCL_PYTHON_CATEGORIES
 
@@ -55,40 +58,3 @@ def load_category(category: str) -> list[tuple[dict, list]]:
         )
     }
     return [(q, answers[q["id"]]) for q in questions if q["id"] in answers]
-
-
-def _concrete(alternatives: list, pick: int) -> tuple[bool, Any]:
-    """A concrete value from a list of alternatives; (False, None) means leave the parameter out."""
-    real = [a for a in alternatives if a != ""]
-    if not real:
-        return False, None
-    if pick < 0 and "" in alternatives:
-        return False, None
-    return True, _materialise(real[pick % len(real)], pick)
-
-
-def _materialise(value: Any, pick: int) -> Any:
-    if isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
-        out = {}
-        for key, alts in value.items():
-            keep, concrete = _concrete(alts, pick)
-            if keep:
-                out[key] = concrete
-        return out
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return [_materialise(v, pick) for v in value]
-    return value
-
-
-def calls_from_truth(truth: list[dict], pick: int) -> list[dict]:
-    """Concrete calls from a ground truth; `pick` chooses among alternatives, -1 leaves optional ones out."""
-    calls = []
-    for entry in truth:
-        ((name, params),) = entry.items()
-        args = {}
-        for param, alts in params.items():
-            keep, value = _concrete(alts, pick)
-            if keep:
-                args[param] = value
-        calls.append({name: args})
-    return calls

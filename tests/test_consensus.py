@@ -56,7 +56,7 @@ def _local_prepare(folders: dict[str, Path], staged: Path):
 def _validator(tmp_path: Path, name: str, chain: LocalChain, prepare) -> Supervisor:
     settings = Settings(
         cache_dir=tmp_path / "cache",
-        tasks={"toolcall_n": TASKS, "toolcall_categories": {"simple": 1.0}},  # short prompts: CI time
+        tasks={"toolcall_n": TASKS, "toolcall_categories": {"simple": 1.0}, "bfcl_fraction": 0.0},  # short prompts
         evaluation={"max_tokens": 48, "concurrency": 1, "request_timeout_s": 900},
         sandbox={"request_timeout": 900},
         supervisor={"default_competition": "toolcall"},

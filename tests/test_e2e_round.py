@@ -157,6 +157,7 @@ def round_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
         HARNESS_SANDBOX__SOCKET_ROOT=str(data / "run"),
         HARNESS_TASKS__TOOLCALL_N=str(TOOLCALL_N),
         HARNESS_TASKS__TOOLCALL_CATEGORIES=json.dumps({"simple": 1, "irrelevance": 3}),
+        HARNESS_TASKS__BFCL_FRACTION="0",
         HARNESS_EVALUATION__MAX_TOKENS="32",
         HARNESS_EVALUATION__CONCURRENCY="1",  # one task at a time: a wide window to kill between two results
         HARNESS_SCORING__TOOLCALL_SCORE="partial",

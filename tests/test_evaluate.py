@@ -61,7 +61,7 @@ class ScriptedEngine:
 
 
 def _setup():
-    toolcall = build_family("eval", "toolcall", 12, TasksConfig(toolcall_categories={"simple": 1.0}))
+    toolcall = build_family("eval", "toolcall", 12, TasksConfig(toolcall_categories={"simple": 1.0}, bfcl_fraction=0))
     caption = build_family("eval", "caption", 2, TasksConfig(image_size=64))
     task_set = merge_task_sets("eval", [toolcall, caption])
     tasks = task_set["tasks"]

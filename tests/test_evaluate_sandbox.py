@@ -81,7 +81,7 @@ def test_degraded_model_earns_no_irrelevance_points(cache_dir: Path) -> None:
     from harness.bundled_models import smollm2_degraded_dir
     from harness.tasks import build_family
 
-    tasks = TasksConfig(toolcall_categories={"irrelevance": 1.0})
+    tasks = TasksConfig(toolcall_categories={"irrelevance": 1.0}, bfcl_fraction=0.0)
     task_set = build_family("degraded-irrelevance", "toolcall", 3, tasks)
     report = _evaluate_in_sandbox(smollm2_degraded_dir(cache_dir), task_set, max_tokens=24)
     assert [r["category"] for r in report["tasks"]] == ["irrelevance"] * 3

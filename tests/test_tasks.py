@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -24,11 +25,11 @@ from harness.tasks.config import CompetitionConfig, TasksConfig
 from scoring.toolcall import check
 from tests.bfcl_support import calls_from_truth
 
-WITH_BFCL = TasksConfig(bfcl_fraction=0.5)
+GENERATED_ONLY = TasksConfig(bfcl_fraction=0.0)
 
 
 @pytest.mark.parametrize(
-    ("family", "config"), [("toolcall", TasksConfig()), ("toolcall", WITH_BFCL), ("caption", TasksConfig())]
+    ("family", "config"), [("toolcall", TasksConfig()), ("toolcall", GENERATED_ONLY), ("caption", TasksConfig())]
 )
 def test_same_seed_same_bytes_different_seed_differs(family: str, config: TasksConfig) -> None:
     a = canonical_bytes(build_family("0xfeed", family, 12, config))
@@ -39,8 +40,8 @@ def test_same_seed_same_bytes_different_seed_differs(family: str, config: TasksC
 
 
 def test_settings_change_the_set_and_are_recorded(tmp_path) -> None:
-    base = build_family("s", "toolcall", 10, TasksConfig())
-    other = build_family("s", "toolcall", 10, TasksConfig(toolcall_categories={"simple": 1.0}))
+    base = build_family("s", "toolcall", 10, GENERATED_ONLY)
+    other = build_family("s", "toolcall", 10, TasksConfig(bfcl_fraction=0.0, toolcall_categories={"simple": 1.0}))
     assert sha256_of(base) != sha256_of(other)
     assert other["settings"]["categories"] == {"simple": 1.0}
     assert {t["category"] for t in other["tasks"]} == {"simple"}
@@ -49,7 +50,7 @@ def test_settings_change_the_set_and_are_recorded(tmp_path) -> None:
 
 
 def test_generated_tasks_are_well_formed_and_their_truth_passes() -> None:
-    tasks = build_family("truth", "toolcall", 200, TasksConfig())["tasks"]
+    tasks = build_family("truth", "toolcall", 200, GENERATED_ONLY)["tasks"]
     assert {t["category"] for t in tasks} == {"simple", "multiple", "parallel", "parallel_multiple", "irrelevance"}
     assert len({t["id"] for t in tasks}) == len(tasks)
     for task in tasks:
@@ -70,30 +71,65 @@ def test_generated_tasks_are_well_formed_and_their_truth_passes() -> None:
 
 
 def test_schema_types_cover_the_brief() -> None:
-    tasks = build_family("types", "toolcall", 200, TasksConfig())["tasks"]
-    types = {p["type"] for t in tasks for f in t["functions"] for p in f["parameters"]["properties"].values()}
-    assert types >= {"string", "float", "integer", "boolean", "array", "dict"}
-    assert any("enum" in p for t in tasks for f in t["functions"] for p in f["parameters"]["properties"].values())
+    tasks = build_family("types", "toolcall", 200, GENERATED_ONLY)["tasks"]
+    params = [p for t in tasks for f in t["functions"] for p in f["parameters"]["properties"].values()]
+    assert {p["type"] for p in params} >= {"string", "float", "integer", "boolean", "array", "dict"}
+    assert any("enum" in p for p in params)
+    assert any("default" in p for p in params)
+    assert any(p["type"] == "array" and p["items"].get("type") == "dict" for p in params)  # arrays of objects
+    assert any(p["type"] == "dict" and p.get("properties") for p in params)  # nested objects
 
 
-def test_bfcl_sampling_is_seeded_and_answerable() -> None:
-    tasks = build_family("b", "toolcall", 30, TasksConfig(bfcl_fraction=1.0))["tasks"]
-    assert all(t["source"].startswith("bfcl:") for t in tasks)
-    assert {t["category"] for t in tasks} <= {
-        "simple",
-        "multiple",
-        "parallel",
-        "parallel_multiple",
-        "live_simple",
-        "live_multiple",
-        "live_parallel",
-        "live_parallel_multiple",
-    }
+def test_bfcl_is_on_by_default_perturbed_and_answerable() -> None:
+    task_set = build_family("b", "toolcall", 60, TasksConfig())
+    tasks = task_set["tasks"]
+    from_bfcl = [t for t in tasks if t["source"].startswith("bfcl:")]
+    assert len(from_bfcl) == round(60 * TasksConfig().bfcl_fraction) == task_set["settings"]["sources"]["bfcl"]
+    assert {t["category"] for t in from_bfcl} <= set(TasksConfig().bfcl_categories) | {"simple"}
+    assert sum(t["perturbed"] for t in from_bfcl) >= len(from_bfcl) - 2
     valid = sum(
         check(t["functions"], calls_from_truth(t["possible_answer"], 0), t["possible_answer"], t["category"]).valid
-        for t in tasks
+        for t in from_bfcl
     )
-    assert valid >= 28  # a handful of BFCL entries have ground truth their own checker rejects
+    assert valid == len(from_bfcl)  # entries whose own key fails BFCL's checker are not sampled
+
+
+def test_private_pool_is_mixed_in_by_share(tmp_path) -> None:
+    rows = [
+        {
+            "id": f"simple_{i}",
+            "question": [[{"role": "user", "content": f"Ping host number {i}."}]],
+            "function": [{"name": "ping", "description": "Ping a host.", "parameters": {
+                "type": "dict", "properties": {"host": {"type": "integer", "description": "Host."}},
+                "required": ["host"]}}],
+            "ground_truth": [{"ping": {"host": [i]}}],
+        }
+        for i in range(5)
+    ] + [{"id": "mine-x", "category": "irrelevance", "question": [[{"role": "user", "content": "Hi?"}]],
+          "function": [{"name": "ping", "parameters": {"type": "dict", "properties": {}}}]}]  # fmt: skip
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    config = TasksConfig(private_pool=pool, private_pool_fraction=0.25, bfcl_fraction=0.5)
+    tasks = build_family("p", "toolcall", 20, config)["tasks"]
+    private = [t for t in tasks if t["source"].startswith("private:")]
+    assert len(private) == 5
+    for task in private:  # used as written: the operator's own data is not public, so not perturbed
+        assert task["functions"][0]["name"] == "ping"
+        answer = "No tool fits." if task["category"] == "irrelevance" else ""
+        calls = calls_from_truth(task["possible_answer"], 0)
+        assert check(task["functions"], calls, task["possible_answer"], task["category"], answer).valid
+    assert sum(t["source"].startswith("bfcl:") for t in tasks) == 10
+    with pytest.raises(ValueError, match="at most 1"):
+        TasksConfig(private_pool=pool, private_pool_fraction=0.5, bfcl_fraction=0.7)
+    for bad, message in (
+        ('{"id": "simple_1", "function": []}', "needs 'question'"),
+        ('{"id": "weird_1", "question": [[{"role": "user", "content": "x"}]], "function": []}', "unknown category"),
+        ('{"id": "simple_1", "ground_truth": {"f": 1}}', "ground_truth"),
+        ("not json", "not JSON"),
+    ):
+        pool.write_text(bad + "\n")
+        with pytest.raises(HarnessError, match=message):
+            build_family("p", "toolcall", 8, config)
 
 
 def test_caption_tasks_carry_a_png_and_references() -> None:
@@ -106,8 +142,8 @@ def test_caption_tasks_carry_a_png_and_references() -> None:
         image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
         assert image.size == (128, 128)
         assert len(task["references"]) >= 3
-        for group in task["scene"]["groups"]:
-            assert group["colour"] in task["references"][0]
+        for name in task["truth"]["counts"]:
+            assert name.split()[0] in task["references"][0]
 
 
 def test_jsonl_caption_loader(tmp_path) -> None:
@@ -136,6 +172,49 @@ def test_jsonl_caption_loader(tmp_path) -> None:
             caption_jsonl.load(tmp_path / "bad.jsonl", "Describe.")
 
 
+def test_registry_drives_build_scoring_and_vision() -> None:
+    """Families are looked up, not branched on: a new one plugs in without touching the evaluator."""
+    from harness.evaluate import score_outcomes
+    from harness.tasks.families import family_names, get_family, register, unregister
+    from scoring.config import ScoringConfig
+
+    assert family_names()[:2] == ("toolcall", "caption")
+    assert get_family("caption").needs_vision and not get_family("toolcall").needs_vision
+
+    class Echo:
+        name, needs_vision, id_prefix = "echo-test", False, "echo"
+
+        def default_n(self, config):
+            return 2
+
+        def generate(self, seed, n, config):
+            return [{"family": self.name, "category": "say", "source": "t", "messages": [], "word": f"w{i}"}
+                    for i in range(n)], {"n": n}  # fmt: skip
+
+        def score(self, tasks, outcomes, scoring, resource=None):
+            return [{"score": float(o["content"] == t["word"])} for t, o in zip(tasks, outcomes, strict=True)]
+
+    register(Echo())
+    try:
+        _check_echo_family(score_outcomes, ScoringConfig())
+    finally:
+        unregister("echo-test")
+    with pytest.raises(ValueError, match="unknown task family"):
+        get_family("echo-test")
+
+
+def _check_echo_family(score_outcomes, scoring) -> None:
+    task_set = build_family("r", "echo-test", 2, TasksConfig())
+    assert [t["id"] for t in task_set["tasks"]] == ["echo-0000", "echo-0001"]
+    outcomes = [
+        {"task_id": "echo-0000", "content": "w0", "tool_calls": None, "error": None},
+        {"task_id": "echo-0001", "content": "nope", "tool_calls": None, "error": None},
+    ]
+    results = score_outcomes(task_set["tasks"], outcomes, scoring)
+    assert [r["score"] for r in results] == [1.0, 0.0]
+    assert CompetitionConfig(families={"echo-test": 1.0}).families == {"echo-test": 1.0}
+
+
 def test_competition_families_and_vision_policy() -> None:
     config = TasksConfig(toolcall_n=3, caption_n=2)
     both = build_for_competition("c", CompetitionConfig(families={"toolcall": 0.5, "caption": 0.5}).families, config)
@@ -156,3 +235,55 @@ def test_bad_task_files_are_one_line_errors(tmp_path) -> None:
     (tmp_path / "x.json").write_text("[1]")
     with pytest.raises(HarnessError, match="not a harness-tasks"):
         load_task_set(tmp_path / "x.json")
+
+
+def test_values_are_said_the_way_their_types_accept() -> None:
+    """The trap from issue 9: "44, 9 and 27" for a float array makes the natural answer `[44, 9, 27]`, which
+    BFCL's checker rejects (ints inside a float array). Float-array values are said with decimals; top-level
+    floats may be said as whole numbers, since an int is accepted there."""
+    tasks = build_family("traps", "toolcall", 400, GENERATED_ONLY)["tasks"]
+    float_arrays = 0
+    for task in tasks:
+        text = task["messages"][-1]["content"]
+        for entry in task["possible_answer"]:
+            ((name, args),) = entry.items()
+            props = next(f for f in task["functions"] if f["name"] == name)["parameters"]["properties"]
+            for param, alternatives in args.items():
+                spec = props[param]
+                if spec["type"] == "array" and spec["items"].get("type") == "float" and alternatives != [""]:
+                    float_arrays += 1
+                    for value in alternatives[0]:
+                        assert re.search(rf"(?<![\d.]){re.escape(f'{value:g}')}\.\d", text) or (
+                            not value.is_integer() and f"{value:g}" in text
+                        ), (text, value)
+                    natural = [float(x) for x in re.findall(r"\d+\.\d+", text) if float(x) in alternatives[0]]
+                    assert _check_value(spec, natural, alternatives)
+                if spec["type"] == "float" and alternatives != [""] and float(alternatives[-1]).is_integer():
+                    assert _check_value(spec, int(alternatives[-1]), alternatives)  # `$45` -> 45 is right
+    assert float_arrays >= 5
+
+
+def _check_value(spec: dict, value, alternatives: list) -> bool:
+    function = {"name": "f", "parameters": {"type": "dict", "properties": {"x": spec}, "required": ["x"]}}
+    return check([function], [{"f": {"x": value}}], [{"f": {"x": alternatives}}], "simple").valid
+
+
+def test_every_reference_in_a_request_is_resolvable() -> None:
+    """A request may name a person by role ("for my accountant"); the sentence saying who that is must always be
+    there (never dropped with the decoys), once per role, and that person is who the answer key names."""
+    from harness.tasks.toolcall_gen import _ROLES
+
+    roles = "|".join(_ROLES)
+    tasks = build_family("refs", "toolcall", 600, GENERATED_ONLY)["tasks"]
+    resolved = 0
+    for task in tasks:
+        text = task["messages"][-1]["content"]
+        introduced = re.findall(rf"My ({roles}) is ([A-Z]\w+ [A-Z]\w+)\.", text)
+        assert len({role for role, _ in introduced}) == len(introduced), text
+        people = dict(introduced)
+        for role in re.findall(rf"\bmy ({roles})\b", text):
+            assert role in people, text
+            if task["category"] != "irrelevance":
+                assert people[role] in json.dumps(task["possible_answer"]), text
+            resolved += 1
+    assert resolved >= 50

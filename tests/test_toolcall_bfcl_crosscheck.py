@@ -103,17 +103,20 @@ def test_verdicts_agree_with_bfcl(category: str) -> None:
     assert truth_valid > 0
 
 
-def test_verdicts_agree_on_generated_tasks() -> None:
-    """Our own generated tasks use BFCL's schema dialect, so BFCL's checker can judge them too."""
+@pytest.mark.parametrize("source", ["generated", "perturbed-bfcl"])
+def test_verdicts_agree_on_generated_and_perturbed_tasks(source: str) -> None:
+    """Generated tasks use BFCL's schema dialect, and perturbed BFCL entries (renamed, shuffled, distractors,
+    re-sampled values) keep it, so BFCL's checker judges both; ours must give the same verdicts."""
     from harness.tasks import build_family
     from harness.tasks.config import TasksConfig
 
     bfcl_check, language = real_ast_checker()
-    task_set = build_family("crosscheck", "toolcall", 150, TasksConfig())
+    config = TasksConfig(bfcl_fraction=0.0 if source == "generated" else 1.0)
+    task_set = build_family("crosscheck", "toolcall", 150 if source == "generated" else 400, config)
     rng = random.Random(1)
     cases = truth_valid = 0
     for task in task_set["tasks"]:
-        if task["category"] == "irrelevance":
+        if "irrelevance" in task["category"]:
             continue
         category, truth = task["category"], task["possible_answer"]
         for pick in (0, 1, -1):
@@ -123,8 +126,13 @@ def test_verdicts_agree_on_generated_tasks() -> None:
                 assert ours.valid == theirs["valid"], (task["id"], label, calls, theirs)
                 cases += 1
                 truth_valid += label == "truth" and ours.valid
+    relevant = [t for t in task_set["tasks"] if "irrelevance" not in t["category"]]
     assert cases > 1000
-    assert truth_valid == sum(3 for t in task_set["tasks"] if t["category"] != "irrelevance")
+    if source == "generated":
+        assert truth_valid == 3 * len(relevant)
+    else:
+        assert truth_valid >= 3 * len(relevant) - 10  # other alternatives of a few BFCL keys fail BFCL's checker
+        assert sum(t["perturbed"] for t in task_set["tasks"]) >= len(task_set["tasks"]) - 3
 
 
 def _irrelevance_cases(functions: list[dict]) -> list[tuple[str, list[dict], str]]:
@@ -148,7 +156,7 @@ def test_irrelevance_agrees_with_bfcl_given_a_plain_words_answer(category: str) 
         from harness.tasks import build_family
         from harness.tasks.config import TasksConfig
 
-        tasks = build_family("crosscheck", "toolcall", 150, TasksConfig())["tasks"]
+        tasks = build_family("crosscheck", "toolcall", 300, TasksConfig(bfcl_fraction=0.0))["tasks"]
         questions = [t["functions"] for t in tasks if t["category"] == "irrelevance"]
     else:
         path = bfcl_data_dir() / f"BFCL_v4_{category}.json"
@@ -168,6 +176,6 @@ def test_irrelevance_agrees_with_bfcl_given_a_plain_words_answer(category: str) 
 def test_irrelevance_deliberate_difference_from_bfcl() -> None:
     from bfcl_eval.utils import is_empty_output
 
-    for garbage in ("", "ies incrementiesradingeledridisco...IS proudies\ufffd...", "ok ok ok ok ok ok ok"):
+    for garbage in ("ies incrementiesradingeledridisco...IS proudies\ufffd...", "ok ok ok ok ok ok ok"):
         assert is_empty_output([])  # BFCL: no call decoded, so the answer is right whatever the text
         assert not check([{"name": "f", "parameters": {}}], [], [], "irrelevance", garbage).valid

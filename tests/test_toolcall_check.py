@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.toolcall import check, check_parsed, parse_text, standardize_string
+from scoring.toolcall import check, check_parsed, parse_message, parse_text, standardize_string
 
 FN = {
     "name": "book",
@@ -84,19 +84,28 @@ def test_irrelevance_wants_no_call() -> None:
 
 
 @pytest.mark.parametrize(
-    "answer",
-    ["", "   ", "ies incrementiesradingeledridisco...IS proudies\ufffd...", "sorry sorry sorry sorry sorry sorry"],
+    "answer", ["ies incrementiesradingeledridisco...IS proudies\ufffd...", "sorry sorry sorry sorry sorry sorry"]
 )
-def test_irrelevance_needs_plain_words_not_silence_or_garbage(answer) -> None:
-    """The exploit from a real round: a model that emits garbage or nothing must not earn irrelevance points."""
+def test_irrelevance_rejects_garbage_without_a_call(answer) -> None:
+    """The exploit from a real round: a model that emits garbage must not earn irrelevance points."""
     result = check_parsed([FN], parse_text(answer), [], "irrelevance")
     assert not result.valid
     assert result.error_type == "irrelevance_error:not_plain_words"
-    assert not check([FN], [], [], "irrelevance").valid  # no text given: nothing to judge, not a free point
+
+
+@pytest.mark.parametrize("answer", ["", "   ", "[]", " [] ", "```json\n[]\n```", "I have no tool for that."])
+def test_irrelevance_accepts_silence_the_empty_list_and_plain_words(answer) -> None:
+    """BFCL's canonical no-call answer is `[]`; an honest model that says nothing or refuses in words is right."""
+    assert check_parsed([FN], parse_text(answer), [], "irrelevance").valid
+    assert check_parsed([FN], parse_message({"content": answer, "tool_calls": []}), [], "irrelevance").valid
+    assert check([FN], [], [], "irrelevance").valid  # no text at all: silent
 
 
 def test_irrelevance_text_ignores_think_blocks() -> None:
-    assert not check_parsed([FN], parse_text("<think>the user wants weather</think>"), [], "irrelevance").valid
+    """Only the answer after reasoning is judged: silence after thinking is silence, garbage is garbage."""
+    assert check_parsed([FN], parse_text("<think>the user wants weather</think>"), [], "irrelevance").valid
+    garbage = "<think>plain reasoning here</think>ies incrementiesradingeledridisco...IS proudies"
+    assert not check_parsed([FN], parse_text(garbage), [], "irrelevance").valid
     assert check_parsed([FN], parse_text("<think>hm</think>I have no weather tool."), [], "irrelevance").valid
 
 
@@ -107,6 +116,22 @@ def test_partial_credit_orders_answers_by_closeness() -> None:
     assert 1.0 > wrong_value > missing_two > wrong_name == 0.0
     assert verdict({**GOOD, "people": 3}).score("strict") == 0.0
     assert verdict({**GOOD, "people": 3}).score("partial") == wrong_value
+
+
+def test_partial_credit_does_not_pay_for_guessing() -> None:
+    """The right function with placeholder or default arguments used to earn 0.66; a guess earns nothing now."""
+    guesses = (
+        {"city": "", "people": 0},
+        {"city": "string", "people": 1, "price": 0.0, "tags": [], "size": {}},
+        {"city": "Boston", "people": 3, "outdoor": False},  # the default of an optional one is no stated value
+    )
+    for args in guesses:
+        result = verdict(args)
+        assert not result.valid and result.partial.score == 0.0, args
+    one_right = verdict({"city": "NYC", "people": 3})
+    assert 0.0 < one_right.partial.score < 1.0
+    parallel_truth = [{"book": {**TRUTH[0]["book"], "people": [5]}}, TRUTH[0]]
+    assert check([FN], [{"book": guesses[1]}, {"book": guesses[1]}], parallel_truth, "parallel").partial.score == 0
 
 
 def test_malformed_inputs_are_invalid_not_errors() -> None:

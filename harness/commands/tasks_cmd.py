@@ -62,18 +62,18 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         seed: Annotated[str, typer.Option(help="Round seed (in production the round's block hash).")],
         out: Annotated[Path, typer.Option(help="Where to write the task set (canonical JSON).")],
-        family: Annotated[str, typer.Option(help="toolcall or caption.")] = "toolcall",
+        family: Annotated[str, typer.Option(help="Task family: toolcall or caption.")] = "toolcall",
         n: Annotated[int | None, typer.Option(help="Number of tasks; default from tasks.toolcall_n/caption_n.")] = None,
     ) -> None:
         """Export a seeded task set; the same seed and settings give the same bytes everywhere."""
         from harness.cli import state_of
         from harness.tasks import build_family, write_task_set
-        from harness.tasks.build import FAMILIES
+        from harness.tasks.families import family_names, get_family
 
-        if family not in FAMILIES:
-            raise HarnessError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+        if family not in family_names():
+            raise HarnessError(f"unknown family {family!r}; choose one of {', '.join(family_names())}")
         config = state_of(ctx).settings.tasks
-        count = n if n is not None else (config.toolcall_n if family == "toolcall" else config.caption_n)
+        count = n if n is not None else get_family(family).default_n(config)
         if count < 1:
             raise HarnessError("--n must be at least 1")
         task_set = build_family(seed, family, count, config)

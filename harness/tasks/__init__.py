@@ -10,10 +10,13 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "FAMILIES": "harness.tasks.build",
+    "TaskFamily": "harness.tasks.families",
+    "TaskRecord": "harness.tasks.families",
     "build_family": "harness.tasks.build",
     "build_for_competition": "harness.tasks.build",
     "canonical_bytes": "harness.tasks.taskset",
+    "family_names": "harness.tasks.families",
+    "get_family": "harness.tasks.families",
     "load_task_set": "harness.tasks.taskset",
     "sha256_of": "harness.tasks.taskset",
     "write_task_set": "harness.tasks.taskset",

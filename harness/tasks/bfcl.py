@@ -1,17 +1,40 @@
-"""Tasks from BFCL-format files: one JSON object a line with `id`, `question` (turns of chat messages) and
-`function` (docs), plus `possible_answer/<same file name>` holding `{"id", "ground_truth"}` lines.
+"""Tasks from BFCL-format data: the BFCL v4 files `bfcl_eval` ships, and an operator's private pool.
 
-Works on the data `bfcl_eval` ships (`bfcl_eval/data/BFCL_v4_<category>.json`) or any folder in that layout.
+BFCL layout: one JSON object a line with `id`, `question` (turns of chat messages) and `function` (docs), plus
+`possible_answer/<same file name>` holding `{"id", "ground_truth"}` lines (irrelevance files have none).
+A private pool is one JSONL file in the same form with the ground truth inline (`ground_truth`; absent or `[]`
+for an irrelevance entry) and an optional `category` (else taken from the id, `simple_12` -> `simple`).
+
+Public entries are perturbed per round (`bfcl_perturb`) so that a memorised answer key fails; the operator's
+private pool is never published, so it is used as written.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.tasks.bfcl_perturb import perturb
 from harness.tasks.prompts import openai_tools, toolcall_messages
+from harness.tasks.truth import calls_from_truth
+
+CHECKER_CATEGORIES = (
+    "simple",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "irrelevance",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+    "live_irrelevance",
+)
 
 
 def default_data_dir() -> Path:
@@ -22,7 +45,7 @@ def default_data_dir() -> Path:
     return Path(bfcl_eval.__file__).parent / "data"
 
 
-def _category_name(file_category: str) -> str:
+def category_name(file_category: str) -> str:
     """BFCL file names say `simple_python`; the checker's category is `simple`."""
     return "simple" if file_category == "simple_python" else file_category
 
@@ -32,49 +55,162 @@ def _read_jsonl(path: Path) -> list[dict]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise HarnessError(f"BFCL file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"cannot read {path}: {exc}") from None
     out = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise HarnessError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise HarnessError(f"{path}:{number}: not a JSON object")
+        out.append(row)
     return out
 
 
-def load_category(data_dir: Path, file_category: str) -> list[dict]:
-    """All tasks of one BFCL file, in file order."""
-    questions = _read_jsonl(data_dir / f"BFCL_v4_{file_category}.json")
-    category = _category_name(file_category)
+def _entry(question: dict, answer: list, category: str, source: str) -> dict | None:
+    """(functions, conversation, answer, category, source) of one BFCL line; None when it is not usable."""
+    turns = question.get("question")
+    functions = question.get("function")
+    if not isinstance(turns, list) or not turns or not isinstance(turns[0], list) or not isinstance(functions, list):
+        return None
+    conversation = [m for m in turns[0] if isinstance(m, dict)]
+    if not conversation:
+        return None
+    return {
+        "functions": functions,
+        "conversation": conversation,
+        "answer": answer,
+        "category": category,
+        "source": source,
+    }
+
+
+@functools.cache
+def _load_category_cached(data_dir: str, file_category: str) -> tuple[dict, ...]:
+    path = Path(data_dir)
+    questions = _read_jsonl(path / f"BFCL_v4_{file_category}.json")
+    category = category_name(file_category)
     if "irrelevance" in category:
-        answers: dict[str, list] = {q["id"]: [] for q in questions}
+        answers: dict[str, list] = {q.get("id"): [] for q in questions}
     else:
         answers = {
-            a["id"]: a["ground_truth"]
-            for a in _read_jsonl(data_dir / "possible_answer" / f"BFCL_v4_{file_category}.json")
+            a.get("id"): a.get("ground_truth")
+            for a in _read_jsonl(path / "possible_answer" / f"BFCL_v4_{file_category}.json")
         }
-    tasks = []
+    out = []
     for q in questions:
-        if q.get("id") not in answers or not q.get("question") or not isinstance(q.get("function"), list):
-            continue
-        conversation = [m for m in q["question"][0] if isinstance(m, dict)]
-        tasks.append(
-            {
-                "family": "toolcall",
-                "category": category,
-                "source": f"bfcl:{q['id']}",
-                "functions": q["function"],
-                "tools": openai_tools(q["function"]),
-                "messages": toolcall_messages(q["function"], conversation),
-                "possible_answer": answers[q["id"]],
-            }
-        )
+        if q.get("id") in answers and isinstance(answers[q["id"]], list):
+            entry = _entry(q, answers[q["id"]], category, f"bfcl:{q['id']}")
+            if entry is not None:
+                out.append(entry)
+    return tuple(out)
+
+
+def load_entries(data_dir: Path, file_category: str) -> list[dict]:
+    """All usable entries of one BFCL file, in file order (read once per process)."""
+    return list(_load_category_cached(str(data_dir), file_category))
+
+
+def answerable(entry: dict) -> bool:
+    """Does the entry's own answer key pass the checker? A handful of BFCL entries' keys fail BFCL's own
+    checker; no model can be right on those, so they are not sampled (and are counted, see docs/tasks.md)."""
+    from scoring.toolcall import check
+
+    return check(entry["functions"], calls_from_truth(entry["answer"], 0), entry["answer"], entry["category"]).valid
+
+
+@functools.cache
+def _answerable_cached(data_dir: str, file_category: str) -> tuple[dict, ...]:
+    return tuple(e for e in _load_category_cached(data_dir, file_category) if answerable(e))
+
+
+def sampled_entries(data_dir: Path, file_category: str) -> list[dict]:
+    """The entries a round samples from: every usable one whose answer key passes the checker."""
+    return list(_answerable_cached(str(data_dir), file_category))
+
+
+def to_task(entry: dict) -> dict:
+    return {
+        "family": "toolcall",
+        "category": entry["category"],
+        "source": entry["source"],
+        "functions": entry["functions"],
+        "tools": openai_tools(entry["functions"]),
+        "messages": toolcall_messages(entry["functions"], entry["conversation"]),
+        "possible_answer": entry["answer"],
+    }
+
+
+def perturbed_task(entry: dict, rng: random.Random, distractor_pool: list[dict]) -> tuple[dict, bool]:
+    """(task, whether it could be perturbed); an entry that cannot be perturbed safely is used as is."""
+    result = perturb(
+        entry["functions"], entry["conversation"], entry["answer"], entry["category"], rng, distractor_pool
+    )
+    task = to_task(
+        {**entry, "functions": result.functions, "conversation": result.conversation, "answer": result.answer}
+    )
+    task["perturbed"] = result.perturbed
+    return task, result.perturbed
+
+
+def _weighted_counts(n: int, weights: Mapping[str, float], rng: random.Random) -> dict[str, int]:
+    names = sorted(c for c, w in weights.items() if w > 0)
+    counts = dict.fromkeys(names, 0)
+    for name in rng.choices(names, weights=[weights[c] for c in names], k=n):
+        counts[name] += 1
+    return counts
+
+
+def sample(data_dir: Path, categories: Mapping[str, float], n: int, rng: random.Random) -> list[dict]:
+    """`n` perturbed tasks, categories drawn by weight, entries without replacement within a category (with
+    replacement beyond a category's size)."""
+    if n <= 0:
+        return []
+    pools = {c: sampled_entries(data_dir, c) for c in sorted(categories) if categories[c] > 0}
+    if not any(pools.values()):
+        raise HarnessError(f"no BFCL tasks found in {data_dir} for {sorted(categories)}")
+    distractor_pool = [f for c in sorted(pools) for e in pools[c] for f in e["functions"] if isinstance(f, dict)]
+    tasks = []
+    for category, count in _weighted_counts(n, {c: w for c, w in categories.items() if pools.get(c)}, rng).items():
+        pool = pools[category]
+        chosen = rng.sample(pool, min(count, len(pool)))
+        chosen += rng.choices(pool, k=count - len(chosen))  # a small file repeats entries, each perturbed afresh
+        tasks += [perturbed_task(entry, rng, distractor_pool)[0] for entry in chosen]
     return tasks
 
 
-def sample(data_dir: Path, file_categories: list[str], n: int, rng: random.Random) -> list[dict]:
-    pool = [task for category in file_categories for task in load_category(data_dir, category)]
-    if not pool:
-        raise HarnessError(f"no BFCL tasks found in {data_dir} for {file_categories}")
-    return rng.sample(pool, min(n, len(pool)))
+_ID_CATEGORY = re.compile(r"^(.*?)_\d+(?:-.*)?$")
+
+
+def load_private_pool(path: Path) -> list[dict]:
+    """Entries of an operator's private JSONL pool; a bad line is a one-line error naming it."""
+    entries = []
+    for number, row in enumerate(_read_jsonl(Path(path)), 1):
+        where = f"{path}:{number}"
+        answer = row.get("ground_truth", [])
+        if not isinstance(answer, list) or not all(isinstance(a, dict) and len(a) == 1 for a in answer):
+            raise HarnessError(f"{where}: 'ground_truth' must be a list of {{function: {{param: [values]}}}}")
+        category = row.get("category")
+        if category is None:
+            match = _ID_CATEGORY.match(str(row.get("id", "")))
+            category = category_name(match.group(1)) if match else ("irrelevance" if not answer else "")
+        if category not in CHECKER_CATEGORIES:
+            raise HarnessError(f"{where}: unknown category {category!r}; known: {', '.join(CHECKER_CATEGORIES)}")
+        entry = _entry(row, answer, category, f"private:{row.get('id', number)}")
+        if entry is None:
+            raise HarnessError(f"{where}: needs 'question' (a list of turns of messages) and 'function' (a list)")
+        entries.append(entry)
+    if not entries:
+        raise HarnessError(f"private pool {path} holds no entries")
+    return entries
+
+
+def sample_private(path: Path, n: int, rng: random.Random) -> list[dict]:
+    if n <= 0:
+        return []
+    entries = load_private_pool(path)
+    return [to_task(e) for e in (rng.sample(entries, n) if n <= len(entries) else rng.choices(entries, k=n))]

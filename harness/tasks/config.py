@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 TOOLCALL_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
 BFCL_PYTHON_CATEGORIES = (
@@ -17,6 +17,21 @@ BFCL_PYTHON_CATEGORIES = (
     "live_parallel",
     "live_parallel_multiple",
 )
+BFCL_IRRELEVANCE_CATEGORIES = ("irrelevance", "live_irrelevance")
+# Irrelevance stays near a twentieth of the mix: a script that refuses whenever it cannot parse the request earns
+# every irrelevance point, so that share is the floor of what any such strategy scores.
+DEFAULT_BFCL_CATEGORIES = {
+    "simple_python": 0.17,
+    "multiple": 0.16,
+    "parallel": 0.1,
+    "parallel_multiple": 0.1,
+    "live_simple": 0.13,
+    "live_multiple": 0.17,
+    "live_parallel": 0.05,
+    "live_parallel_multiple": 0.06,
+    "irrelevance": 0.03,
+    "live_irrelevance": 0.03,
+}
 
 
 class TasksConfig(BaseModel):
@@ -26,24 +41,32 @@ class TasksConfig(BaseModel):
     caption_n: int = Field(default=40, ge=1, description="Caption tasks per round.")
     toolcall_categories: dict[str, float] = Field(
         default_factory=lambda: {
-            "simple": 0.3,
+            "simple": 0.2,
             "multiple": 0.25,
-            "parallel": 0.15,
-            "parallel_multiple": 0.15,
-            "irrelevance": 0.15,
+            "parallel": 0.2,
+            "parallel_multiple": 0.3,
+            "irrelevance": 0.05,
         },
         description="Relative weights of generated tool-call categories.",
     )
     bfcl_fraction: float = Field(
-        default=0.0,
+        default=0.75,
         ge=0.0,
         le=1.0,
-        description="Share of tool-call tasks sampled from BFCL data instead of generated (public data can be "
-        "memorised, so 0 by default).",
+        description="Share of tool-call tasks drawn from BFCL v4 data, each perturbed per round (renamed functions "
+        "and parameters, shuffled and distractor functions, re-sampled values) so a memorised key fails.",
     )
     bfcl_data_dir: Path | None = Field(default=None, description="BFCL data folder; unset: the installed bfcl_eval.")
-    bfcl_categories: list[str] = Field(
-        default_factory=lambda: list(BFCL_PYTHON_CATEGORIES), description="BFCL files sampled from."
+    bfcl_categories: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_BFCL_CATEGORIES),
+        description="BFCL files sampled from (`BFCL_v4_<name>.json`) and their relative weights.",
+    )
+    private_pool: Path | None = Field(
+        default=None,
+        description="Operator's private tool-call pool: BFCL-format JSONL kept off the public repo (docs/tasks.md).",
+    )
+    private_pool_fraction: float = Field(
+        default=0.2, ge=0.0, le=1.0, description="Share of tool-call tasks from the private pool, when one is set."
     )
     caption_prompt: str = Field(
         default="Describe this image in one short sentence.", description="User text sent with each image."
@@ -62,6 +85,19 @@ class TasksConfig(BaseModel):
             raise ValueError("category weights must be >= 0 with at least one > 0")
         return value
 
+    @field_validator("bfcl_categories")
+    @classmethod
+    def _bfcl_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(w < 0 for w in value.values()):
+            raise ValueError("BFCL category weights must be >= 0")
+        return value
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> TasksConfig:
+        if self.private_pool is not None and self.bfcl_fraction + self.private_pool_fraction > 1.0:
+            raise ValueError("bfcl_fraction + private_pool_fraction must be at most 1")
+        return self
+
 
 class CompetitionConfig(BaseModel):
     """What one competition evaluates: family weights. (Its engine's tool-call parser is a sandbox setting:
@@ -72,7 +108,9 @@ class CompetitionConfig(BaseModel):
     @field_validator("families")
     @classmethod
     def _known_families(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - {"toolcall", "caption"})
+        from harness.tasks.families import family_names
+
+        unknown = sorted(set(value) - set(family_names()))
         if unknown:
             raise ValueError(f"unknown task families {unknown}")
         if not value or any(w < 0 for w in value.values()) or not any(w > 0 for w in value.values()):
@@ -81,7 +119,9 @@ class CompetitionConfig(BaseModel):
 
     @property
     def needs_vision(self) -> bool:
-        return self.families.get("caption", 0) > 0
+        from harness.tasks.families import needs_vision
+
+        return needs_vision(self.families)
 
 
 def default_competitions() -> dict[str, CompetitionConfig]:

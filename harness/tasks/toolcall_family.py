@@ -1,0 +1,70 @@
+"""The tool-call family: perturbed BFCL v4 entries, generated tasks and an operator's private pool, scored with
+BFCL's AST-checker semantics (`scoring.toolcall`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from harness.tasks.config import TasksConfig
+from harness.tasks.taskset import rng_for
+
+
+class ToolcallFamily:
+    name = "toolcall"
+    needs_vision = False
+    id_prefix = "tc"
+
+    def default_n(self, config: TasksConfig) -> int:
+        return config.toolcall_n
+
+    def shares(self, n: int, config: TasksConfig) -> dict[str, int]:
+        """How many of `n` tasks each source gives: private pool, BFCL, and generated for the rest."""
+        n_private = round(n * config.private_pool_fraction) if config.private_pool is not None else 0
+        n_bfcl = min(n - n_private, round(n * config.bfcl_fraction))
+        return {"private": n_private, "bfcl": n_bfcl, "generated": n - n_private - n_bfcl}
+
+    def generate(self, seed: str, n: int, config: TasksConfig) -> tuple[list[dict], dict[str, Any]]:
+        from harness.tasks import bfcl, toolcall_gen
+
+        counts = self.shares(n, config)
+        tasks = toolcall_gen.generate(
+            counts["generated"], config.toolcall_categories, rng_for(seed, "toolcall", "generated")
+        )
+        if counts["bfcl"]:
+            data_dir = config.bfcl_data_dir or bfcl.default_data_dir()
+            tasks += bfcl.sample(data_dir, config.bfcl_categories, counts["bfcl"], rng_for(seed, "toolcall", "bfcl"))
+        if counts["private"] and config.private_pool is not None:
+            tasks += bfcl.sample_private(config.private_pool, counts["private"], rng_for(seed, "toolcall", "private"))
+        rng_for(seed, "toolcall", "order").shuffle(tasks)
+        settings = {
+            "n": n,
+            "categories": config.toolcall_categories,
+            "bfcl_fraction": config.bfcl_fraction,
+            "bfcl_categories": config.bfcl_categories if counts["bfcl"] else {},
+            "private_pool_fraction": config.private_pool_fraction if counts["private"] else 0.0,
+            "sources": counts,
+        }
+        return tasks, settings
+
+    def score(self, tasks: Sequence[dict], outcomes: Sequence[dict], scoring: Any, resource: Any = None) -> list[dict]:
+        from scoring.toolcall import check_parsed, parse_message
+
+        results = []
+        for task, outcome in zip(tasks, outcomes, strict=True):
+            parsed = parse_message({"content": outcome["content"], "tool_calls": outcome["tool_calls"]})
+            verdict = check_parsed(task["functions"], parsed, task["possible_answer"], task["category"])
+            results.append(
+                {
+                    "score": verdict.score(scoring.toolcall_score),
+                    "valid": verdict.valid,
+                    "error_type": verdict.error_type,
+                    "parsed_format": parsed.format,
+                    "calls": parsed.calls,
+                    "partial": vars(verdict.partial),
+                }
+            )
+        return results
+
+
+FAMILY = ToolcallFamily()
