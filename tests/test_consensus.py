@@ -27,7 +27,7 @@ from harness.selftest import check_policy, stage_local
 from harness.store import Store
 from harness.supervisor import Supervisor
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 TEMPO = 20
 TASKS = 2
@@ -57,7 +57,7 @@ def _validator(tmp_path: Path, name: str, chain: LocalChain, prepare) -> Supervi
     settings = Settings(
         cache_dir=tmp_path / "cache",
         tasks={"toolcall_n": TASKS, "toolcall_categories": {"simple": 1.0}, "bfcl_fraction": 0.0},  # short prompts
-        evaluation={"max_tokens": 16, "concurrency": 1, "request_timeout_s": 900},
+        evaluation={"max_tokens": 48, "concurrency": 1, "request_timeout_s": 900},
         sandbox={"request_timeout": 900},
         supervisor={"default_competition": "toolcall"},
     )
