@@ -2,6 +2,7 @@
 # through the mounted socket (compose/docker-compose.yml). Built by `make images` (python -m harness.sandbox.images)
 # from the gitignored context compose/.build/supervisor/ that the builder fills with a host-made wheelhouse:
 #   deps/       third-party wheels pinned to the host environment (one layer, cached across code changes)
+#   data-only/  packages the harness reads only data from (bfcl-eval: BFCL v4 files), installed without deps
 #   project/    the subnet-harness wheel (a small layer, rebuilt when the code changes)
 # No index is contacted during the build (`pip install --no-index`), so no registry, proxy or CA is needed.
 ARG BASE_IMAGE=harness-base:bookworm-py311
@@ -9,18 +10,23 @@ FROM ${BASE_IMAGE}
 
 COPY constraints.txt /tmp/constraints.txt
 COPY deps/ /tmp/deps/
+COPY data-only/ /tmp/data-only/
 RUN set -eu; \
     python3 -m venv /opt/harness; \
     /opt/harness/bin/pip install --no-cache-dir --disable-pip-version-check --no-index --find-links /tmp/deps \
       --constraint /tmp/constraints.txt /tmp/deps/*.whl; \
-    rm -rf /tmp/deps; \
+    if ls /tmp/data-only/*.whl >/dev/null 2>&1; then \
+      /opt/harness/bin/pip install --no-cache-dir --disable-pip-version-check --no-index --no-deps /tmp/data-only/*.whl; \
+    fi; \
+    rm -rf /tmp/deps /tmp/data-only; \
     /opt/harness/bin/python -m compileall -q -j 0 /opt/harness/lib >/dev/null || true
 
 COPY project/ /tmp/project/
 RUN set -eu; \
     /opt/harness/bin/pip install --no-cache-dir --disable-pip-version-check --no-index --no-deps /tmp/project/*.whl; \
     rm -rf /tmp/project /tmp/constraints.txt; \
-    /opt/harness/bin/harness --help >/dev/null
+    /opt/harness/bin/harness --help >/dev/null; \
+    /opt/harness/bin/python -c "from harness.tasks.bfcl import default_data_dir; assert default_data_dir().is_dir()"
 
 # Runs as root: it needs the Docker socket and creates sandbox socket dirs owned by the sandbox uid. The
 # untrusted models never run here; they run in the hardened sandboxes this process starts.

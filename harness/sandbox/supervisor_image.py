@@ -30,6 +30,8 @@ PROJECT_NAME = "subnet-harness"
 # What ends up in the project wheel (code and dependencies); a change to any of these rebuilds the image.
 SOURCE_PACKAGES = ("harness", "chain", "policies", "scoring")
 SOURCE_FILES = ("pyproject.toml",)  # README.md only feeds the wheel's long description: not an input
+# Installed with --no-deps: the harness reads only their data files (BFCL v4), not their code's dependencies.
+DATA_ONLY_PACKAGES = ("bfcl-eval",)
 
 
 def frozen_constraints() -> str:
@@ -62,6 +64,11 @@ def source_digest(constraints: str, base_id: str) -> str:
     digest.update(constraints.encode())
     digest.update(base_id.encode())
     return digest.hexdigest()[:24]
+
+
+def _dist_name(pin: str) -> str:
+    """`Bfcl_Eval==1.0` -> `bfcl-eval`: pip freeze keeps a distribution's own spelling."""
+    return pin.split("==")[0].strip().lower().replace("_", "-")
 
 
 def _sync_dir(source: Path, target: Path) -> None:
@@ -103,6 +110,16 @@ def prepare_context(constraints: str, log: Callable[[str], None]) -> Path:
         if len(own) != 1:
             raise HarnessError(f"expected one {PROJECT_NAME} wheel in the wheelhouse, found {len(own)}")
         own[0].rename(project / own[0].name)
+        data_only = Path(tmp) / "data-only"
+        pins = [pin for pin in constraints.splitlines() if _dist_name(pin) in DATA_ONLY_PACKAGES]
+        if pins:
+            log(f"adding data-only packages without their dependencies: {', '.join(pins)}")
+            command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(data_only)]
+            result = subprocess.run([*command, *pins], capture_output=True, text=True, env=env, check=False)
+            if result.returncode != 0:
+                raise HarnessError(f"pip wheel of {', '.join(pins)} failed: {result.stderr.strip()[-1500:]}")
+        data_only.mkdir(exist_ok=True)
         _sync_dir(out, CONTEXT_DIR / "deps")
+        _sync_dir(data_only, CONTEXT_DIR / "data-only")
         _sync_dir(project, CONTEXT_DIR / "project")
     return CONTEXT_DIR
