@@ -11,17 +11,26 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.pool import SlotPool, plan_slots
+
+if TYPE_CHECKING:
+    from harness.supervisor import Candidate, ModelResult, Supervisor
 
 T = TypeVar("T")
 
 
 class LocalExecutor:
+    prepares_on_head = True  # models are checked and downloaded here, ahead of their slot
+
     def __init__(self, pool: SlotPool) -> None:
         self.pool = pool
+
+    def process(self, supervisor: Supervisor, round_id: int, seed: str, candidate: Candidate) -> ModelResult:
+        """One model, in this process (the slot's sandbox is on this host's Docker engine)."""
+        return supervisor.process_model(round_id, seed, candidate)
 
     def __len__(self) -> int:
         return len(self.pool)
