@@ -27,14 +27,18 @@ from chain.commitment import format as format_commitment
 from chain.local import LocalChain
 from chain.retry import RetryPolicy
 from harness.config import Settings
-from harness.executors.ray_executor import RayExecutor, replay_remote_evaluation
+from harness.executors.ray_executor import (
+    REMOTE_KEY,
+    Failure,
+    RayExecutor,
+    RemoteEvaluation,
+    replay_remote_evaluation,
+)
 from harness.prepare import PreparedModel, StageFailure
 from harness.store import Store
 from harness.supervisor import EvaluationOutcome, Supervisor
 
 ray = pytest.importorskip("ray")
-
-pytestmark = pytest.mark.slow
 
 SHA = "a" * 40
 TASKS = 4
@@ -247,11 +251,45 @@ def _tasks(store: Store, round_id: int) -> dict[int, dict[str, tuple[float, dict
     return {e.model_id: store.task_results(e.id) for e in store.evaluations(round_id)}
 
 
+def test_head_replays_worker_records_keeping_tasks_recorded_before_and_the_failure() -> None:
+    remote = RemoteEvaluation(
+        identity="i",
+        records=[("t0", 0.1, {"n": "worker"}), ("t1", 0.9, {"n": "worker"})],
+        evaluate_failure=Failure("sandbox", "crashed", "engine exited with 139"),
+    )
+    prepared = PreparedModel(model_dir=Path("/nonexistent"), identity="i", facts={REMOTE_KEY: remote})
+    recorded: list[tuple[str, float]] = []
+    with pytest.raises(StageFailure) as failure:
+        replay_remote_evaluation(
+            prepared,
+            competition="toolcall",
+            seed="s",
+            done={"t0": {"score": 0.5}},
+            record=lambda task, score, _details: recorded.append((task, score)),
+            deadline=0.0,
+            stop=threading.Event(),
+        )
+    assert recorded == [("t1", 0.9)]  # t0 was recorded before a restart and stays as it was
+    assert (failure.value.stage, failure.value.failure_class) == ("sandbox", "crashed")
+
+
+def test_service_with_ray_executor_runs_stages_on_workers_and_replays_on_the_head(tmp_path: Path) -> None:
+    from harness.service import build_supervisor
+
+    settings = Settings(cache_dir=tmp_path, supervisor={"executor": "ray", "ray_address": "10.0.0.1:6379"})
+    sup = build_supervisor(settings)
+    assert isinstance(sup.executor, RayExecutor) and sup.executor.address == "10.0.0.1:6379"
+    assert sup.evaluate is replay_remote_evaluation and not sup.executor.prepares_on_head
+    assert sup.executor.evaluate is None  # the sandbox stage is built on each worker, with its own Docker engine
+    assert not ray.is_initialized() or ray.get_runtime_context().gcs_address != "10.0.0.1:6379"  # joins lazily
+
+
 @pytest.fixture
 def chain(tmp_path: Path) -> LocalChain:
     return LocalChain(tmp_path / "chain.sqlite", block_period_s=0, retry=RetryPolicy(attempts=3, wait_s=0))
 
 
+@pytest.mark.slow
 def test_round_runs_every_model_on_the_workers_and_the_head_records_it(
     tmp_path: Path, chain: LocalChain, cluster: Cluster
 ) -> None:
@@ -279,6 +317,7 @@ def test_round_runs_every_model_on_the_workers_and_the_head_records_it(
     assert chain.last_weights() is not None and sup.store.get_round(round_id).status == "done"
 
 
+@pytest.mark.slow
 def test_worker_node_killed_mid_evaluation_is_retried_on_the_other_node_once(
     tmp_path: Path, chain: LocalChain, cluster: Cluster
 ) -> None:

@@ -191,6 +191,9 @@ class RayExecutor:
             )
         return ray
 
+    def __bool__(self) -> bool:
+        return True  # never `len()` (which joins the cluster) just to test whether an executor was given
+
     def __len__(self) -> int:
         """Models in flight at once: the cluster's sandbox slots (at least one, so a round waits for workers)."""
         if self._slots is None:
