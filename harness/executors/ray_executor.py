@@ -18,15 +18,17 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness.config import Settings
+from harness.executors.local import map_in_threads
 from harness.prepare import PreparedModel, StageFailure
 
 if TYPE_CHECKING:
@@ -203,30 +205,8 @@ class RayExecutor:
 
     def map(self, jobs: Sequence[Callable[[], T]]) -> list[T]:
         """The head side of each job runs in a thread of its own that waits on its Ray task; results in job order.
-
-        When a job raises (the supervisor's `Stopped`), jobs not yet started are not started, and the first error
-        is raised once the running ones have returned."""
-        failed = threading.Event()
-
-        def guarded(job: Callable[[], T]) -> T | None:
-            if failed.is_set():
-                return None
-            try:
-                return job()
-            except BaseException:
-                failed.set()
-                raise
-
-        with ThreadPoolExecutor(max_workers=len(self), thread_name_prefix="ray") as threads:
-            futures = [threads.submit(guarded, job) for job in jobs]
-            results = []
-            for future in futures:
-                try:
-                    results.append(future.result())
-                except BaseException:
-                    threads.shutdown(wait=True, cancel_futures=True)
-                    raise
-            return results  # type: ignore[return-value]  (None only when a job raised, and then this raised)
+        Ray holds the slots, so a thread holds nothing."""
+        return map_in_threads(jobs, len(self), contextlib.nullcontext, "ray")
 
     def process(self, supervisor: Supervisor, round_id: int, seed: str, candidate: Candidate) -> ModelResult:
         """One model: skip what was judged before a restart, else run it on a worker and record its result."""
