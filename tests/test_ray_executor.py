@@ -318,6 +318,45 @@ def test_round_runs_every_model_on_the_workers_and_the_head_records_it(
 
 
 @pytest.mark.slow
+def test_stop_cancels_the_ray_tasks_and_a_restarted_head_finishes_the_round(
+    tmp_path: Path, chain: LocalChain, cluster: Cluster
+) -> None:
+    quality = {"a": 0.4, "b": 0.8}
+    for index, hotkey in enumerate(quality):
+        _commit(chain, hotkey, str(index))
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    stages = WorkerStages(markers, {"a": "ia", "b": "ib"}, quality)
+    stages.task_s = {"a": 1.0, "b": 1.0}
+    sup = _supervisor(tmp_path, chain, stages, cluster)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            sup.run_round()
+        except BaseException as exc:
+            raised.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + WAIT_S
+    while not list(markers.glob("*.t0.*")):
+        assert time.monotonic() < deadline and runner.is_alive(), "no evaluation started"
+        time.sleep(0.1)
+    sup.request_stop()
+    runner.join(timeout=WAIT_S)
+    assert [type(exc).__name__ for exc in raised] == ["Stopped"]
+    round_id = sup.store.current_round().id
+    assert all(not rows for rows in _tasks(sup.store, round_id).values()), "a cancelled task recorded nothing"
+
+    resumed = _supervisor(tmp_path, chain, stages, cluster)
+    assert resumed.run_round() == round_id
+    board = {row["hotkey"]: row["score"] for row in resumed.store.leaderboard(round_id)}
+    assert board == {"a": pytest.approx(0.4), "b": pytest.approx(0.8)}
+    assert all(sorted(rows) == [f"t{i}" for i in range(TASKS)] for rows in _tasks(resumed.store, round_id).values())
+
+
+@pytest.mark.slow
 def test_worker_node_killed_mid_evaluation_is_retried_on_the_other_node_once(
     tmp_path: Path, chain: LocalChain, cluster: Cluster
 ) -> None:
