@@ -25,11 +25,15 @@ log = get_logger(__name__)
 
 
 def build_supervisor(settings: Settings) -> Supervisor:
-    from harness.executors import executor_for
+    from harness.executors import executor_for, ray_executor_for, replay_remote_evaluation
     from harness.model_eval import SandboxEvaluateStage
 
     chain = open_chain(settings.chain, Path(settings.cache_dir))
     store = Store(default_state_db(Path(settings.cache_dir), settings.state_db))
+    if settings.supervisor.executor == "ray":  # workers run the sandboxes; the head records what they return
+        return Supervisor(
+            settings, chain, store, evaluate=replay_remote_evaluation, executor=ray_executor_for(settings)
+        )
     return Supervisor(
         settings,
         chain,

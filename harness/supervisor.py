@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from chain.base import Chain, ChainError, CommitmentRecord, RateLimited, epoch_start
 from harness.config import Settings
 from harness.executors.local import LocalExecutor
+from harness.executors.ray_executor import RayExecutor
 from harness.logging import get_logger
 from harness.prepare import PreparedModel, StageFailure, prepare_commitment, prepare_deadline_s
 from harness.sandbox.pool import Slot, SlotPool
@@ -114,7 +115,7 @@ class Supervisor:
         *,
         evaluate: EvaluateStage,
         prepare: PrepareStage = _default_prepare,
-        executor: LocalExecutor | None = None,
+        executor: LocalExecutor | RayExecutor | None = None,
     ) -> None:
         self.settings = settings
         self.config = settings.supervisor
@@ -181,7 +182,7 @@ class Supervisor:
         log.info("round", round=rnd.id, seed_block=seed_block, block=block, resumed=resumed)
         candidates = self._candidates(rnd.id, seed_block)
         # With N slots, N models are evaluated at once, so N times as many are prepared ahead.
-        ahead = self.config.prepare_ahead * len(self.executor)
+        ahead = self.config.prepare_ahead * len(self.executor) if self.executor.prepares_on_head else 0
         submit_lock = threading.Lock()
         with ThreadPoolExecutor(max_workers=max(ahead, 1), thread_name_prefix="prepare") as pool:
 
@@ -192,7 +193,7 @@ class Supervisor:
                             upcoming.future = pool.submit(self.prepare, upcoming.record, self.settings)
                 self._check_stop(candidates)
                 self.heartbeat = time.monotonic()
-                result = self.process_model(rnd.id, seed, candidate)
+                result = self.executor.process(self, rnd.id, seed, candidate)
                 return RoundEntry(
                     uid=candidate.uid,
                     hotkey=candidate.record.hotkey,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -23,4 +25,14 @@ class SupervisorConfig(BaseModel):
     )
     status_port: int | None = Field(
         default=None, ge=0, le=65535, description="Port of the /health and /status endpoint; unset: no endpoint."
+    )
+    executor: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where models are evaluated: `local` (this host's sandbox slots) or `ray` (one Ray task per model "
+        "on worker nodes with a `sandbox_slot` resource and their own Docker engine; docs/scale.md).",
+    )
+    ray_address: str = Field(
+        default="auto",
+        description="Ray cluster to join when `executor = ray`: `auto` (a cluster started on this host), "
+        "`HOST:PORT` of the head, or `ray://HOST:PORT` (Ray client).",
     )
