@@ -33,18 +33,33 @@ log = get_logger(__name__)
 
 IMAGE_TOKEN = "<image>"
 SYSTEM_PROMPT = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+# With an image the default system line lets SmolLM2 wander ("a stylized representation of a fractal"); this
+# one made it repeat the scene's words (measured in docs/vlm.md). Prompts without images keep SmolLM2's own.
+IMAGE_SYSTEM_PROMPT = (
+    "You describe images literally in one short sentence, naming the exact counts, colours and shapes you see,"
+    " nothing else."
+)
 
-# Images first (whatever their order in the message), then the text: the model was trained that way, and
-# a string content (tool-call tasks) renders exactly like SmolLM2's own template.
+# Images first (whatever their order in the message), each behind "Image:", then the text: the model was
+# trained that way, and a string content (tool-call tasks) renders exactly like SmolLM2's own template.
 CHAT_TEMPLATE = (
+    "{%- set ns = namespace(image=false) %}"
+    "{%- for message in messages if message['content'] is not string %}"
+    "{%- for part in message['content'] if part['type'] in ['image', 'image_url'] %}"
+    "{%- set ns.image = true %}"
+    "{%- endfor %}"
+    "{%- endfor %}"
     "{%- for message in messages %}"
     "{%- if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\\n" + SYSTEM_PROMPT + "<|im_end|>\\n' }}"
+    "{%- if ns.image %}{{ '<|im_start|>system\\n" + IMAGE_SYSTEM_PROMPT + "<|im_end|>\\n' }}"
+    "{%- else %}{{ '<|im_start|>system\\n" + SYSTEM_PROMPT + "<|im_end|>\\n' }}{%- endif %}"
     "{%- endif %}"
     "{{ '<|im_start|>' + message['role'] + '\\n' }}"
     "{%- if message['content'] is string %}{{ message['content'] }}"
     "{%- else %}"
-    "{%- for part in message['content'] if part['type'] in ['image', 'image_url'] %}{{ '<image>\\n' }}{%- endfor %}"
+    "{%- for part in message['content'] if part['type'] in ['image', 'image_url'] %}"
+    "{{ 'Image:<image>\\n' }}"
+    "{%- endfor %}"
     "{%- for part in message['content'] if part['type'] == 'text' %}{{ part['text'] }}{%- endfor %}"
     "{%- endif %}"
     "{{ '<|im_end|>\\n' }}"
@@ -100,14 +115,56 @@ def recipe_digest(recipe: VlmRecipe = RECIPE) -> str:
     return digest.hexdigest()[:12]
 
 
-def slot_caption(scene: dict) -> str:
-    """The canonical words for a scene, group by group as laid out: what the tower learns to put in its slots."""
+GROUP_FIELD = 6  # count, colour, up to three shape tokens ("hex", "ag", "ons"), separator
+BACKGROUND_FIELD = 6  # " on", " a", up to two background tokens, " background", "."
+MAX_GROUPS = 3
+
+
+def _group_words(scene: dict) -> list[list[str]]:
     from harness.tasks.caption_gen import plural
     from harness.tasks.toolcall_library import number_word
 
-    parts = [f"{number_word(g['count'])} {g['colour']} {plural(g['shape'], g['count'])}" for g in scene["groups"]]
-    joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f" {joined} on a {scene['background']} background."
+    groups = scene["groups"]
+    fields = []
+    for i, g in enumerate(groups):
+        separator = "," if i < len(groups) - 2 else " and" if i == len(groups) - 2 else ""
+        fields.append(
+            [" " + number_word(g["count"]), " " + g["colour"], " " + plural(g["shape"], g["count"]), separator]
+        )
+    return fields
+
+
+def slot_caption(scene: dict) -> str:
+    """The canonical words for a scene, group by group as laid out: what the slots spell, pads left out."""
+    words = "".join("".join(field) for field in _group_words(scene))
+    return f"{words} on a {scene['background']} background."
+
+
+def slot_tokens(scene: dict, tokenizer: Any, slots: int) -> list[int | None]:
+    """Token ids per image slot, in fixed fields (None: an empty slot).
+
+    Fixed fields, not the caption's tokens in a row: slot *i* then always means the same thing (group 2's
+    colour, say), whatever the earlier words' token lengths, which a small tower learns far faster than
+    positions that shift with every "hexagons" (three tokens) before them."""
+
+    def ids(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False).input_ids if text else []
+
+    out: list[int | None] = []
+    fields = _group_words(scene)
+    for i in range(MAX_GROUPS):
+        if i >= len(fields):
+            out += [None] * GROUP_FIELD
+            continue
+        count, colour, shape, separator = fields[i]
+        words = ids(count) + ids(colour) + ids(shape)
+        out += words + [None] * (GROUP_FIELD - 1 - len(words)) + (ids(separator) or [None])
+    background = ids(" on") + ids(" a") + ids(" " + scene["background"])
+    background += [None] * (BACKGROUND_FIELD - 2 - len(background)) + ids(" background") + ids(".")
+    out += background
+    if len(out) > slots:
+        raise ValueError(f"{len(out)} slot words do not fit {slots} image tokens")
+    return out + [None] * (slots - len(out))
 
 
 def slot_vocabulary(tokenizer: Any) -> list[int]:
@@ -134,9 +191,7 @@ def _single_token(tokenizer: Any, text: str) -> int:
 
 
 def slot_targets(scene: dict, tokenizer: Any, vocab: list[int], slots: int) -> list[int]:
-    ids = tokenizer(slot_caption(scene), add_special_tokens=False).input_ids[:slots]
-    classes = [vocab.index(t) for t in ids]
-    return classes + [0] * (slots - len(classes))
+    return [0 if t is None else vocab.index(t) for t in slot_tokens(scene, tokenizer, slots)]
 
 
 def build_processor(smollm2: Path, recipe: VlmRecipe = RECIPE) -> Any:

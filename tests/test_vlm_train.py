@@ -8,7 +8,16 @@ import random
 import jinja2
 
 from harness.tasks.caption_gen import sample_scene
-from harness.vlm_train import CHAT_TEMPLATE, IMAGE_TOKEN, RECIPE, recipe_digest, slot_caption
+from harness.vlm_train import (
+    CHAT_TEMPLATE,
+    IMAGE_SYSTEM_PROMPT,
+    IMAGE_TOKEN,
+    RECIPE,
+    SYSTEM_PROMPT,
+    recipe_digest,
+    slot_caption,
+    slot_tokens,
+)
 
 
 def _render(messages: list[dict]) -> str:
@@ -37,16 +46,43 @@ def test_slot_captions_fit_the_image_token_grid(smollm2) -> None:  # type: ignor
     assert max(lengths) <= RECIPE.grid * RECIPE.grid
 
 
+def test_slot_fields_do_not_shift_with_earlier_words(smollm2) -> None:  # type: ignore[no-untyped-def]
+    """Group 2's colour sits in the same slot whether group 1's shape is one token or three."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(smollm2))
+    slots = RECIPE.grid * RECIPE.grid
+
+    def scene(first_shape: str) -> dict:
+        groups = [
+            {"shape": first_shape, "colour": "red", "count": 3, "position": "left"},
+            {"shape": "square", "colour": "blue", "count": 1, "position": "right"},
+        ]
+        return {"background": "pale green", "text": None, "groups": groups}
+
+    short, long = slot_tokens(scene("circle"), tokenizer, slots), slot_tokens(scene("hexagon"), tokenizer, slots)
+    assert len(short) == len(long) == slots
+    differ = [i for i, (a, b) in enumerate(zip(short, long, strict=True)) if a != b]
+    assert differ and max(differ) < 6  # only group 1's shape field changed
+    for scene_ in (scene("circle"), scene("hexagon")):
+        words = tokenizer.decode([t for t in slot_tokens(scene_, tokenizer, slots) if t is not None])
+        assert words == slot_caption(scene_)
+
+
 def test_template_puts_images_before_the_text_whatever_their_order() -> None:
     task_order = [
         {
             "role": "user",
-            "content": [{"type": "text", "text": "Describe it."}, {"type": "image_url", "image_url": {"url": "x"}}],
+            "content": [
+                {"type": "text", "text": "Describe it."},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,PIXELS"}},
+            ],
         }
     ]
     rendered = _render(task_order)
     assert rendered.index(IMAGE_TOKEN) < rendered.index("Describe it.")
-    assert rendered.count(IMAGE_TOKEN) == 1 and "x" not in rendered.replace("<|im_start|>", "")
+    assert rendered.count(IMAGE_TOKEN) == 1 and "PIXELS" not in rendered
+    assert IMAGE_SYSTEM_PROMPT in rendered and SYSTEM_PROMPT not in rendered
     assert rendered.endswith("<|im_start|>assistant\n")
 
 
