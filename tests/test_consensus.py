@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import policies
 from chain.commitment import format as format_commitment
 from chain.local import LocalChain
 from harness.bundled_models import smollm2_degraded_dir
@@ -41,12 +40,10 @@ def _local_prepare(folders: dict[str, Path], staged: Path):
     def prepare(record, settings: Settings) -> PreparedModel:
         if record.hotkey not in cache:
             policy = check_policy(parse_model_ref(str(folders[record.hotkey])), settings)
-            assert policy.report.allowed and policy.manifest is not None, policy.report.to_text()
+            assert policy.report.allowed, policy.report.to_text()
             dest = staged / record.hotkey
             dest.mkdir(parents=True)
-            digests = stage_local(
-                folders[record.hotkey], policies.download_files(policy.manifest, settings.policy), dest
-            )
+            digests = stage_local(folders[record.hotkey], policy.files, dest)
             cache[record.hotkey] = PreparedModel(dest, content_identity(digests), policy.report.facts, {})
         return cache[record.hotkey]
 
