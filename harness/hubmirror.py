@@ -409,11 +409,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, head: bool) -> None:
         sent = 0
         status = 500
+        failure = self.hub._take_failure()
+        if failure:
+            # Recorded before the answer goes out: a client that gives up at once must find it already counted.
+            self.hub._record(Request(self.command, self.path, self.headers.get("range"), failure, 0))
+            self._send(failure, b'{"error": "injected failure"}', head=head)
+            return
         try:
-            failure = self.hub._take_failure()
-            if failure:
-                status = self._send(failure, b'{"error": "injected failure"}', head=head)
-                return
             parts = [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]]
             if parts[:2] == ["api", "models"] and len(parts) >= 4:
                 status = self._model_info(parts[2:], head)
