@@ -73,7 +73,7 @@ def _settings(data: Path, endpoint: str, prepare_ahead: int) -> Settings:
     )
 
 
-def _commit(settings: Settings, models: list[tuple[str, Path, str]]) -> None:
+def publish_and_commit(settings: Settings, models: list[tuple[str, Path, str]]) -> None:
     """Publish each folder into the mirror and commit it, one block apart, like a miner would."""
     chain = open_local_chain(settings.chain, Path(settings.cache_dir))
     root = settings.mirror.resolved_root(Path(settings.cache_dir))
@@ -101,7 +101,7 @@ def _one_round(base: Path, endpoint: str, models: list[tuple[str, Path, str]], p
     data = base / f"ahead-{prepare_ahead}"
     data.mkdir()
     settings = _settings(data, endpoint, prepare_ahead)
-    _commit(settings, models)
+    publish_and_commit(settings, models)
     supervisor = build_supervisor(settings)
     evaluations: list[float] = []
     prepares: list[float] = []

@@ -7,17 +7,11 @@ Each worker node has one `sandbox_slot`; the head has none, so every model runs 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +21,7 @@ from chain.commitment import format as format_commitment
 from chain.local import LocalChain
 from chain.retry import RetryPolicy
 from harness.config import Settings
+from harness.executors.local_cluster import WAIT_S, LocalCluster, local_cluster
 from harness.executors.ray_executor import (
     REMOTE_KEY,
     Failure,
@@ -42,150 +37,15 @@ ray = pytest.importorskip("ray")
 
 SHA = "a" * 40
 TASKS = 4
-WAIT_S = 120  # every wait on the cluster is bounded
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@dataclass
-class Cluster:
-    address: str
-    head: subprocess.Popen[bytes]
-    workers: list[subprocess.Popen[bytes]]
-
-    def node_of(self, pid: int) -> subprocess.Popen[bytes]:
-        """The worker node (its `ray start` process) that a process descends from."""
-        starts = {node.pid: node for node in self.workers}
-        while pid > 1 and pid not in starts:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])  # the parent's pid
-        return starts[pid]
-
-
-def _ray_start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`ray start --block` in a session of its own: killing that process group removes the whole node."""
-    ray_bin = str(Path(sys.executable).with_name("ray"))
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [ray_bin, "start", "--block", "--disable-usage-stats", "--object-store-memory", str(100 * 1024**2), *args],
-            env=env,
-            start_new_session=True,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _descendants(pid: int) -> list[int]:
-    """`pid` and every process below it (Ray's raylet and workers need not stay in the node's process group)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        queue.extend(children.get(current, []))
-    return found
-
-
-def _crash(node: subprocess.Popen[bytes]) -> None:
-    """The node dies as a host would: every one of its processes SIGKILLed at once, nothing drained."""
-    for pid in _descendants(node.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    node.wait(timeout=10)
-
-
-def _stop(node: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(node.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            node.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            continue
-        if sig == signal.SIGTERM:
-            time.sleep(1)  # the group's other processes (raylet, workers) get their own SIGTERM's moment
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    env = {
-        **os.environ,
-        "RAY_health_check_period_ms": "500",  # a killed node is declared dead in seconds, not the default ~30 s
-        "RAY_health_check_failure_threshold": "3",
-        "RAY_health_check_initial_delay_ms": "500",
-        "RAY_raylet_start_wait_time_s": "120",  # a loaded CI host starts a raylet slowly
-    }
-    port = _free_port()
-
-    def node_ports() -> list[str]:
-        return [
-            f"--dashboard-agent-listen-port={_free_port()}",
-            f"--metrics-export-port={_free_port()}",
-        ]
-
-    head = _ray_start(
-        [
-            "--head",
-            f"--port={port}",
-            "--node-ip-address=127.0.0.1",
-            "--include-dashboard=false",
-            "--num-cpus=0",
-            f"--temp-dir={temp}",
-            *node_ports(),
-        ],
-        env,
-        Path(temp, "head.log"),
-    )
-    address = f"127.0.0.1:{port}"
-    workers: list[subprocess.Popen[bytes]] = []
-    built = Cluster(address, head, workers)
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while not _listening(port):  # ray.init would wait minutes on a head that failed to start
-            assert head.poll() is None and time.monotonic() < deadline, "the Ray head did not start"
-            time.sleep(0.5)
-        ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+def cluster() -> Iterator[LocalCluster]:
+    with local_cluster() as built:
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
-        for index in range(2):  # one at a time: two nodes starting together time out on a busy 2-core host
-            worker = _ray_start(
-                [
-                    f"--address={address}",
-                    "--node-ip-address=127.0.0.1",
-                    "--num-cpus=1",
-                    '--resources={"sandbox_slot": 1}',
-                    *node_ports(),
-                ],
-                env,
-                Path(temp, f"worker{index}.log"),
-            )
-            workers.append(worker)
-            while ray.cluster_resources().get("sandbox_slot", 0) < index + 1:
-                assert worker.poll() is None, f"worker {index} did not start: {Path(temp, f'worker{index}.log')}"
-                assert time.monotonic() < deadline, f"cluster not up: {ray.cluster_resources()}"
-                time.sleep(0.5)
+        for _ in range(2):  # one at a time: two nodes starting together time out on a busy 2-core host
+            built.add_worker(slots=1)
         yield built
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        for node in [*workers, head]:
-            _stop(node)
 
 
 class WorkerStages:
@@ -235,7 +95,7 @@ def _commit(chain: LocalChain, hotkey: str, tag: str) -> None:
     chain.advance(1)
 
 
-def _supervisor(tmp_path: Path, chain: LocalChain, stages: WorkerStages, cluster: Cluster) -> Supervisor:
+def _supervisor(tmp_path: Path, chain: LocalChain, stages: WorkerStages, cluster: LocalCluster) -> Supervisor:
     settings = Settings(
         cache_dir=tmp_path / "cache",
         scoring={"weights_method": "proportional", "new_model_prior": None, "ema_alpha": 0.5},
@@ -291,7 +151,7 @@ def chain(tmp_path: Path) -> LocalChain:
 
 @pytest.mark.slow
 def test_round_runs_every_model_on_the_workers_and_the_head_records_it(
-    tmp_path: Path, chain: LocalChain, cluster: Cluster
+    tmp_path: Path, chain: LocalChain, cluster: LocalCluster
 ) -> None:
     quality = {"a": 0.9, "b": 0.6, "c": 0.3, "copy": 0.9, "bad": 0.5}
     for index, hotkey in enumerate(quality):
@@ -319,7 +179,7 @@ def test_round_runs_every_model_on_the_workers_and_the_head_records_it(
 
 @pytest.mark.slow
 def test_stop_cancels_the_ray_tasks_and_a_restarted_head_finishes_the_round(
-    tmp_path: Path, chain: LocalChain, cluster: Cluster
+    tmp_path: Path, chain: LocalChain, cluster: LocalCluster
 ) -> None:
     quality = {"a": 0.4, "b": 0.8}
     for index, hotkey in enumerate(quality):
@@ -358,7 +218,7 @@ def test_stop_cancels_the_ray_tasks_and_a_restarted_head_finishes_the_round(
 
 @pytest.mark.slow
 def test_worker_node_killed_mid_evaluation_is_retried_on_the_other_node_once(
-    tmp_path: Path, chain: LocalChain, cluster: Cluster
+    tmp_path: Path, chain: LocalChain, cluster: LocalCluster
 ) -> None:
     _commit(chain, "victim", "1")
     quality = {"victim": 0.7}
@@ -378,8 +238,7 @@ def test_worker_node_killed_mid_evaluation_is_retried_on_the_other_node_once(
     first = next(markers.glob("victim.t1.*"))
     killed_node = first.read_text()
     victim_node = cluster.node_of(int(first.name.rsplit(".", 1)[1]))
-    _crash(victim_node)
-    cluster.workers.remove(victim_node)  # the fixture must not wait on it again
+    cluster.crash(victim_node)
 
     runner.join(timeout=WAIT_S)
     assert not runner.is_alive() and finished, "the round did not finish after the node was lost"

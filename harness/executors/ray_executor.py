@@ -75,6 +75,7 @@ class RemoteEvaluation:
     details: dict[str, Any] = field(default_factory=dict)
     evaluate_failure: Failure | None = None
     node: str = ""
+    placement: dict[str, Any] = field(default_factory=dict)  # the worker's node and the slot's GPU or cores
 
 
 def _default_prepare(record: CommitmentRecord, settings: Settings) -> PreparedModel:
@@ -94,13 +95,17 @@ def evaluate_on_worker(
     prepare: PrepareStage | None,
     evaluate: EvaluateStage | None,
 ) -> RemoteEvaluation:
-    """The body of the Ray task: prepare (fetch, hash, policy) and evaluate here, on this worker's Docker engine.
+    """The body of the Ray task: prepare (fetch, hash, policy) and evaluate here, on this worker's Docker engine,
+    in one of this host's sandbox slots (placement from this host's environment: `worker_host`).
 
     `prepare`/`evaluate` None means the real stages, built here from the settings (a sandbox stage holds a Docker
     client, which is this host's and is not sent over the wire)."""
     import ray
 
+    from harness.executors.worker_host import hold_host_slot, host_settings, placement_of
+
     node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    settings = host_settings(settings)
     prepare = prepare or _default_prepare
     if evaluate is None:
         from harness.model_eval import SandboxEvaluateStage
@@ -122,19 +127,23 @@ def evaluate_on_worker(
         policy=prepared.policy,
         node=node,
     )
+    deadline = time.monotonic() + budget_s
     try:
-        outcome = evaluate(
-            prepared,
-            competition=competition,
-            seed=seed,
-            done=done,
-            record=keep,
-            deadline=time.monotonic() + budget_s,
-            stop=threading.Event(),
-        )
+        with hold_host_slot(settings.sandbox, Path(settings.cache_dir) / "slots", deadline_s=budget_s) as slot:
+            result = replace(result, placement={"node": node, **placement_of(settings.sandbox, slot)})
+            outcome = evaluate(
+                prepared,
+                competition=competition,
+                seed=seed,
+                done=done,
+                record=keep,
+                deadline=deadline,
+                stop=threading.Event(),
+            )
     except Exception as exc:
         return replace(result, records=records, evaluate_failure=Failure.of(exc, "evaluate"))
-    return replace(result, records=records, score=outcome.score, details=dict(outcome.details))
+    details = {**outcome.details, "placement": result.placement}
+    return replace(result, records=records, score=outcome.score, details=details)
 
 
 def replay_remote_evaluation(

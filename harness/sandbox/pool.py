@@ -81,6 +81,17 @@ def current_overrides() -> dict[str, Any]:
     return slot.overrides() if slot is not None else {}
 
 
+@contextlib.contextmanager
+def bind_slot(slot: Slot) -> Iterator[Slot]:
+    """`slot` bound to this thread until the block ends: a sandbox opened inside takes its pinning."""
+    previous = getattr(_bound, "slot", None)
+    _bound.slot = slot
+    try:
+        yield slot
+    finally:
+        _bound.slot = previous
+
+
 class SlotPool:
     """Hands out each slot to one holder at a time; a holder waits for a free slot."""
 
@@ -99,10 +110,8 @@ class SlotPool:
     def hold(self) -> Iterator[Slot]:
         """A free slot, bound to this thread until the block ends (the sandbox opened inside takes it)."""
         slot = self._free.get()
-        previous = getattr(_bound, "slot", None)
-        _bound.slot = slot
         try:
-            yield slot
+            with bind_slot(slot):
+                yield slot
         finally:
-            _bound.slot = previous
             self._free.put(slot)
