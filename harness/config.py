@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.config import ChainConfig
@@ -61,6 +61,25 @@ class Settings(BaseSettings):
     scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="Scoring and weights.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Evaluation runs.")
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="Hardened engine containers.")
+
+    @model_validator(mode="after")
+    def _requests_hold_images(self) -> Settings:
+        """A caption request carries its image as base64 (4/3 of the bytes) beside the prompt: a cap that cannot
+        hold the largest image allowed would fail every such task at run time, for every model alike."""
+        needed = image_request_bytes(self.tasks.max_image_bytes)
+        if needed > self.sandbox.max_request_bytes:
+            raise ValueError(
+                f"sandbox.max_request_bytes ({self.sandbox.max_request_bytes}) cannot hold a caption request with an "
+                f"image of tasks.max_image_bytes ({self.tasks.max_image_bytes}): it needs {needed}"
+            )
+        return self
+
+
+REQUEST_OVERHEAD_BYTES = 64 * 1024  # prompt, tools and JSON framing beside the image
+
+
+def image_request_bytes(image_bytes: int) -> int:
+    return 4 * ((image_bytes + 2) // 3) + REQUEST_OVERHEAD_BYTES
 
 
 class OverrideError(ValueError):

@@ -23,7 +23,7 @@ import httpx
 
 from harness.errors import HarnessError
 
-FailureClass = Literal["start-timeout", "crashed", "oom", "request-timeout", "bad-response"]
+FailureClass = Literal["start-timeout", "crashed", "oom", "request-timeout", "bad-response", "request-too-large"]
 FAILURE_CLASSES: tuple[str, ...] = ("start-timeout", "crashed", "oom", "request-timeout", "bad-response")
 
 T = TypeVar("T")
@@ -59,6 +59,7 @@ class EngineClient:
         request_timeout: float = 120.0,
         max_concurrency: int = 8,
         max_response_bytes: int = 4 * 1024 * 1024,
+        max_request_bytes: int = 16 * 1024 * 1024,
         retries: int = 3,
         retry_backoff: float = 0.25,
         model: str | None = None,
@@ -72,6 +73,7 @@ class EngineClient:
         self.socket_path = str(socket_path) if socket_path is not None else None
         self.request_timeout = request_timeout
         self.max_response_bytes = max_response_bytes
+        self.max_request_bytes = max_request_bytes
         self.retries = retries
         self.retry_backoff = retry_backoff
         self.model = model
@@ -166,7 +168,16 @@ class EngineClient:
             raise EngineError("crashed", f"{method} {path}: engine closed the connection ({exc})") from None
 
     async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        request = self._client.build_request(method, path, json=body)
+        content = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        if content is not None and len(content) > self.max_request_bytes:
+            # Our own task is too big for what the engine was sized for (an image, mostly): never sent, never
+            # retried, recorded as the task's failure with its size, the same for every model.
+            raise EngineError(
+                "request-too-large",
+                f"{path}: request of {len(content)} bytes exceeds the cap of {self.max_request_bytes}",
+            )
+        headers = {"content-type": "application/json"} if content is not None else None
+        request = self._client.build_request(method, path, content=content, headers=headers)
         response = await self._client.send(request, stream=True)
         try:
             chunks: list[bytes] = []

@@ -146,6 +146,26 @@ def test_chat_completion_sends_payload_and_model_default(tmp_path: Path) -> None
     _run(main())
 
 
+def test_a_request_over_the_cap_is_never_sent_and_one_under_it_carries_its_image(tmp_path: Path) -> None:
+    image = "data:image/png;base64," + "A" * 120_000  # a caption task's picture, as the request carries it
+    message = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": image}}]}
+
+    async def main() -> None:
+        engine, server, sock = await _serve(tmp_path, "ok")
+        async with server:
+            async with EngineClient(sock, max_request_bytes=100_000) as small:
+                with pytest.raises(EngineError) as info:
+                    await small.chat_completion({"messages": [message]})
+                assert info.value.failure_class == "request-too-large"
+                assert "exceeds the cap of 100000" in str(info.value)
+                assert "/v1/chat/completions" not in engine.hits  # not sent, not retried
+            async with EngineClient(sock, max_request_bytes=200_000) as large:
+                assert await large.chat_completion({"messages": [message]}) == CHAT_OK
+                assert engine.bodies[0]["messages"][0]["content"][0]["image_url"]["url"] == image
+
+    _run(main())
+
+
 def test_503_is_retried_until_ready(tmp_path: Path) -> None:
     async def main() -> None:
         engine, server, sock = await _serve(tmp_path, "warming")

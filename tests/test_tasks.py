@@ -172,6 +172,46 @@ def test_jsonl_caption_loader(tmp_path) -> None:
             caption_jsonl.load(tmp_path / "bad.jsonl", "Describe.")
 
 
+def test_jsonl_images_over_the_limits_are_refused_with_their_line(tmp_path) -> None:
+    def png(side: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (side, side), (0, 0, 255)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    (tmp_path / "small.png").write_bytes(png(8))
+    (tmp_path / "wide.png").write_bytes(png(100))
+    (tmp_path / "heavy.png").write_bytes(png(8) + b"\0" * 5000)  # trailing bytes: a big file, a small header
+    (tmp_path / "fake.png").write_bytes(b"not an image at all")
+    small_url = "data:image/png;base64," + base64.b64encode(png(8)).decode()
+    wide_url = "data:image/png;base64," + base64.b64encode(png(100)).decode()
+    limits = caption_jsonl.ImageLimits(max_bytes=4000, max_pixels=50 * 50)
+    ok = [{"image": "small.png", "captions": ["blue"]}, {"image": small_url, "captions": ["blue"]}]
+    (tmp_path / "ok.jsonl").write_text("\n".join(json.dumps(r) for r in ok) + "\n")
+    assert len(caption_jsonl.load(tmp_path / "ok.jsonl", "Describe.", limits)) == 2
+    for image, message in (
+        ("heavy.png", "exceeds tasks.max_image_bytes"),
+        ("wide.png", "100x100 pixels exceeds tasks.max_image_pixels"),
+        (wide_url, "100x100 pixels exceeds tasks.max_image_pixels"),
+        ("data:image/png;base64," + "A" * 6000, "exceeds tasks.max_image_bytes"),
+        ("data:image/png;base64,@@@", "not valid base64"),
+        ("fake.png", "not a readable image"),
+    ):
+        (tmp_path / "bad.jsonl").write_text(json.dumps(ok[0]) + "\n" + json.dumps({"image": image, "captions": ["a"]}))
+        with pytest.raises(HarnessError, match=f"bad.jsonl:2: .*{message}"):
+            caption_jsonl.load(tmp_path / "bad.jsonl", "Describe.", limits)
+
+
+def test_request_cap_must_hold_the_largest_allowed_image() -> None:
+    from pydantic import ValidationError
+
+    from harness.config import Settings
+
+    assert Settings().sandbox.max_request_bytes >= 4 * Settings().tasks.max_image_bytes // 3
+    with pytest.raises(ValidationError, match="cannot hold a caption request"):
+        Settings(tasks={"max_image_bytes": 12 * 1024 * 1024}, sandbox={"max_request_bytes": 16 * 1024 * 1024})
+    Settings(tasks={"max_image_bytes": 12 * 1024 * 1024}, sandbox={"max_request_bytes": 17 * 1024 * 1024})
+
+
 def test_registry_drives_build_scoring_and_vision() -> None:
     """Families are looked up, not branched on: a new one plugs in without touching the evaluator."""
     from harness.evaluate import score_outcomes

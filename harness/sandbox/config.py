@@ -118,6 +118,11 @@ class SandboxConfig(BaseModel):
     startup_timeout: float = Field(default=600.0, gt=0, description="Seconds from start to healthy.")
     max_concurrency: int = Field(default=8, ge=1, description="Concurrent requests per engine.")
     max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Cap on one response's size.")
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Cap on one request's size (JSON, images as base64 data URLs): must hold tasks.max_image_bytes.",
+    )
     socket_root: Path | None = Field(
         default=None, description="Parent of the per-sandbox socket dirs; None = $TMPDIR/harness-sandbox-UID."
     )

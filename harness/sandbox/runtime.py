@@ -187,6 +187,7 @@ class Sandbox:
         kwargs: dict[str, Any] = {
             "max_concurrency": concurrency,
             "max_response_bytes": cfg.max_response_bytes,
+            "max_request_bytes": cfg.max_request_bytes,
             "model": "/model",
         }
         kwargs.update(overrides)

@@ -44,8 +44,9 @@ class CaptionFamily:
             n - n_jsonl, rng_for(seed, "caption", "procedural"), config.image_size, config.caption_prompt
         )
         if n_jsonl and config.caption_jsonl:
+            limits = caption_jsonl.ImageLimits(config.max_image_bytes, config.max_image_pixels)
             tasks += caption_jsonl.sample(
-                config.caption_jsonl, config.caption_prompt, n_jsonl, rng_for(seed, "caption", "jsonl")
+                config.caption_jsonl, config.caption_prompt, n_jsonl, rng_for(seed, "caption", "jsonl"), limits
             )
         settings = {
             "n": n,

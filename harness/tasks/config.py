@@ -74,6 +74,12 @@ class TasksConfig(BaseModel):
     caption_jsonl: Path | None = Field(default=None, description="Image-caption JSONL dataset (see README).")
     caption_jsonl_fraction: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of caption tasks from it.")
     image_size: int = Field(default=224, ge=64, le=1024, description="Side of procedural caption images (px).")
+    max_image_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest dataset image (file bytes); larger lines are refused."
+    )
+    max_image_pixels: int = Field(
+        default=4096 * 4096, ge=64 * 64, description="Largest dataset image (width x height); larger lines are refused."
+    )
 
     @field_validator("toolcall_categories")
     @classmethod
