@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from harness.config import OverrideError, Settings
+from harness.config import Settings
 from harness.executors.ray_executor import evaluate_on_worker
 from harness.executors.worker_host import hold_host_slot, host_settings
-from harness.prepare import PreparedModel
+from harness.prepare import PreparedModel, StageFailure
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.pool import current_overrides
 from harness.supervisor import EvaluationOutcome
@@ -32,8 +32,9 @@ def test_worker_takes_placement_from_its_environment_and_everything_else_from_th
     assert local.sandbox.memory_limit == "3g" and local.tasks.toolcall_n == 3  # not placement: the head's
     assert head.sandbox.cpuset_cpus == "0-7"  # the head's object is not changed
     monkeypatch.setenv("HARNESS_SANDBOX__CPU_SLOTS", "zero")
-    with pytest.raises(OverrideError, match="cpu_slots"):
+    with pytest.raises(StageFailure, match=r"this worker's environment: sandbox\.cpu_slots") as failure:
         host_settings(head)
+    assert (failure.value.stage, failure.value.failure_class) == ("executor", "worker-config")  # not the model's
 
 
 def _hold(config: SandboxConfig, lock_dir: Path, got: Any, release: Any) -> None:
@@ -56,7 +57,7 @@ def test_two_processes_get_different_gpus_and_a_third_waits_for_one(tmp_path: Pa
     second, second_slot, second_release = _holder(config, tmp_path)
     assert {first_slot["gpu_device"], second_slot["gpu_device"]} == {"0", "1"}
     assert first_slot["bound"] == {"gpu_device": first_slot["gpu_device"]}  # the sandbox opened inside takes it
-    with pytest.raises(TimeoutError, match="no free sandbox slot"), hold_host_slot(config, tmp_path, deadline_s=0.5):
+    with pytest.raises(StageFailure, match="no free sandbox slot"), hold_host_slot(config, tmp_path, deadline_s=0.5):
         pass
     first_release.set()
     first.join(10)
@@ -69,7 +70,7 @@ def test_two_processes_get_different_gpus_and_a_third_waits_for_one(tmp_path: Pa
 def test_a_killed_holder_frees_its_slot(tmp_path: Path) -> None:
     config = SandboxConfig(cpuset_cpus="1")  # one slot pinned to core 1: two workers on one host share this lock
     holder, _slot, _release = _holder(config, tmp_path)
-    with pytest.raises(TimeoutError), hold_host_slot(config, tmp_path, deadline_s=0.5):
+    with pytest.raises(StageFailure, match="no free sandbox slot"), hold_host_slot(config, tmp_path, deadline_s=0.5):
         pass
     os.kill(holder.pid, signal.SIGKILL)
     holder.join(10)
@@ -114,3 +115,23 @@ def test_worker_evaluates_in_its_hosts_slot_and_reports_where(tmp_path: Path, mo
     assert result.placement == {"node": "", "cpuset_cpus": "0,1", "cpus": 2.0}
     assert result.details == {"n": 1, "placement": result.placement}
     assert list((tmp_path / "slots").glob("slot-*.lock")), "the slot was claimed host-wide"
+
+
+def test_a_worker_with_more_slots_than_cores_fails_as_its_own_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_SANDBOX__CPU_SLOTS", "64")
+    monkeypatch.setattr("harness.sandbox.pool.host_cores", lambda: [0, 1])
+    result = evaluate_on_worker(
+        None,  # type: ignore[arg-type]
+        Settings(cache_dir=tmp_path),
+        competition="toolcall",
+        seed="s",
+        done={},
+        budget_s=30,
+        prepare=lambda _record, _settings: PreparedModel(model_dir=tmp_path, identity="i", facts={}),
+        evaluate=lambda *_a, **_k: pytest.fail("no slot, no evaluation"),
+    )
+    assert result.evaluate_failure is not None
+    assert (result.evaluate_failure.stage, result.evaluate_failure.failure_class) == ("executor", "worker-config")
+    assert "64 CPU slots need at least 64 cores" in result.evaluate_failure.message

@@ -105,7 +105,10 @@ def evaluate_on_worker(
     from harness.executors.worker_host import hold_host_slot, host_settings, placement_of
 
     node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
-    settings = host_settings(settings)
+    try:
+        settings = host_settings(settings)
+    except StageFailure as exc:
+        return RemoteEvaluation(prepare_failure=Failure.of(exc, "executor"), node=node)
     prepare = prepare or _default_prepare
     if evaluate is None:
         from harness.model_eval import SandboxEvaluateStage

@@ -23,7 +23,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.config import Settings, load_settings
+from harness.config import OverrideError, Settings, load_settings
+from harness.prepare import StageFailure
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.pool import Slot, bind_slot, plan_slots
 
@@ -41,7 +42,10 @@ def host_settings(settings: Settings) -> Settings:
     chosen = [f for f in PLACEMENT_FIELDS if placement_env(f) in os.environ]
     if not chosen:
         return settings
-    local = load_settings().sandbox
+    try:
+        local = load_settings().sandbox
+    except OverrideError as exc:
+        raise StageFailure("executor", "worker-config", f"this worker's environment: {exc}") from None
     sandbox = SandboxConfig.model_validate({**settings.sandbox.model_dump(), **{f: getattr(local, f) for f in chosen}})
     return settings.model_copy(update={"sandbox": sandbox})
 
@@ -71,7 +75,10 @@ def lock_name(pin: str) -> str:
 def hold_host_slot(config: SandboxConfig, lock_dir: Path, *, deadline_s: float = 3600.0) -> Iterator[Slot]:
     """The first free slot of this host (waiting for one), bound to this thread so the sandbox takes its pinning."""
     lock_dir.mkdir(parents=True, exist_ok=True)
-    slots = plan_slots(config)
+    try:
+        slots = plan_slots(config)
+    except ValueError as exc:  # this host's placement settings, not the model: say so
+        raise StageFailure("executor", "worker-config", f"this worker's sandbox placement: {exc}") from None
     give_up = time.monotonic() + deadline_s
     while True:
         for slot in slots:
@@ -94,5 +101,6 @@ def hold_host_slot(config: SandboxConfig, lock_dir: Path, *, deadline_s: float =
                 fcntl.flock(handle, fcntl.LOCK_UN)
                 handle.close()
         if time.monotonic() > give_up:
-            raise TimeoutError(f"no free sandbox slot on this host after {deadline_s:.0f} s ({len(slots)} slots)")
+            waited = f"no free sandbox slot on this host after {deadline_s:.0f} s ({len(slots)} slots)"
+            raise StageFailure("executor", "no-slot", waited)
         time.sleep(POLL_S)
