@@ -71,6 +71,7 @@ class EngineClient:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
         self.socket_path = str(socket_path) if socket_path is not None else None
+        self.max_concurrency = max_concurrency  # callers size their own queue by it (run_tasks)
         self.request_timeout = request_timeout
         self.max_response_bytes = max_response_bytes
         self.max_request_bytes = max_request_bytes

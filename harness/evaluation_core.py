@@ -144,9 +144,13 @@ async def run_tasks(
     on_outcome: OutcomeCallback | None = None,
     control: RunControl | None = None,
 ) -> RunResult:
-    """Every task through the engine, at most `config.concurrency` at a time. The one run loop of the harness."""
+    """Every task through the engine, at most `config.concurrency` at a time. The one run loop of the harness.
+
+    Never more at once than the engine itself takes (`engine.max_concurrency`, when it says): a task's deadline
+    (`request_timeout_s`) starts when it passes the gate, so a task queued behind others inside the client would
+    time out for waiting its turn, and which tasks did would depend on the order, not on the model."""
     control = control or RunControl()
-    gate = asyncio.Semaphore(config.concurrency)
+    gate = asyncio.Semaphore(min(config.concurrency, getattr(engine, "max_concurrency", config.concurrency)))
     result = RunResult(outcomes={})
     started_run = time.perf_counter()
 

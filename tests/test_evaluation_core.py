@@ -250,3 +250,29 @@ def test_run_loop_deadline_and_stop() -> None:
     stopped = asyncio.run(run_tasks(engine, tasks, model="m", config=config, on_outcome=on_outcome, control=control))
     assert stopped.stopped and seen == ["t0", "t1"] and set(stopped.outcomes) == {"t0", "t1"}
     assert engine.asked == 2
+
+
+class OneAtATimeEngine:
+    """Like the CPU engine's client: takes one request at a time and queues the rest inside itself."""
+
+    max_concurrency = 1
+
+    def __init__(self, answer_s: float) -> None:
+        self.answer_s = answer_s
+        self._one = asyncio.Semaphore(1)
+
+    async def chat_completion(self, payload: dict[str, Any]) -> dict[str, Any]:
+        async with self._one:
+            await asyncio.sleep(self.answer_s)
+            return {"choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}
+
+
+def test_a_task_waiting_its_turn_in_the_engine_does_not_time_out() -> None:
+    """Eight tasks that each take 0.2 s on an engine that answers one at a time, with a 1 s deadline per task:
+    every one is answered. (Queued inside the client, the last ones timed out after waiting for the others, and
+    which tasks failed depended on their order, not on the model.)"""
+    tasks = [{"id": f"t{i}", "family": "caption", "messages": [{"role": "user", "content": str(i)}]} for i in range(8)]
+    config = EvaluationConfig(concurrency=8, request_timeout_s=1.0)
+    result = asyncio.run(run_tasks(OneAtATimeEngine(0.2), tasks, model="m", config=config))
+    assert len(result.outcomes) == 8
+    assert [o for o in result.outcomes.values() if o.get("error")] == []
