@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="Hardened engine containers.")
 
     @model_validator(mode="after")
+    def _sglang_serves_the_vision_towers(self) -> Settings:
+        """On sglang, the policy also asks what its vision adaptors can load (an operator's own entry wins)."""
+        if self.sandbox.engine == "sglang":
+            from harness.sandbox.sglang_facts import SGLANG_VISION_SELECT_STRATEGIES, SGLANG_VISION_TOWERS
+
+            for arch, towers in SGLANG_VISION_TOWERS.items():
+                self.policy.vision_towers.setdefault(arch, list(towers))
+            for arch, strategies in SGLANG_VISION_SELECT_STRATEGIES.items():
+                self.policy.vision_select_strategies.setdefault(arch, list(strategies))
+        return self
+
+    @model_validator(mode="after")
     def _requests_hold_images(self) -> Settings:
         """A caption request carries its image as base64 (4/3 of the bytes) beside the prompt: a cap that cannot
         hold the largest image allowed would fail every such task at run time, for every model alike."""

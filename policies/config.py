@@ -56,6 +56,15 @@ class PolicyConfig(BaseModel):
         default_factory=lambda: list(DEFAULT_ARCHITECTURES),
         description="config: `architectures` values the engines serve.",
     )
+    vision_towers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="config: for each architecture named, the `vision_config.model_type` values accepted (others: "
+        "any). Filled from the pinned sglang's facts when sandbox.engine is sglang.",
+    )
+    vision_select_strategies: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="config: for each architecture named, the `vision_feature_select_strategy` values accepted.",
+    )
     max_context_length: int = Field(
         default=1_048_576, description="config: largest context length (max_position_embeddings) accepted."
     )

@@ -51,3 +51,14 @@ def test_configuration_reference_document_is_current() -> None:
 
     committed = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
     assert committed == REFERENCE_HEADER + reference_markdown(), "run `make docs`"
+
+
+def test_validators_on_sglang_refuse_vision_towers_it_cannot_load() -> None:
+    from harness.config import Settings
+
+    assert Settings().policy.vision_towers == {}  # the CPU engine loads any tower transformers knows
+    on_gpu = Settings(sandbox={"engine": "sglang"})
+    assert on_gpu.policy.vision_towers == {"LlavaForConditionalGeneration": ["pixtral"]}
+    assert on_gpu.policy.vision_select_strategies == {"LlavaForConditionalGeneration": ["patch", "full", "cls_patch"]}
+    own = Settings(sandbox={"engine": "sglang"}, policy={"vision_towers": {"LlavaForConditionalGeneration": ["x"]}})
+    assert own.policy.vision_towers == {"LlavaForConditionalGeneration": ["x"]}  # an operator's entry wins

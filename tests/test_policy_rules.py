@@ -252,6 +252,30 @@ def test_vision_facts(tmp_path: Path) -> None:
     assert report.facts["vision"] is True
 
 
+def test_vision_tower_the_engine_cannot_load_is_refused_by_policy(tmp_path: Path) -> None:
+    """A Llava folder with a CLIP tower passes the architecture allowlist, yet sglang 0.5.19 cannot load it: with
+    the tower rule (filled from sglang's facts when the validators run it) it is refused before any download."""
+    root = write_tiny_model(tmp_path / "m")
+    _edit_json(
+        root / "config.json",
+        architectures=["LlavaForConditionalGeneration"],
+        vision_config={"model_type": "clip_vision_model"},
+        vision_feature_select_strategy="default",
+    )
+    assert policies.check_local(root).allowed  # no tower rule: the CPU engine serves it
+    sglang_like = PolicyConfig(
+        vision_towers={"LlavaForConditionalGeneration": ["pixtral"]},
+        vision_select_strategies={"LlavaForConditionalGeneration": ["patch", "full", "cls_patch"]},
+    )
+    report = policies.check_local(root, sglang_like)
+    reasons = " | ".join(v.message for v in report.violations)
+    assert report.rules_violated == {"config"}
+    assert "vision tower 'clip_vision_model' is not served (accepted: pixtral)" in reasons
+    assert "vision_feature_select_strategy 'default' is not served" in reasons
+    _edit_json(root / "config.json", vision_config={"model_type": "pixtral"}, vision_feature_select_strategy="full")
+    assert policies.check_local(root, sglang_like).allowed
+
+
 def test_never_imports_torch_or_harness(smollm2: Path) -> None:
     import subprocess
     import sys

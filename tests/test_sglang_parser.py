@@ -94,3 +94,25 @@ def test_known_parser_names_are_the_pinned_releases(verdicts: dict[str, dict]) -
 def test_a_typo_parser_is_refused_by_sglang_too(verdicts: dict[str, dict]) -> None:
     """What the config check prevents: the engine would exit at launch, blamed on the miner."""
     assert "invalid choice: 'llama32'" in verdicts["typo"]["error"][0]
+
+
+def test_vision_adaptor_facts_are_the_pinned_releases(cache_dir: Path) -> None:
+    """The policy's sglang tower rule uses copied facts: the towers sglang registers, and the select strategies
+    its Llava adaptor loads, read from the pinned release's own model files."""
+    import re
+
+    from harness.sandbox.sglang_facts import SGLANG_VISION_SELECT_STRATEGIES, SGLANG_VISION_TOWERS
+    from harness.sandbox.sglang_parser import _site_packages
+
+    models = _site_packages(parser_venv(cache_dir)) / "sglang" / "srt" / "models"
+    entry = re.compile(r"^EntryClass\s*=\s*(\[[^\]]*\]|\w+)", re.MULTILINE)
+    blocks = [block for path in models.glob("*.py") for block in entry.findall(path.read_text())]
+    registered = {name for block in blocks for name in re.findall(r"\w+", block)}
+    assert "LlavaForConditionalGeneration" in registered
+    assert {name for name in registered if name.endswith("VisionModel")} == {"PixtralVisionModel"}
+    assert SGLANG_VISION_TOWERS == {"LlavaForConditionalGeneration": ("pixtral",)}  # PixtralVisionConfig's type
+    llava = (models / "llava.py").read_text()
+    adaptor = llava[llava.index("class LlavaForConditionalGeneration") :]
+    load_weights = adaptor[adaptor.index("def load_weights") :].split("\nEntryClass")[0]
+    accepted = set(re.findall(r'vision_feature_select_strategy\s*==\s*"(\w+)"', load_weights))
+    assert accepted == set(SGLANG_VISION_SELECT_STRATEGIES["LlavaForConditionalGeneration"])

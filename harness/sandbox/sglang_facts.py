@@ -60,3 +60,11 @@ SGLANG_TOOL_CALL_PARSERS = frozenset(
 # The launch flag that makes outputs independent of batch composition (batch-invariant kernels); present in the
 # pinned release (`ServerArgs.enable_deterministic_inference`).
 DETERMINISTIC_FLAG = "--enable-deterministic-inference"
+
+# Vision adaptors of the pinned release: `LlavaForConditionalGeneration` (sglang/srt/models/llava.py) looks the
+# tower up in sglang's own registry through transformers' `AutoModel` mapping, and the only tower registered is
+# `PixtralVisionModel` (model_type `pixtral`; no `CLIPVisionModel`, no `SiglipVisionModel`); its `load_weights`
+# accepts these select strategies only. A validator running sglang refuses other towers at policy time (see
+# `Settings`), instead of recording the failed load as the miner's crash.
+SGLANG_VISION_TOWERS = {"LlavaForConditionalGeneration": ("pixtral",)}
+SGLANG_VISION_SELECT_STRATEGIES = {"LlavaForConditionalGeneration": ("patch", "full", "cls_patch")}

@@ -30,6 +30,31 @@ def lm_head_rows(manifest: Manifest) -> tuple[str, int] | None:
     return None
 
 
+def _vision_tower(doc: dict, archs: list[str], config: PolicyConfig) -> list[Violation]:
+    """An adaptor architecture (Llava) is only as servable as the tower it wraps: sglang resolves the tower in its
+    own registry, so an allowed architecture with a tower it lacks would fail at load, as the miner's crash."""
+    vision = doc.get("vision_config")
+    tower = vision.get("model_type") if isinstance(vision, dict) else None
+    strategy = doc.get("vision_feature_select_strategy", "default")
+    out = []
+    for arch in archs:
+        towers = config.vision_towers.get(arch)
+        if towers and tower not in towers:
+            out.append(
+                Violation("config", f"{arch} with vision tower {tower!r} is not served (accepted: {', '.join(towers)})")
+            )
+        strategies = config.vision_select_strategies.get(arch)
+        if strategies and strategy not in strategies:
+            out.append(
+                Violation(
+                    "config",
+                    f"{arch} with vision_feature_select_strategy {strategy!r} is not served "
+                    f"(accepted: {', '.join(strategies)})",
+                )
+            )
+    return out
+
+
 def check(manifest: Manifest, config: PolicyConfig) -> list[Violation]:
     doc, err = load_json(manifest, "config.json")
     if err:
@@ -47,6 +72,7 @@ def check(manifest: Manifest, config: PolicyConfig) -> list[Violation]:
         bad = [a for a in archs if a not in allowed]
         if bad:
             out.append(Violation("config", f"architecture {', '.join(bad)} is not served by the engines (allowlist)"))
+    out += _vision_tower(doc, [a for a in archs if isinstance(a, str)], config)
     for key, ctx in context_lengths(doc):
         if type(ctx) is not int or not 0 < ctx <= config.max_context_length:
             out.append(Violation("config", f"{key} {ctx!r} is not an integer in 1..{config.max_context_length}"))
