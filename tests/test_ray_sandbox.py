@@ -72,6 +72,7 @@ def test_ray_workers_fetch_check_and_evaluate_in_their_own_pinned_sandboxes_as_a
             on_ray.supervisor.ray_address = cluster.address
             head = build_supervisor(on_ray)
             ray_round = head.run_round()
+            ray_weights = head.chain.last_weights()  # read now: both validators set weights on this one chain
         local = build_supervisor(_settings(tmp_path, "local", mirror.url))
         local_round = local.run_round()
 
@@ -84,4 +85,6 @@ def test_ray_workers_fetch_check_and_evaluate_in_their_own_pinned_sandboxes_as_a
     assert set(on_workers) == {"good", "worse"} and all(len(tasks) == TASKS for tasks in on_workers.values())
     assert any(score > 0 for score in on_workers["good"].values()), on_workers  # equal scores that mean something
     assert on_workers == here  # same tasks, same answers, same scores: the executor changes nothing
-    assert head.chain.last_weights() == local.chain.last_weights()
+    local_weights = local.chain.last_weights()
+    assert ray_weights is not None and local_weights is not None
+    assert (ray_weights.uids, ray_weights.weights) == (local_weights.uids, local_weights.weights)
