@@ -99,11 +99,13 @@ class HubHTTPServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
-        self.requests: list[Request] = []
+        self._requests: list[Request] = []
+        self._in_flight = 0  # handlers that have not recorded their request yet
         self.honour_range = True  # False emulates a server/CDN that ignores Range and sends the whole file
         self._fail = 0
         self._fail_status = 503
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -168,9 +170,26 @@ class HubHTTPServer:
                 return self._fail_status
         return None
 
+    def _started(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
     def _record(self, request: Request) -> None:
         with self._lock:
-            self.requests.append(request)
+            self._requests.append(request)
+
+    def _finished(self) -> None:
+        with self._settled:
+            self._in_flight -= 1
+            self._settled.notify_all()
+
+    @property
+    def requests(self) -> list[Request]:
+        """Every request answered so far. A handler records its request after the answer went out, so a client
+        that has its bytes may be faster than the record: wait (briefly) until no handler is still finishing."""
+        with self._settled:
+            self._settled.wait_for(lambda: self._in_flight == 0, timeout=5.0)
+            return list(self._requests)
 
     def downloads_of(self, name: str) -> list[Request]:
         """GET requests for a file path (any repo), for asserting what a client fetched."""
@@ -407,6 +426,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch(head=True)
 
     def _dispatch(self, head: bool) -> None:
+        self.hub._started()
+        try:
+            self._answer(head)
+        finally:
+            self.hub._finished()
+
+    def _answer(self, head: bool) -> None:
         sent = 0
         status = 500
         failure = self.hub._take_failure()
