@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -104,8 +108,50 @@ def _register_commands() -> None:
 _register_commands()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd, `docker stop`, `timeout`, a CI runner) seen as an interrupt: it unwinds like Ctrl-C, so
+    every `with` on the way out runs and a selftest's or check's sandbox container and temporary files are removed.
+    Python's default for SIGTERM is to die on the spot, leaving a sandbox running with its cores and memory."""
+
+
+_terminated = threading.Event()  # set by the handler: click and typer turn the interrupt into Abort or Exit(130)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    _terminated.set()
+    raise Terminated
+
+
+@contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """While inside, SIGTERM raises `Terminated` (main thread only: Python delivers signals there). Commands with
+    their own shutdown (the validator service checkpoints) install their own handler inside this one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected failures print one line on stderr and exit with their code."""
+    _terminated.clear()
+    with sigterm_unwinds():
+        code = _dispatch(argv)
+    if _terminated.is_set():
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    return code
+
+
+def _dispatch(argv: list[str] | None) -> int:
     try:
         # With standalone_mode=False click returns a command's `typer.Exit(code)` instead of raising it.
         result = app(args=argv, standalone_mode=False)
@@ -118,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Abort:
         print("aborted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # click usage errors and the like
         if isinstance(exc, _click_exception_types()):
             exc.show()  # typer's own message: "Usage: ... Error: Missing argument 'MODEL'."

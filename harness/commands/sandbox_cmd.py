@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -14,10 +13,6 @@ import typer
 from harness.sandbox import SandboxSpec, reap_orphans, run_sandbox
 
 sandbox_app = typer.Typer(help="Run a model in the hardened sandbox by hand; clean up leftovers.", no_args_is_help=True)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 @sandbox_app.command("run")
@@ -38,19 +33,15 @@ def run_cmd(
         raise typer.BadParameter("--engine must be cpu or sglang")
     spec = SandboxSpec.from_settings(settings.sandbox, engine=engine, competition=competition)
     reap_orphans(socket_dirs_root=settings.sandbox.socket_root)
-    # SIGTERM (systemd, docker stop, timeout) takes the same cleanup path as Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        with run_sandbox(spec, model_dir) as sandbox:
-            print(json.dumps({"container": sandbox.container_id, "socket": str(sandbox.socket_path)}), flush=True)
-            deadline = None if for_seconds is None else time.monotonic() + for_seconds
-            try:
-                while deadline is None or time.monotonic() < deadline:
-                    time.sleep(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
-            except KeyboardInterrupt:
-                print("interrupted: removing the sandbox", file=sys.stderr)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # SIGTERM (systemd, docker stop, timeout) takes the same cleanup path as Ctrl-C (harness.cli.sigterm_unwinds).
+    with run_sandbox(spec, model_dir) as sandbox:
+        print(json.dumps({"container": sandbox.container_id, "socket": str(sandbox.socket_path)}), flush=True)
+        deadline = None if for_seconds is None else time.monotonic() + for_seconds
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+        except KeyboardInterrupt:
+            print("interrupted: removing the sandbox", file=sys.stderr)
 
 
 @sandbox_app.command("reap")
