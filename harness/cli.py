@@ -118,17 +118,21 @@ _terminated = threading.Event()  # set by the handler: click and typer turn the 
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
+    if _terminated.is_set():
+        return  # already unwinding: a second SIGTERM must not cut short the cleanup the first one started
     _terminated.set()
     raise Terminated
 
 
 @contextmanager
 def sigterm_unwinds() -> Iterator[None]:
-    """While inside, SIGTERM raises `Terminated` (main thread only: Python delivers signals there). Commands with
-    their own shutdown (the validator service checkpoints) install their own handler inside this one."""
+    """While inside, the first SIGTERM raises `Terminated` and later ones are ignored while it unwinds (main thread
+    only: Python delivers signals there). Commands with their own shutdown (the validator service checkpoints)
+    install their own handler inside this one."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _terminated.clear()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
@@ -142,7 +146,6 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected failures print one line on stderr and exit with their code."""
-    _terminated.clear()
     with sigterm_unwinds():
         code = _dispatch(argv)
     if _terminated.is_set():
