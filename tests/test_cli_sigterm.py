@@ -42,7 +42,7 @@ def test_main_exits_143_with_one_line_when_terminated(
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)
 
-    if where == "in a command":  # through click, which turns an interrupt into Abort
+    if where == "in a command":  # through typer, which turns an interrupt into Exit(130)
         from harness import selftest
 
         monkeypatch.setattr(selftest, "run_selftest", terminated)
