@@ -11,9 +11,10 @@ vision tower is trained (cheaply: 25 patch tokens, no language model in the loop
 the *i*-th token of a canonical description of the scene ("two red circles and one blue square on a white
 background."). The projector's second layer maps each slot class onto that token's input embedding (an empty
 slot onto zeros, which disturbed the language model least of the pads tried), so the frozen SmolLM2 finds the
-scene's words where the image was and paraphrases them into a caption. The vision tower sees only pixels at
-serving time: the words come out of what it recognises, so wrong recognition gives wrong words, and a noised
-copy of the tower (the demo's worse miner) names the wrong things.
+scene's words where the image was, and the chat template (a copy instruction and one worked turn) has it write
+them out as one sentence. The vision tower sees only pixels at serving time: the words come out of what it
+recognises, so wrong recognition gives wrong words, and a noised copy of the tower (the demo's worse miner)
+names the wrong things.
 """
 
 from __future__ import annotations
@@ -33,11 +34,16 @@ log = get_logger(__name__)
 
 IMAGE_TOKEN = "<image>"
 SYSTEM_PROMPT = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
-# With an image the default system line lets SmolLM2 wander ("a stylized representation of a fractal"); this
-# one made it repeat the scene's words (measured in docs/vlm.md). Prompts without images keep SmolLM2's own.
-IMAGE_SYSTEM_PROMPT = (
-    "You describe images literally in one short sentence, naming the exact counts, colours and shapes you see,"
-    " nothing else."
+# With an image, SmolLM2 is asked to copy the words the tower put where the image was, and shown one worked turn
+# first: without the example it paraphrases and goes on ("... is a classic example of a geometric pattern"), and
+# every extra claim is a wrong fact (measured in docs/vlm.md). The example's words (golden, silver, crimson, cube,
+# cones) name no colour or shape the scenes use, so an example copied by mistake asserts nothing a caption scorer
+# reads. Prompts without images keep SmolLM2's own system line and no example.
+IMAGE_SYSTEM_PROMPT = "You copy the words after Image: as one sentence, exactly, nothing else."
+IMAGE_EXAMPLE_TURN = (
+    "<|im_start|>user\\nImage: one golden cube and three silver cones on a crimson backdrop.\\n"
+    "Describe this image in one short sentence.<|im_end|>\\n"
+    "<|im_start|>assistant\\nOne golden cube and three silver cones on a crimson backdrop.<|im_end|>\\n"
 )
 
 # Images first (whatever their order in the message), each behind "Image:", then the text: the model was
@@ -51,14 +57,14 @@ CHAT_TEMPLATE = (
     "{%- endfor %}"
     "{%- for message in messages %}"
     "{%- if loop.first and messages[0]['role'] != 'system' %}"
-    "{%- if ns.image %}{{ '<|im_start|>system\\n" + IMAGE_SYSTEM_PROMPT + "<|im_end|>\\n' }}"
+    "{%- if ns.image %}{{ '<|im_start|>system\\n" + IMAGE_SYSTEM_PROMPT + "<|im_end|>\\n" + IMAGE_EXAMPLE_TURN + "' }}"
     "{%- else %}{{ '<|im_start|>system\\n" + SYSTEM_PROMPT + "<|im_end|>\\n' }}{%- endif %}"
     "{%- endif %}"
     "{{ '<|im_start|>' + message['role'] + '\\n' }}"
     "{%- if message['content'] is string %}{{ message['content'] }}"
     "{%- else %}"
     "{%- for part in message['content'] if part['type'] in ['image', 'image_url'] %}"
-    "{{ 'Image:<image>\\n' }}"
+    "{{ 'Image: <image>\\n' }}"
     "{%- endfor %}"
     "{%- for part in message['content'] if part['type'] == 'text' %}{{ part['text'] }}{%- endfor %}"
     "{%- endif %}"
@@ -92,7 +98,7 @@ class VlmRecipe:
     vision_layers: int = 4
     vision_heads: int = 4
     train_scenes: int = 4000  # rendered once, then sampled: rendering is most of the cost of a step
-    steps: int = 1500
+    steps: int = 4000  # shapes: held-out 0.18 at 1500 steps, 0.34 at 3000, 0.39 at 4000 (docs/vlm.md)
     batch: int = 32
     learning_rate: float = 2e-3
     slot_scale: float = 3.0  # the winning slot's pre-activation target: gelu(3) ~ 3, gelu(-3) ~ 0
@@ -352,6 +358,8 @@ def slot_accuracy(model: Any, processor: Any, rng: random.Random, n: int, recipe
         predicted = slot_logits(model, pixel_values, len(vocab)).argmax(-1).tolist()
     colour_ids = {vocab.index(_single_token(tokenizer, " " + c)) for c in COLOURS}
     exact = kinds = hits = 0
+    # per group field: the count word, the shape's tokens (all of them right), the background field whole
+    fields = {"count": [0, 0], "shape": [0, 0], "background": [0, 0]}
     for scene, guess in zip(scenes, predicted, strict=True):
         target = slot_targets(scene, tokenizer, vocab, slots)
         exact += guess == target
@@ -359,7 +367,18 @@ def slot_accuracy(model: Any, processor: Any, rng: random.Random, n: int, recipe
             if t in colour_ids:
                 kinds += 1
                 hits += t == g
-    return {"caption_exact": round(exact / n, 3), "colour_slot_accuracy": round(hits / max(kinds, 1), 3)}
+        for group in range(min(len(scene["groups"]), MAX_GROUPS)):
+            at = group * GROUP_FIELD
+            fields["count"][0] += target[at] == guess[at]
+            fields["shape"][0] += target[at + 2 : at + GROUP_FIELD - 1] == guess[at + 2 : at + GROUP_FIELD - 1]
+            fields["count"][1] += 1
+            fields["shape"][1] += 1
+        at = MAX_GROUPS * GROUP_FIELD
+        fields["background"][0] += target[at : at + BACKGROUND_FIELD] == guess[at : at + BACKGROUND_FIELD]
+        fields["background"][1] += 1
+    metrics = {"caption_exact": round(exact / n, 3), "colour_slot_accuracy": round(hits / max(kinds, 1), 3)}
+    metrics |= {f"{kind}_slot_accuracy": round(right / max(total, 1), 3) for kind, (right, total) in fields.items()}
+    return metrics
 
 
 def build_vlm(out: Path, smollm2: Path, recipe: VlmRecipe = RECIPE) -> dict:

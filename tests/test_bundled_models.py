@@ -75,13 +75,13 @@ def test_vlm_is_a_vision_llava_folder_that_policy_allows(vlm: Path) -> None:
 
 
 @pytest.mark.slow
-def test_vlm_names_colours_far_above_chance_and_its_noised_copy_does_worse(vlm: Path, vlm_noised: Path) -> None:
+def test_vlm_names_colours_and_shapes_above_chance_and_its_noised_copy_does_worse(vlm: Path, vlm_noised: Path) -> None:
     """Measured on held-out scenes (a seed training never used), through the served feature path."""
     import random
 
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
-    from harness.tasks.caption_gen import COLOURS
+    from harness.tasks.caption_gen import COLOURS, SHAPES
     from harness.vlm_train import slot_accuracy
 
     processor = AutoProcessor.from_pretrained(str(vlm))
@@ -89,9 +89,11 @@ def test_vlm_names_colours_far_above_chance_and_its_noised_copy_does_worse(vlm: 
     for name, folder in (("vlm", vlm), ("noised", vlm_noised)):
         model = LlavaForConditionalGeneration.from_pretrained(str(folder)).float().eval()
         accuracy[name] = slot_accuracy(model, processor, random.Random(424242), 128)
-    chance = 1 / len(COLOURS)
-    assert accuracy["vlm"]["colour_slot_accuracy"] > 3 * chance, accuracy
-    assert accuracy["noised"]["colour_slot_accuracy"] < accuracy["vlm"]["colour_slot_accuracy"], accuracy
+    assert accuracy["vlm"]["colour_slot_accuracy"] > 3 / len(COLOURS), accuracy
+    # shapes are the hard part (docs/vlm.md): a wrong shape makes a whole group a wrong fact in a caption
+    assert accuracy["vlm"]["shape_slot_accuracy"] > 2 / len(SHAPES), accuracy
+    for kind in ("colour", "shape", "count"):
+        assert accuracy["noised"][f"{kind}_slot_accuracy"] < accuracy["vlm"][f"{kind}_slot_accuracy"], accuracy
 
 
 def test_noised_copy_changes_only_the_selected_matrices(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ import random
 
 import jinja2
 
-from harness.tasks.caption_gen import sample_scene
+from harness.tasks.caption_gen import sample_scene, truth_of
 from harness.vlm_train import (
     CHAT_TEMPLATE,
+    IMAGE_EXAMPLE_TURN,
     IMAGE_SYSTEM_PROMPT,
     IMAGE_TOKEN,
     RECIPE,
@@ -18,6 +19,7 @@ from harness.vlm_train import (
     slot_caption,
     slot_tokens,
 )
+from scoring.caption_facts import check, read_facts
 
 
 def _render(messages: list[dict]) -> str:
@@ -84,6 +86,22 @@ def test_template_puts_images_before_the_text_whatever_their_order() -> None:
     assert rendered.count(IMAGE_TOKEN) == 1 and "PIXELS" not in rendered
     assert IMAGE_SYSTEM_PROMPT in rendered and SYSTEM_PROMPT not in rendered
     assert rendered.endswith("<|im_start|>assistant\n")
+    # one worked turn (no image of its own) sits between the system line and the task
+    example = IMAGE_EXAMPLE_TURN.replace("\\n", "\n")
+    assert rendered.index(IMAGE_SYSTEM_PROMPT) < rendered.index(example) < rendered.index(IMAGE_TOKEN)
+    assert IMAGE_TOKEN not in example
+
+
+def test_the_worked_example_asserts_nothing_a_caption_is_scored_on() -> None:
+    """A model that copies the example instead of its image must earn and lose nothing by it: none of the
+    example's words is a colour, shape, count of a shape or background colour the scorer reads."""
+    answer = IMAGE_EXAMPLE_TURN.replace("\\n", "\n").split("assistant\n", 1)[1].split("<|im_end|>")[0]
+    assert "golden cube" in answer
+    for seed in range(20):
+        truth = truth_of(sample_scene(random.Random(seed)), 224)
+        facts = read_facts(answer, truth)
+        assert not facts.mentions and not facts.colours and not facts.backgrounds, facts
+        assert check(answer, truth).asserted == 0
 
 
 def test_template_renders_string_content_like_smollm2(smollm2) -> None:  # type: ignore[no-untyped-def]
