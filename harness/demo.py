@@ -4,13 +4,16 @@
 
 | role    | hotkey (settings.demo) | model                                                   | expected outcome        |
 |---------|------------------------|---------------------------------------------------------|-------------------------|
-| good    | miner-good             | the real SmolLM2-135M-Instruct                          | the higher weight       |
-| worse   | miner-worse            | SmolLM2 with seeded noise on its weights                | a lower weight          |
+| good    | miner-good             | the demo VLM (harness/vlm_train.py): sees the images    | the highest weight      |
+| worse   | miner-worse            | the demo VLM with seeded noise on its vision tower      | a lower weight          |
+| text    | miner-text             | the real SmolLM2-135M-Instruct, text only               | lowest: captions score 0|
 | copy    | miner-copy             | the good model's exact files, another repo, later block | nothing (a copy)        |
 | hostile | miner-hostile          | SmolLM2 plus a malicious pickle and `auto_map` code     | rejected by policy      |
 | junk    | miner-junk             | a malformed commitment                                  | recorded as unparseable |
 
-Each HASH is the hotkey-salted content hash over the files policy lets a fetch download, exactly what the
+Every model miner commits to `settings.demo.competition` (any-to-any: tool calls and captions, half each).
+The three models share SmolLM2's language model unchanged, so their tool-call answers match and the captions
+order them. Each HASH is the hotkey-salted content hash over the files policy lets a fetch download, exactly what the
 validator verifies. Seeding is idempotent: the mirror is content-addressed and a hotkey whose latest
 commitment already says the same (and, for the copy, sits at a later block than the good one) is left alone.
 """
@@ -29,18 +32,19 @@ from chain.base import ChainError
 from chain.commitment import format as format_commitment
 from chain.factory import open_local_chain
 from chain.local import LocalChain
-from harness.bundled_models import ensure_built, smollm2_degraded_dir, smollm2_dir
+from harness.bundled_models import ensure_built, smollm2_dir, vlm_dir, vlm_noised_dir
 from harness.content_hash import salted_hash
 from harness.errors import HarnessError
 from harness.hubmirror import publish
 
-GOOD_REPO = "demo/smollm2-135m"
-WORSE_REPO = "demo/smollm2-135m-noised"
-COPY_REPO = "copycat/smollm2-135m"
+GOOD_REPO = "demo/vlm-smollm2"
+WORSE_REPO = "demo/vlm-smollm2-noised"
+TEXT_REPO = "demo/smollm2-135m"
+COPY_REPO = "copycat/vlm-smollm2"
 HOSTILE_REPO = "demo/smollm2-135m-hostile"
 JUNK_RAW = "demo/junk-model:main:not-a-content-hash"
 HOSTILE_NAME = "smollm2-135m-hostile"
-ROLES = ("good", "worse", "copy", "hostile", "junk")
+ROLES = ("good", "worse", "text", "copy", "hostile", "junk")
 
 
 @dataclass(frozen=True)
@@ -103,10 +107,11 @@ def _model_plan(settings) -> list[tuple[str, str, Path, str]]:  # type: ignore[n
     """(role, hotkey, folder, repo) for every demo miner that commits a model, in commit order."""
     cache = Path(settings.cache_dir)
     demo = settings.demo
-    good = smollm2_dir(cache)
+    good = vlm_dir(cache)
     return [
         ("good", demo.good_hotkey, good, GOOD_REPO),
-        ("worse", demo.worse_hotkey, smollm2_degraded_dir(cache), WORSE_REPO),
+        ("worse", demo.worse_hotkey, vlm_noised_dir(cache), WORSE_REPO),
+        ("text", demo.text_hotkey, smollm2_dir(cache), TEXT_REPO),
         ("hostile", demo.hostile_hotkey, hostile_dir(cache), HOSTILE_REPO),
         ("copy", demo.copy_hotkey, good, COPY_REPO),
     ]
@@ -119,7 +124,8 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
             raise HarnessError("`harness demo seed` commits on the local chain only (chain.backend is not local)")
         chain = open_local_chain(settings.chain, Path(settings.cache_dir))
     root = settings.mirror.resolved_root(Path(settings.cache_dir))
-    hotkeys = [settings.demo.good_hotkey, settings.demo.worse_hotkey, settings.demo.copy_hotkey]
+    hotkeys = [settings.demo.good_hotkey, settings.demo.worse_hotkey, settings.demo.text_hotkey]
+    hotkeys += [settings.demo.copy_hotkey]
     hotkeys += [settings.demo.hostile_hotkey, settings.demo.junk_hotkey]
     if len(set(hotkeys)) != len(hotkeys):
         raise HarnessError("the demo hotkeys must all differ")
@@ -131,7 +137,7 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
             manifest = policies.build_local_manifest(published.path, settings.policy)
             files = tuple(policies.download_files(manifest, settings.policy))
             digest = salted_hash({f: published.digests[f] for f in files}, hotkey)
-            raw = format_commitment(repo, published.sha, digest)
+            raw = format_commitment(repo, published.sha, digest, settings.demo.competition)
             after = rows["good"].block if role == "copy" else None
             uid, block, committed = _ensure_commitment(chain, latest, hotkey, raw, after)
             rows[role] = DemoCommitment(role, hotkey, uid, block, raw, committed, published.ref, digest, files)
@@ -157,4 +163,14 @@ def _ensure_commitment(
     return uid, chain.commit(hotkey, raw), True
 
 
-__all__ = ["COPY_REPO", "GOOD_REPO", "HOSTILE_REPO", "JUNK_RAW", "WORSE_REPO", "DemoCommitment", "hostile_dir", "seed"]
+__all__ = [
+    "COPY_REPO",
+    "GOOD_REPO",
+    "HOSTILE_REPO",
+    "JUNK_RAW",
+    "TEXT_REPO",
+    "WORSE_REPO",
+    "DemoCommitment",
+    "hostile_dir",
+    "seed",
+]

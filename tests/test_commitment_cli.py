@@ -66,7 +66,7 @@ def test_printed_line_is_what_the_validator_verifies(
         # the demo miner's own commitment, recomputed, is byte for byte what it committed
         code, out = _run(
             capsys, *common, "commitment", str(published), "--hotkey", "miner-good", "--repo", GOOD_REPO,
-            "--revision", good.revision,
+            "--revision", good.revision, "--competition", good.competition,
         )  # fmt: skip
         assert code == 0 and out.strip() == good.format()
 

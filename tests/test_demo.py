@@ -14,7 +14,7 @@ from chain.factory import open_local_chain
 from harness.cli import main
 from harness.config import Settings, load_settings
 from harness.content_hash import local_model_hash
-from harness.demo import COPY_REPO, GOOD_REPO, HOSTILE_REPO, WORSE_REPO, DemoCommitment, seed
+from harness.demo import COPY_REPO, GOOD_REPO, HOSTILE_REPO, TEXT_REPO, WORSE_REPO, DemoCommitment, seed
 from harness.fetch import FetchError, fetch_model
 from harness.hubmirror import MirrorServer
 from policies import HubConfig
@@ -23,7 +23,9 @@ FAST = {"retry_wait_s": 0.01, "timeout_s": 10}
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> tuple[Settings, list[DemoCommitment]]:
+def seeded(
+    tmp_path_factory: pytest.TempPathFactory, smollm2: Path, vlm_noised: Path
+) -> tuple[Settings, list[DemoCommitment]]:
     base = tmp_path_factory.mktemp("demo")
     settings = load_settings(
         [f"chain.local_db={base / 'chain.sqlite'}", "chain.block_period_s=0", f"mirror.root={base / 'mirror'}"]
@@ -38,7 +40,8 @@ def _records(settings: Settings) -> dict:
 def test_seed_commits_one_miner_of_each_kind(seeded: tuple[Settings, list[DemoCommitment]]) -> None:
     settings, rows = seeded
     by_role = {r.role: r for r in rows}
-    assert [r.role for r in rows] == ["good", "worse", "copy", "hostile", "junk"] and all(r.committed for r in rows)
+    roles = ["good", "worse", "text", "copy", "hostile", "junk"]
+    assert [r.role for r in rows] == roles and all(r.committed for r in rows)
     records = _records(settings)
     assert (
         set(records)
@@ -46,6 +49,7 @@ def test_seed_commits_one_miner_of_each_kind(seeded: tuple[Settings, list[DemoCo
         == {
             "miner-good",
             "miner-worse",
+            "miner-text",
             "miner-copy",
             "miner-hostile",
             "miner-junk",
@@ -58,9 +62,16 @@ def test_seed_commits_one_miner_of_each_kind(seeded: tuple[Settings, list[DemoCo
     assert copy.commitment.revision == good.commitment.revision  # same files, so the same content revision
     assert copy.commitment.content_hash != good.commitment.content_hash  # ... but salted with its own hotkey
     assert worse.commitment.revision != good.commitment.revision
+    text = records["miner-text"]
+    assert text.commitment.repo_id == TEXT_REPO and text.commitment.revision not in {
+        good.commitment.revision,
+        worse.commitment.revision,
+    }
+    # every model miner competes in any-to-any: the captions need a model that sees
+    assert {records[r.hotkey].commitment.competition for r in rows if r.role != "junk"} == {"any2any"}
     junk = records["miner-junk"]
     assert not junk.ok and "REVISION 'main'" in junk.error
-    for role in ("good", "worse", "copy", "hostile"):
+    for role in ("good", "worse", "text", "copy", "hostile"):
         record = records[by_role[role].hotkey]
         assert record.raw == by_role[role].raw and record.commitment.content_hash == by_role[role].content_hash
         assert parse(record.raw).format() == record.raw  # committed in the canonical base64url form
@@ -68,7 +79,7 @@ def test_seed_commits_one_miner_of_each_kind(seeded: tuple[Settings, list[DemoCo
     assert local_model_hash(published, "miner-good", settings.policy) == good.commitment.content_hash
 
 
-@pytest.mark.parametrize("role", ["good", "worse", "copy"])
+@pytest.mark.parametrize("role", ["good", "worse", "text", "copy"])
 def test_fetch_through_the_mirror_verifies_the_committed_hash(
     seeded: tuple[Settings, list[DemoCommitment]], role: str, tmp_path: Path
 ) -> None:
@@ -131,11 +142,11 @@ def test_seeding_again_commits_nothing_new(
     monkeypatch.setenv("HARNESS_MIRROR__ROOT", str(settings.mirror.root))
     assert main(["demo", "seed", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert [r["committed"] for r in again] == [False] * 5
+    assert [r["committed"] for r in again] == [False] * 6
     assert [r["raw"] for r in again] == [r.raw for r in rows]
     assert _records(settings) == before
     with sqlite3.connect(settings.chain.local_db) as db:
-        assert db.execute("SELECT COUNT(*) FROM commitments").fetchone()[0] == 5
+        assert db.execute("SELECT COUNT(*) FROM commitments").fetchone()[0] == 6
     assert main(["demo", "seed"]) == 0
     table = capsys.readouterr().out
     assert "unchanged" in table and "committed " not in table and "miner-copy" in table

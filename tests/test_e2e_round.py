@@ -34,6 +34,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TOOLCALL_N = 4
+CAPTION_N = 3  # the demo miners compete in any-to-any: tool calls tie them, captions order them
+TASKS_PER_MODEL = TOOLCALL_N + CAPTION_N  # a blind model's caption tasks are recorded too (withheld, 0)
 SET_WEIGHTS_TIMEOUTS = 2  # below chain.retries + 1 (the default 3 extra attempts): the weights must land
 ROUND_TIMEOUT_S = 1800  # this 2-core machine is shared: a task can take a minute when it is busy
 
@@ -123,7 +125,7 @@ def _kill_mid_evaluation(run: RoundRun) -> None:
             assert time.monotonic() < deadline, "no task result was recorded in time"
             rows = _task_rows(run.state_db)
             running = _running_evaluations(run.state_db) if rows else set()
-            if any(0 < len(rows.get(e, [])) < TOOLCALL_N for e in running):
+            if any(0 < len(rows.get(e, [])) < TASKS_PER_MODEL for e in running):
                 break
             time.sleep(0.2)
         proc.send_signal(signal.SIGKILL)
@@ -156,6 +158,7 @@ def round_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
         HARNESS_FETCH__MODELS_DIR=str(data / "models"),
         HARNESS_SANDBOX__SOCKET_ROOT=str(data / "run"),
         HARNESS_TASKS__TOOLCALL_N=str(TOOLCALL_N),
+        HARNESS_TASKS__CAPTION_N=str(CAPTION_N),
         HARNESS_TASKS__TOOLCALL_CATEGORIES=json.dumps({"simple": 1, "irrelevance": 3}),
         HARNESS_TASKS__BFCL_FRACTION="0",
         HARNESS_EVALUATION__MAX_TOKENS="32",
@@ -207,8 +210,9 @@ def test_the_better_model_gets_the_higher_weight_and_no_one_else_any(round_run: 
     uid = {role: row["uid"] for role, row in round_run.seeded.items()}
     with _store(round_run) as store:
         board = {row["hotkey"]: row["score"] for row in store.leaderboard(round_run.round_ids[0])}
-    assert set(board) == {round_run.seeded["good"]["hotkey"], round_run.seeded["worse"]["hotkey"]}
-    assert board[round_run.seeded["good"]["hotkey"]] > board[round_run.seeded["worse"]["hotkey"]], board
+    hotkey = {role: round_run.seeded[role]["hotkey"] for role in ("good", "worse", "text")}
+    assert set(board) == set(hotkey.values())
+    assert board[hotkey["good"]] > board[hotkey["worse"]] > board[hotkey["text"]], board
     assert weights.get(uid["good"], 0.0) > weights.get(uid["worse"], 0.0), (weights, board)
     for role in ("copy", "hostile", "junk"):
         assert weights.get(uid[role], 0.0) == 0.0, (role, weights)
@@ -236,7 +240,7 @@ def test_every_failure_is_recorded_with_its_class(round_run: RoundRun) -> None:
 
 def test_sigkill_mid_round_then_restart_resumes_without_duplicates_or_losses(round_run: RoundRun) -> None:
     assert round_run.orphans, "the killed supervisor left its labelled sandbox behind"
-    assert any(0 < len(rows) < TOOLCALL_N for rows in round_run.before_kill.values())
+    assert any(0 < len(rows) < TASKS_PER_MODEL for rows in round_run.before_kill.values())
     with _store(round_run) as store:
         rounds = store._query("SELECT id, status FROM rounds")
         assert rounds == [(round_run.round_ids[0], "done")], "the restart resumed the same round"
@@ -246,8 +250,8 @@ def test_sigkill_mid_round_then_restart_resumes_without_duplicates_or_losses(rou
         for evaluation in store.evaluations(round_run.round_ids[0]):
             assert evaluation.status == "done", evaluation
             task_ids = [row[1] for row in after[evaluation.id]]
-            assert len(task_ids) == len(set(task_ids)) == TOOLCALL_N, "every task once, none lost or repeated"
-            assert evaluation.details["tasks"] == TOOLCALL_N
+            assert len(task_ids) == len(set(task_ids)) == TASKS_PER_MODEL, "every task once, none lost or repeated"
+            assert evaluation.details["tasks"] == TASKS_PER_MODEL
     reaped = [line for line in round_run.restart.stderr.splitlines() if "sandbox.reaped" in line]
     for container_id in round_run.present_at_restart:
         assert any(container_id[:12] in line for line in reaped), (container_id, reaped)
