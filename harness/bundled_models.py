@@ -8,6 +8,7 @@ concurrent test workers and services share one build.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -121,6 +122,50 @@ def ensure_built(name: str, builder: Callable[[Path, Path], None], cache_dir: Pa
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem (EXDEV) or no hardlinks there
+        shutil.copy2(source, target)
+
+
+def share_built(source_cache: Path, target_cache: Path) -> list[str]:
+    """Give `target_cache` every model `source_cache` has finished building and it lacks (hardlinks where they
+    can be made); returns their names.
+
+    Why: a build is keyed by its name (the VLM's carries its recipe digest) and never changes once done, but
+    it can cost minutes of training; a second data dir on the same machine (a fresh clone's `make harness-up`,
+    a test stack) should not train it again. Each folder arrives under a staging name and is renamed, then its
+    `.done` marker is written, so a concurrent `ensure_built` sees either nothing or a finished model."""
+    source, target = bundled_dir(source_cache), bundled_dir(target_cache)
+    if not source.is_dir() or source.resolve() == target.resolve():
+        return []
+    shared = []
+    for done in sorted(source.glob("*.done")):
+        name = done.name.removesuffix(".done")
+        folder = source / name
+        if not folder.is_dir() or (target / f"{name}.done").is_file():
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(target / f"{name}.lock")):
+            if (target / f"{name}.done").is_file():
+                continue
+            staging = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=target))
+            try:
+                shutil.copytree(folder, staging / name, copy_function=_link_or_copy)
+                if (target / name).exists():
+                    shutil.rmtree(target / name)
+                (staging / name).rename(target / name)
+                (target / f"{name}.done").write_text(done.read_text())
+                metrics = source / f"{name}.metrics.json"
+                if metrics.is_file():
+                    shutil.copy2(metrics, target / metrics.name)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        shared.append(name)
+    return shared
 
 
 def smollm2_dir(cache_dir: Path) -> Path:

@@ -32,10 +32,13 @@ from chain.base import ChainError
 from chain.commitment import format as format_commitment
 from chain.factory import open_local_chain
 from chain.local import LocalChain
-from harness.bundled_models import ensure_built, smollm2_dir, vlm_dir, vlm_noised_dir
+from harness.bundled_models import ensure_built, share_built, smollm2_dir, vlm_dir, vlm_noised_dir
 from harness.content_hash import salted_hash
 from harness.errors import HarnessError
 from harness.hubmirror import publish
+from harness.logging import get_logger
+
+log = get_logger(__name__)
 
 GOOD_REPO = "demo/vlm-smollm2"
 WORSE_REPO = "demo/vlm-smollm2-noised"
@@ -129,10 +132,16 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
     hotkeys += [settings.demo.hostile_hotkey, settings.demo.junk_hotkey]
     if len(set(hotkeys)) != len(hotkeys):
         raise HarnessError("the demo hotkeys must all differ")
+    shared = Path(settings.demo.shared_cache_dir).expanduser() if settings.demo.shared_cache_dir else None
+    if shared is not None:
+        _share(shared, Path(settings.cache_dir))  # built once per machine, not once per data dir
     try:
         latest = {r.hotkey: r for r in chain.commitments()}
         rows: dict[str, DemoCommitment] = {}
-        for role, hotkey, folder, repo in _model_plan(settings):
+        plan = _model_plan(settings)
+        if shared is not None:
+            _share(Path(settings.cache_dir), shared)
+        for role, hotkey, folder, repo in plan:
             published = publish(folder, repo, root, link=True)
             manifest = policies.build_local_manifest(published.path, settings.policy)
             files = tuple(policies.download_files(manifest, settings.policy))
@@ -146,6 +155,17 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
     except (ChainError, policies.CheckError) as exc:
         raise HarnessError(f"demo seed: {exc}") from None
     return [rows[role] for role in ROLES]
+
+
+def _share(source: Path, target: Path) -> None:
+    """Sharing only saves time: a cache it cannot read or write is logged and the seed goes on."""
+    try:
+        names = share_built(source, target)
+    except OSError as exc:
+        log.warning("demo.share_skipped", source=str(source), target=str(target), error=str(exc))
+        return
+    if names:
+        log.info("demo.shared_bundled", source=str(source), target=str(target), models=names)
 
 
 def _ensure_commitment(

@@ -15,3 +15,10 @@ class DemoConfig(BaseModel):
     copy_hotkey: str = Field(default="miner-copy", description="Commits the good model's content later, renamed.")
     hostile_hotkey: str = Field(default="miner-hostile", description="Commits a model policy rejects.")
     junk_hotkey: str = Field(default="miner-junk", description="Commits a malformed commitment.")
+    shared_cache_dir: str | None = Field(
+        default="~/.cache/harness",
+        description=(
+            "Machine-wide cache (the tests' and every clone's): the seed reuses the bundled models built there"
+            " (the VLM trains for minutes) and leaves there the ones it built; empty or null: no sharing."
+        ),
+    )

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.bundled_models import ensure_built
+from harness.bundled_models import bundled_dir, ensure_built
 
 
 def test_smollm2_fixture_is_a_plain_hf_folder(smollm2: Path) -> None:
@@ -116,3 +116,32 @@ def test_noised_copy_changes_only_the_selected_matrices(tmp_path: Path) -> None:
     assert torch.equal(noised["language_model.w"], tensors["language_model.w"])
     assert torch.equal(noised["vision_tower.b"], tensors["vision_tower.b"])  # vectors (norms, biases) kept
     assert (out / "config.json").read_text() == "{}"
+
+
+def test_share_built_gives_another_cache_the_finished_models_only(tmp_path: Path) -> None:
+    """A second data dir on the machine (a fresh clone's harness-up) reuses a build instead of training again."""
+    import os
+
+    from harness.bundled_models import share_built
+
+    machine, clone = tmp_path / "machine", tmp_path / "clone"
+
+    def build(out: Path, cache: Path) -> None:
+        (out / "weights.bin").write_bytes(b"trained")
+
+    built = ensure_built("model-a", build, machine)
+    (bundled_dir(machine) / "model-a.metrics.json").write_text("{}")
+    (bundled_dir(machine) / "half-built").mkdir()  # no .done marker: a build in progress or one that died
+    assert share_built(machine, clone) == ["model-a"]
+    assert share_built(machine, clone) == []  # already there
+    copy = bundled_dir(clone) / "model-a"
+    assert os.stat(copy / "weights.bin").st_ino == os.stat(built / "weights.bin").st_ino  # a hardlink, no copy
+    assert (bundled_dir(clone) / "model-a.metrics.json").is_file()
+    assert not (bundled_dir(clone) / "half-built").exists()
+
+    def must_not_build(out: Path, cache: Path) -> None:
+        raise AssertionError("the shared build should have been reused")
+
+    assert ensure_built("model-a", must_not_build, clone) == copy
+    names = sorted(p.name for p in bundled_dir(clone).iterdir())
+    assert names == ["model-a", "model-a.done", "model-a.lock", "model-a.metrics.json"]  # no staging left

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -46,20 +45,6 @@ def _get(url: str) -> tuple[int, dict]:
         return 0, {}
 
 
-def _link_bundled(shared_cache: Path, data: Path) -> None:
-    """Reuse the bundled models already built on this machine (hardlinks); the seed builds what is missing."""
-    source = shared_cache / "bundled"
-    if not source.is_dir():
-        return
-    target = data / "bundled"
-    for done in source.glob("*.done"):
-        folder = source / done.name.removesuffix(".done")
-        if folder.is_dir() and not (target / folder.name).exists():
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(folder, target / folder.name, copy_function=os.link)
-            shutil.copy2(done, target / done.name)
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> dict:
     """Data dir, ports and demo miners of the test stack; exported as the compose file's environment."""
@@ -77,10 +62,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> dict:
         "HARNESS_ROUND_INTERVAL": "3600",  # one round is what this test watches
         # The task counts and token cap are the compose file's own: this round is the demo's first round.
     }
-    settings = Settings(cache_dir=data, chain={"backend": "local", "block_period_s": 0.0})
+    # The seed reuses the models this machine already built (demo.shared_cache_dir), as `make harness-up` does.
+    settings = Settings(
+        cache_dir=data, chain={"backend": "local", "block_period_s": 0.0}, demo={"shared_cache_dir": str(cache_dir)}
+    )
     # CI ran `make images`; this is a no-op then, and builds what is missing or stale otherwise (never skips).
     results = build_images(settings.sandbox, ["cpu", "supervisor"], supervisor_tag=settings.supervisor.image)
-    _link_bundled(cache_dir, data)
     rows = {row.role: row for row in seed(settings)}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
