@@ -16,6 +16,9 @@ from harness.demo import GOOD_REPO, DemoCommitment, hostile_dir, seed
 from harness.hubmirror import MirrorServer
 from harness.prepare import StageFailure, prepare_commitment
 
+# seed() publishes the demo VLM, which a fresh machine trains first (about 22 minutes on 2 cores)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> tuple[Settings, list[DemoCommitment], Path]:

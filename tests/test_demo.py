@@ -19,6 +19,9 @@ from harness.fetch import FetchError, fetch_model
 from harness.hubmirror import MirrorServer
 from policies import HubConfig
 
+# seed() publishes the demo VLM, which a fresh machine trains first (about 22 minutes on 2 cores)
+pytestmark = pytest.mark.slow
+
 FAST = {"retry_wait_s": 0.01, "timeout_s": 10}
 
 
