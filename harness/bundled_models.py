@@ -101,6 +101,16 @@ def _build_smollm2(out: Path, cache_dir: Path) -> None:
     (out / "README.md").write_text(MODEL_CARD)
 
 
+def _remove_stale_staging(root: Path, name: str) -> None:
+    """Staging folders of `name` left by a build or share that was killed mid-way (its `finally` never ran).
+
+    Called with `name`'s lock held, so no live build owns one; without this each killed build (a CI run
+    cancelled during the VLM's training) leaves a folder behind for good."""
+    for stale in root.glob(f"{name}.*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def ensure_built(name: str, builder: Callable[[Path, Path], None], cache_dir: Path) -> Path:
     """Return the model folder, building it under a lock (atomic rename) if missing."""
     root = bundled_dir(cache_dir)
@@ -112,6 +122,7 @@ def ensure_built(name: str, builder: Callable[[Path, Path], None], cache_dir: Pa
     with FileLock(str(root / f"{name}.lock")):
         if done.is_file() and final.is_dir():
             return final
+        _remove_stale_staging(root, name)
         staging = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=root))
         try:
             builder(staging, cache_dir)
@@ -152,6 +163,7 @@ def share_built(source_cache: Path, target_cache: Path) -> list[str]:
         with FileLock(str(target / f"{name}.lock")):
             if (target / f"{name}.done").is_file():
                 continue
+            _remove_stale_staging(target, name)
             staging = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=target))
             try:
                 shutil.copytree(folder, staging / name, copy_function=_link_or_copy)

@@ -41,6 +41,16 @@ def test_failed_build_leaves_nothing_behind(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "bundled").iterdir()) == ["toy.lock"]
 
 
+def test_a_build_killed_mid_way_leaves_no_folder_behind_once_the_next_build_runs(tmp_path: Path) -> None:
+    root = tmp_path / "bundled"
+    killed = root / "toy.k1ll3d"  # what a SIGKILLed build leaves: its finally never ran
+    killed.mkdir(parents=True)
+    (killed / "half").write_text("x")
+    (root / "toy-other.k1ll3d").mkdir()  # another model's staging is not this build's to remove
+    ensure_built("toy", lambda out, _cache: (out / "weights").write_text("x"), tmp_path)
+    assert sorted(p.name for p in root.iterdir()) == ["toy", "toy-other.k1ll3d", "toy.done", "toy.lock"]
+
+
 def test_degraded_model_has_same_layout_but_different_weights(smollm2: Path, cache_dir: Path) -> None:
     from safetensors import safe_open
 
