@@ -276,3 +276,17 @@ def vlm_noised_dir(cache_dir: Path) -> Path:
     """A deliberately worse copy of the demo VLM (noised vision tower), built on first use."""
     name = f"{vlm_name()}{VLM_NOISED_SUFFIX}-{VLM_NOISE_SEED}-{round(VLM_NOISE_SCALE * 100)}"  # a new noise rebuilds
     return ensure_built(name, _build_vlm_noised, cache_dir)
+
+
+def build_all(cache_dir: Path) -> dict[str, Path]:
+    """Every bundled model the demo and the tests use, built where missing (the VLM trains for minutes).
+
+    Why: run ahead of time (`harness demo build`, CI starts it in the background while images build), the
+    training overlaps other work instead of stalling the first test or the first `harness demo seed` that needs it.
+    """
+    return {
+        "smollm2": smollm2_dir(cache_dir),
+        "smollm2-degraded": smollm2_degraded_dir(cache_dir),
+        "vlm": vlm_dir(cache_dir),
+        "vlm-noised": vlm_noised_dir(cache_dir),
+    }

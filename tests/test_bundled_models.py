@@ -155,3 +155,18 @@ def test_share_built_gives_another_cache_the_finished_models_only(tmp_path: Path
     assert ensure_built("model-a", must_not_build, clone) == copy
     names = sorted(p.name for p in bundled_dir(clone).iterdir())
     assert names == ["model-a", "model-a.done", "model-a.lock", "model-a.metrics.json"]  # no staging left
+
+
+@pytest.mark.slow  # reuses the machine's builds (the fixtures), trains nothing new on a warm machine
+def test_demo_build_prints_the_folders_the_fixtures_and_the_demo_use(
+    cache_dir: Path, smollm2: Path, vlm: Path, vlm_noised: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    from harness.cli import main
+
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(cache_dir))
+    assert main(["demo", "build"]) == 0
+    printed = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.strip().splitlines())
+    assert printed["smollm2"] == str(smollm2)
+    assert printed["vlm"] == str(vlm)
+    assert printed["vlm-noised"] == str(vlm_noised)
+    assert (bundled_dir(cache_dir) / f"{Path(printed['smollm2-degraded']).name}.done").is_file()

@@ -1,4 +1,5 @@
-"""`harness demo seed`: demo miners commit the bundled models (through the local Hub mirror) on the local chain."""
+"""`harness demo seed`: demo miners commit the bundled models (through the local Hub mirror) on the local chain;
+`harness demo build`: build those models ahead of time."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def seed_cmd(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
 ) -> None:
-    """Publish good, worse, copy and hostile models into the mirror and commit them (plus junk); idempotent."""
+    """Publish good, worse, text, copy and hostile models into the mirror and commit them (plus junk); idempotent."""
     from harness.cli import state_of
     from harness.demo import seed
 
@@ -30,6 +31,18 @@ def seed_cmd(
     for r in rows:
         status = "committed" if r.committed else "unchanged"
         typer.echo(f"{r.role:<8} {r.hotkey:<16} {r.uid:>4} {r.block:>8}  {status:<9}  {r.raw}")
+
+
+@demo_app.command("build")
+def build_cmd(ctx: typer.Context) -> None:
+    """Build the bundled models into the cache where missing (the VLM trains for minutes); prints their folders."""
+    from pathlib import Path
+
+    from harness.bundled_models import build_all
+    from harness.cli import state_of
+
+    for role, folder in build_all(Path(state_of(ctx).settings.cache_dir)).items():
+        typer.echo(f"{role:<17} {folder}")
 
 
 def register(app: typer.Typer) -> None:
