@@ -51,6 +51,22 @@ def gpu_unavailable_reason() -> str | None:
     return None
 
 
+VLM_FIXTURES = frozenset({"vlm", "vlm_noised"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules that need the demo VLM run last, in their usual order.
+
+    Why: a fresh machine trains the VLM for 12-23 minutes (CI starts that build in the background); run in file
+    order, the first of them would wait on its build lock while every test that needs no VLM queues behind it."""
+
+    def module_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    needs_vlm = {module_of(item) for item in items if VLM_FIXTURES & set(getattr(item, "fixturenames", ()))}
+    items.sort(key=lambda item: module_of(item) in needs_vlm)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("docker"):
         reason = docker_unavailable_reason()

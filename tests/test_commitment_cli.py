@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory, smollm2: Path) -> tuple[Settings, list[DemoCommitment], Path]:
+def seeded(
+    tmp_path_factory: pytest.TempPathFactory, smollm2: Path, vlm_noised: Path
+) -> tuple[Settings, list[DemoCommitment], Path]:
     base = tmp_path_factory.mktemp("commitment")
     overrides = [f"chain.local_db={base / 'chain.sqlite'}", "chain.block_period_s=0", f"mirror.root={base / 'mirror'}"]
     settings = load_settings(overrides)

@@ -46,7 +46,7 @@ def _get(url: str) -> tuple[int, dict]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> dict:
+def stack(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, vlm_noised: Path) -> dict:
     """Data dir, ports and demo miners of the test stack; exported as the compose file's environment."""
     from harness.config import Settings
     from harness.sandbox.images import build_images

@@ -145,7 +145,7 @@ def _tail(path: Path, n: int = 3000) -> str:
 
 
 @pytest.fixture(scope="module")
-def round_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def round_run(tmp_path_factory: pytest.TempPathFactory, vlm_noised: Path) -> Any:  # the seed publishes the VLMs
     data = tmp_path_factory.mktemp("e2e")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_") or k == "HARNESS_CACHE_DIR"}
     env.update(
