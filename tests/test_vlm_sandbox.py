@@ -31,7 +31,7 @@ from harness.vlm_train import RECIPE
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 WEIGHTS = {"caption": 1.0}
-CAPTION_N = 6  # a demo round's caption tasks (compose/docker-compose.yml)
+CAPTION_N = 6  # near a demo round's 8 (compose/docker-compose.yml); 6 keeps the three sandboxes near 2 minutes
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
