@@ -127,9 +127,8 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
             raise HarnessError("`harness demo seed` commits on the local chain only (chain.backend is not local)")
         chain = open_local_chain(settings.chain, Path(settings.cache_dir))
     root = settings.mirror.resolved_root(Path(settings.cache_dir))
-    hotkeys = [settings.demo.good_hotkey, settings.demo.worse_hotkey, settings.demo.text_hotkey]
-    hotkeys += [settings.demo.copy_hotkey]
-    hotkeys += [settings.demo.hostile_hotkey, settings.demo.junk_hotkey]
+    # every `*_hotkey` setting, so a role added to DemoConfig is checked too
+    hotkeys = [value for key, value in settings.demo.model_dump().items() if key.endswith("_hotkey")]
     if len(set(hotkeys)) != len(hotkeys):
         raise HarnessError("the demo hotkeys must all differ")
     shared = Path(settings.demo.shared_cache_dir).expanduser() if settings.demo.shared_cache_dir else None
