@@ -64,7 +64,7 @@ harness-down:
 	-$(COMPOSE) down --remove-orphans
 	test ! -x $(BIN)/harness || $(HOST_ENV) $(BIN)/harness sandbox reap
 
-# The configuration reference is generated from the settings model (tests/test_config.py checks it is current).
+# The configuration reference is generated from the settings model (tests/unit/harness/settings/test_config.py checks it is current).
 docs: install
 	$(BIN)/harness config --reference > docs/configuration.md
 

@@ -29,12 +29,12 @@ def _worker(target: dict, config) -> tuple[float, int, bool]:  # type: ignore[no
 
 def run() -> dict:
     import policies
-    from harness.bundled_models import smollm2_dir
-    from harness.config import default_cache_dir
+    from harness.demo.bundled_models import smollm2_dir
+    from harness.settings.root import default_cache_dir
     from policies.config import HubConfig, PolicyConfig
-    from tests.hostile_hub import SHA, HostileHub
-    from tests.model_factory import write_tiny_model
-    from tests.test_hostile_model import HOSTILE
+    from tests.support.hostile_hub import SHA, HostileHub
+    from tests.support.model_factory import write_tiny_model
+    from tests.unit.policies.test_hostile_model import HOSTILE
 
     config = PolicyConfig()
     tiny = smollm2_dir(default_cache_dir())

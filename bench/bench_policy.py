@@ -49,7 +49,7 @@ def _hub_seconds(tiny: Path, big: Path) -> dict:
     """The same checks through the Hub path against the local stand-in server (loopback HTTP, ranged reads)."""
     import policies
     from policies.config import HubConfig
-    from tests.hubserver import HubServer
+    from tests.support.hubserver import HubServer
 
     with HubServer() as hub:
         hub.add_repo("bench/tiny", tiny)
@@ -68,9 +68,9 @@ def _hub_seconds(tiny: Path, big: Path) -> dict:
 
 def run() -> dict:
     import policies
-    from harness.bundled_models import smollm2_dir
-    from harness.config import default_cache_dir
-    from tests.model_factory import write_sparse_model
+    from harness.demo.bundled_models import smollm2_dir
+    from harness.settings.root import default_cache_dir
+    from tests.support.model_factory import write_sparse_model
 
     tiny = smollm2_dir(default_cache_dir())
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,11 +22,11 @@ from typing import Any
 import policies
 from chain.commitment import format as format_commitment
 from chain.factory import open_local_chain
-from harness.bundled_models import smollm2_degraded_dir, smollm2_dir
-from harness.config import Settings, load_settings
-from harness.content_hash import salted_hash
-from harness.hubmirror import MirrorServer, publish
-from harness.service import build_supervisor
+from harness.demo.bundled_models import smollm2_degraded_dir, smollm2_dir
+from harness.demo.hub_mirror import MirrorServer, publish
+from harness.models.content_hash import salted_hash
+from harness.round.service import build_supervisor
+from harness.settings.root import Settings, load_settings
 
 TOOLCALL_N = 4
 MAX_TOKENS = 48

@@ -2,7 +2,7 @@
 
 Baseline = the same engine (sandbox_images/cpu/serve_cpu.py, same transformers/torch versions, same args) run
 on the host without a sandbox, reached over TCP. The two sides run one after the other, never together, on the
-real SmolLM2 model. A trivial engine (tests/fixtures/fault_server.py "healthy") measures the start overhead
+real SmolLM2 model. A trivial engine (tests/support/fault_server.py "healthy") measures the start overhead
 with no model load at all, which is far less noisy than subtracting two ~10 s model loads.
 Goals: start overhead <= 2 s; socket throughput within 5 % of direct.
 """
@@ -23,11 +23,11 @@ from typing import Any
 
 import httpx
 
-from harness.bundled_models import smollm2_dir
-from harness.config import load_settings
-from harness.engine import EngineClient
+from harness.demo.bundled_models import smollm2_dir
 from harness.sandbox import SandboxSpec, docker_client, run_sandbox
+from harness.sandbox.engine import EngineClient
 from harness.sandbox.spec import engine_command
+from harness.settings.root import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SERVE_CPU = REPO / "sandbox_images" / "cpu" / "serve_cpu.py"

@@ -23,11 +23,11 @@ from typing import Any
 
 from bench.bench_round import _settings, _third_model, publish_and_commit, timed_round
 from bench.bench_sandbox import _rate
-from harness.bundled_models import smollm2_degraded_dir, smollm2_dir
-from harness.config import load_settings
-from harness.hubmirror import MirrorServer
+from harness.demo.bundled_models import smollm2_degraded_dir, smollm2_dir
+from harness.demo.hub_mirror import MirrorServer
+from harness.round.service import build_supervisor
 from harness.sandbox import SandboxSpec, run_sandbox
-from harness.service import build_supervisor
+from harness.settings.root import load_settings
 
 K_SEEDS = (424242, 515151)  # two more noised variants beside the good and the degraded model: K = 4
 TOOLCALL_N = 2
@@ -59,7 +59,7 @@ def _round(base: Path, endpoint: str, models: list[tuple[str, Path, str]], slots
 def _ray_round(base: Path, endpoint: str, models: list[tuple[str, Path, str]], workers: int) -> dict[str, Any]:
     """The same round with `supervisor.executor = ray` on a local cluster of `workers` worker nodes, one slot
     each, each node's sandboxes pinned to a core of their own (the node's environment, as on its own host)."""
-    from harness.executors.local_cluster import local_cluster
+    from tests.support.ray_cluster import local_cluster
 
     data = base / f"ray-{workers}"
     data.mkdir()

@@ -4,7 +4,7 @@
   and parse+check on text answers; goal >= 20k checks/s.
 - captions scored per second: fact check against the scene truth plus all-MiniLM-L6-v2 fluency (each text
   embedded alone, references cached), with penalties; and the fact check alone.
-- tasks per second of `harness.evaluate.evaluate` on the same engine at concurrency 1 and at
+- tasks per second of `harness.evaluation.pipeline.evaluate` on the same engine at concurrency 1 and at
   `evaluation.concurrency`. `engine_throughput` takes any engine implementing the `ChatEngine` contract plus a
   way to start and stop it. By default (HARNESS_BENCH_ENGINE=sandbox) it is the real path: the bundled SmolLM2
   in the hardened CPU sandbox (`sandbox.engine=cpu`, transformers serve), reached through the socket client
@@ -27,9 +27,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from harness.config import load_settings
-from harness.evaluate import ChatEngine, evaluate
-from harness.evaluate_config import EvaluationConfig
+from harness.evaluation.pipeline import ChatEngine, evaluate
+from harness.settings.evaluation import EvaluationConfig
+from harness.settings.root import load_settings
 from harness.tasks import build_family
 from scoring.caption import CaptionScorer
 from scoring.toolcall import check, parse_text
@@ -38,7 +38,7 @@ EngineStarter = Callable[[], Awaitable[tuple[ChatEngine, Callable[[], Awaitable[
 
 
 def _check_cases() -> list[tuple[list, list, list, str]]:
-    from tests.bfcl_support import PYTHON_CATEGORIES, calls_from_truth, load_category
+    from tests.support.bfcl_support import PYTHON_CATEGORIES, calls_from_truth, load_category
 
     rng = random.Random(0)
     cases = []
@@ -166,7 +166,7 @@ async def engine_throughput(
 def _transformers_starter(max_batch: int) -> EngineStarter:
     async def start() -> tuple[ChatEngine, Callable[[], Awaitable[None]]]:
         from bench.transformers_adapter import TransformersChatEngine
-        from harness.bundled_models import smollm2_dir
+        from harness.demo.bundled_models import smollm2_dir
 
         engine = await TransformersChatEngine(smollm2_dir(load_settings().cache_dir), max_batch=max_batch).start()
         return engine, engine.close
@@ -176,7 +176,7 @@ def _transformers_starter(max_batch: int) -> EngineStarter:
 
 def _sandbox_starter(concurrency: int) -> EngineStarter:
     async def start() -> tuple[ChatEngine, Callable[[], Awaitable[None]]]:
-        from harness.bundled_models import smollm2_dir
+        from harness.demo.bundled_models import smollm2_dir
         from harness.sandbox import SandboxSpec, run_sandbox
 
         settings = load_settings()

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from chain.local import LocalChain
-from harness.store import Store
+from harness.state.store import Store
 
 TASKS = 2000
 NEURONS = 256

@@ -18,11 +18,11 @@ from typing import Any
 
 from chain.commitment import format as format_commitment
 from chain.local import LocalChain
-from harness.config import Settings
 from harness.logging import configure_logging
-from harness.prepare import PreparedModel
-from harness.store import Store
-from harness.supervisor import EvaluationOutcome, Supervisor
+from harness.models.prepare import PreparedModel
+from harness.round.supervisor import EvaluationOutcome, Supervisor
+from harness.settings.root import Settings
+from harness.state.store import Store
 
 TASKS_PER_MODEL = 16
 COPY_EVERY = 8  # every 8th miner commits a copy of the miner before it

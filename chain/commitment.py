@@ -3,7 +3,7 @@
 Chain storage for commitments is small (128 bytes here), so the format is a compact colon-separated string
 rather than JSON. On chain, HASH is the 32-byte content digest as unpadded base64url (43 characters) rather
 than 64 hex: that leaves 43 bytes for ORG/NAME (and the competition) instead of 22. In memory,
-`Commitment.content_hash` stays the 64 lowercase hex characters that `harness.content_hash` and the fetch
+`Commitment.content_hash` stays the 64 lowercase hex characters that `harness.models.content_hash` and the fetch
 compare. `parse` also accepts the 64-hex form for compatibility; `format` always writes base64url, so
 `format(parse(s))` is the canonical text and `parse(format(c)) == c`.
 """

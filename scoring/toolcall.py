@@ -1,8 +1,9 @@
 """Tool-call scoring with the semantics of BFCL's AST checker, plus a partial-credit breakdown.
 
 A validator must rank models the way the public benchmark does, or miners optimise for one thing and get paid
-for another; so `check` reproduces BFCL's verdicts (cross-checked in tests/test_toolcall_bfcl_crosscheck.py on
-BFCL's own data). The few deliberate differences are where BFCL would crash or cannot apply:
+for another; so `check` reproduces BFCL's verdicts (cross-checked on BFCL's own data in
+tests/unit/scoring/test_toolcall_bfcl_crosscheck.py). The few deliberate differences are where BFCL would
+crash or cannot apply:
 - JSON-schema type names (`number`, `object`) are accepted as aliases of BFCL's `float`, `dict`;
   an unknown type name, a missing function description, or a non-dict inside a list of dicts is an invalid
   call here (BFCL raises).

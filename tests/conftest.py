@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.bundled_models import smollm2_dir, vlm_dir, vlm_noised_dir
-from harness.config import default_cache_dir
+from harness.demo.bundled_models import smollm2_dir, vlm_dir, vlm_noised_dir
+from harness.settings.root import default_cache_dir
 
 
 def _docker_required() -> bool:

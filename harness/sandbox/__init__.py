@@ -4,8 +4,8 @@ Modules: `config` (settings section), `spec` (pure: docker arguments, engine com
 selection), `runtime` (start/health/remove, orphan reaper), `images` (build), `probes` (isolation checks).
 """
 
-from harness.engine import EngineClient, EngineError
 from harness.sandbox.config import CpuEngineConfig, SandboxConfig, SglangConfig
+from harness.sandbox.engine import EngineClient, EngineError
 from harness.sandbox.gpu import GpuInfo, GpuUnavailable, check_gpu, query_gpus, select_gpu
 from harness.sandbox.runtime import (
     DockerUnavailable,

@@ -255,7 +255,7 @@ def build_supervisor(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from harness.config import load_settings
+    from harness.settings.root import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m harness.sandbox.images", description=__doc__.splitlines()[0])
     parser.add_argument(

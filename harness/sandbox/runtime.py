@@ -26,8 +26,8 @@ import httpx
 import structlog
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
-from harness.engine import EngineClient, EngineError, FailureClass
 from harness.errors import HarnessError
+from harness.sandbox.engine import EngineClient, EngineError, FailureClass
 from harness.sandbox.gpu import check_gpu
 from harness.sandbox.socket_dir import SocketRefused, fd_path, mount_size_limited, open_verified
 from harness.sandbox.socket_dir import release as release_socket_dir

@@ -1,8 +1,9 @@
 """What the pinned sglang accepts, kept beside the pin so that settings are checked without importing sglang.
 
 The harness never imports sglang (it runs inside the GPU image only). These facts are copied from the pinned
-release and re-checked against that release's own argument parser by `tests/test_sglang_parser.py` (marked
-`slow`): bumping `SGLANG_VERSION` without updating them fails that test, not a miner's evaluation.
+release and re-checked against that release's own argument parser by
+`tests/unit/harness/sandbox/test_sglang_parser.py` (marked `slow`):
+bumping `SGLANG_VERSION` without updating them fails that test, not a miner's evaluation.
 """
 
 from __future__ import annotations

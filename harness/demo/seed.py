@@ -1,0 +1,195 @@
+"""Demo miners: publish the bundled models into the local Hub mirror and commit them on the local chain.
+
+`seed(settings)` gives `make harness-up` and the end-to-end tests a subnet with one miner of each kind:
+
+| role    | hotkey (settings.demo) | model                                                   | expected outcome        |
+|---------|------------------------|---------------------------------------------------------|-------------------------|
+| good    | miner-good             | the demo VLM (harness/demo/vlm_train.py): sees images   | the highest weight      |
+| worse   | miner-worse            | the demo VLM with seeded noise on its vision tower      | a lower weight          |
+| text    | miner-text             | the real SmolLM2-135M-Instruct, text only               | lowest: captions score 0|
+| copy    | miner-copy             | the good model's exact files, another repo, later block | nothing (a copy)        |
+| hostile | miner-hostile          | SmolLM2 plus a malicious pickle and `auto_map` code     | rejected by policy      |
+| junk    | miner-junk             | a malformed commitment                                  | recorded as unparseable |
+
+Every model miner commits to `settings.demo.competition` (any-to-any: tool calls and captions, half each).
+The three models share SmolLM2's language model unchanged, so their tool-call answers match and the captions
+order them. Each HASH is the hotkey-salted content hash over the files policy lets a fetch download, exactly what the
+validator verifies. Seeding is idempotent: the mirror is content-addressed and a hotkey whose latest
+commitment already says the same (and, for the copy, sits at a later block than the good one) is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import policies
+from chain.base import ChainError
+from chain.commitment import format as format_commitment
+from chain.factory import open_local_chain
+from chain.local import LocalChain
+from harness.demo.bundled_models import ensure_built, share_built, smollm2_dir, vlm_dir, vlm_noised_dir
+from harness.demo.hub_mirror import publish
+from harness.errors import HarnessError
+from harness.logging import get_logger
+from harness.models.content_hash import salted_hash
+
+log = get_logger(__name__)
+
+GOOD_REPO = "demo/vlm-smollm2"
+WORSE_REPO = "demo/vlm-smollm2-noised"
+TEXT_REPO = "demo/smollm2-135m"
+COPY_REPO = "copycat/vlm-smollm2"
+HOSTILE_REPO = "demo/smollm2-135m-hostile"
+JUNK_RAW = "demo/junk-model:main:not-a-content-hash"
+HOSTILE_NAME = "smollm2-135m-hostile"
+ROLES = ("good", "worse", "text", "copy", "hostile", "junk")
+
+
+@dataclass(frozen=True)
+class DemoCommitment:
+    """One demo miner's commitment after seeding; `committed` is False when the chain already had it."""
+
+    role: str
+    hotkey: str
+    uid: int
+    block: int
+    raw: str
+    committed: bool
+    model_ref: str | None = None
+    content_hash: str | None = None  # 64 hex, as the validator compares it
+    files: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "files": list(self.files)}
+
+
+class _Hostile:
+    """Unpickling this would run a shell command. It is only ever pickled (written), never loaded."""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, ("echo 'a demo pickle ran code on the validator' > /tmp/harness-demo-pwned",))
+
+
+HOSTILE_CODE = '''"""Custom model code a hostile repo asks transformers to run (trust_remote_code). Never executed."""
+import os
+
+os.system("echo 'remote code ran on the validator' > /tmp/harness-demo-pwned")
+'''
+
+
+def _build_hostile(out: Path, cache_dir: Path) -> None:
+    """SmolLM2's files (weights hardlinked where possible), plus a pickle weight file and remote code."""
+    source = smollm2_dir(cache_dir)
+    for item in sorted(source.iterdir()):
+        if not item.is_file() or item.is_symlink():
+            continue
+        try:
+            os.link(item, out / item.name)
+        except OSError:
+            shutil.copyfile(item, out / item.name)
+    config_path = out / "config.json"
+    config = json.loads(config_path.read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_hostile.HostileForCausalLM"}
+    config_path.unlink()  # it may be a hardlink to the real model's config: never edit through it
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    (out / "modeling_hostile.py").write_text(HOSTILE_CODE)
+    (out / "pytorch_model.bin").write_bytes(pickle.dumps({"model": _Hostile()}, protocol=2))
+
+
+def hostile_dir(cache_dir: Path) -> Path:
+    """The hostile demo model (built once into the bundled cache)."""
+    return ensure_built(HOSTILE_NAME, _build_hostile, cache_dir)
+
+
+def _model_plan(settings) -> list[tuple[str, str, Path, str]]:  # type: ignore[no-untyped-def]
+    """(role, hotkey, folder, repo) for every demo miner that commits a model, in commit order."""
+    cache = Path(settings.cache_dir)
+    demo = settings.demo
+    good = vlm_dir(cache)
+    return [
+        ("good", demo.good_hotkey, good, GOOD_REPO),
+        ("worse", demo.worse_hotkey, vlm_noised_dir(cache), WORSE_REPO),
+        ("text", demo.text_hotkey, smollm2_dir(cache), TEXT_REPO),
+        ("hostile", demo.hostile_hotkey, hostile_dir(cache), HOSTILE_REPO),
+        ("copy", demo.copy_hotkey, good, COPY_REPO),
+    ]
+
+
+def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # type: ignore[no-untyped-def]
+    """Publish the demo models into the mirror and commit them on the local chain; returns one row per miner."""
+    if chain is None:
+        if settings.chain.backend != "local":
+            raise HarnessError("`harness demo seed` commits on the local chain only (chain.backend is not local)")
+        chain = open_local_chain(settings.chain, Path(settings.cache_dir))
+    root = settings.mirror.resolved_root(Path(settings.cache_dir))
+    # every `*_hotkey` setting, so a role added to DemoConfig is checked too
+    hotkeys = [value for key, value in settings.demo.model_dump().items() if key.endswith("_hotkey")]
+    if len(set(hotkeys)) != len(hotkeys):
+        raise HarnessError("the demo hotkeys must all differ")
+    shared = Path(settings.demo.shared_cache_dir).expanduser() if settings.demo.shared_cache_dir else None
+    if shared is not None:
+        _share(shared, Path(settings.cache_dir))  # built once per machine, not once per data dir
+    try:
+        latest = {r.hotkey: r for r in chain.commitments()}
+        rows: dict[str, DemoCommitment] = {}
+        plan = _model_plan(settings)
+        if shared is not None:
+            _share(Path(settings.cache_dir), shared)
+        for role, hotkey, folder, repo in plan:
+            published = publish(folder, repo, root, link=True)
+            manifest = policies.build_local_manifest(published.path, settings.policy)
+            files = tuple(policies.download_files(manifest, settings.policy))
+            digest = salted_hash({f: published.digests[f] for f in files}, hotkey)
+            raw = format_commitment(repo, published.sha, digest, settings.demo.competition)
+            after = rows["good"].block if role == "copy" else None
+            uid, block, committed = _ensure_commitment(chain, latest, hotkey, raw, after)
+            rows[role] = DemoCommitment(role, hotkey, uid, block, raw, committed, published.ref, digest, files)
+        uid, block, committed = _ensure_commitment(chain, latest, settings.demo.junk_hotkey, JUNK_RAW, None)
+        rows["junk"] = DemoCommitment("junk", settings.demo.junk_hotkey, uid, block, JUNK_RAW, committed)
+    except (ChainError, policies.CheckError) as exc:
+        raise HarnessError(f"demo seed: {exc}") from None
+    return [rows[role] for role in ROLES]
+
+
+def _share(source: Path, target: Path) -> None:
+    """Sharing only saves time: a cache it cannot read or write is logged and the seed goes on."""
+    try:
+        names = share_built(source, target)
+    except OSError as exc:
+        log.warning("demo.share_skipped", source=str(source), target=str(target), error=str(exc))
+        return
+    if names:
+        log.info("demo.shared_bundled", source=str(source), target=str(target), models=names)
+
+
+def _ensure_commitment(
+    chain: LocalChain, latest: dict, hotkey: str, raw: str, after: int | None
+) -> tuple[int, int, bool]:  # type: ignore[type-arg]
+    """Commit `raw` unless it is already the hotkey's latest (at a block after `after`, when given)."""
+    uid = chain.register(hotkey)
+    record = latest.get(hotkey)
+    if record is not None and record.raw == raw and (after is None or record.block > after):
+        return uid, record.block, False
+    if after is not None:
+        now = chain.current_block()
+        if now <= after:
+            chain.advance(after + 1 - now)
+    return uid, chain.commit(hotkey, raw), True
+
+
+__all__ = [
+    "COPY_REPO",
+    "GOOD_REPO",
+    "HOSTILE_REPO",
+    "JUNK_RAW",
+    "TEXT_REPO",
+    "WORSE_REPO",
+    "DemoCommitment",
+    "hostile_dir",
+    "seed",
+]

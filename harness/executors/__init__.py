@@ -1,6 +1,0 @@
-"""Where a round's per-model evaluations run: `local` (this host's sandbox slots) or `ray` (worker nodes)."""
-
-from harness.executors.local import LocalExecutor, executor_for
-from harness.executors.ray_executor import RayExecutor, ray_executor_for, replay_remote_evaluation
-
-__all__ = ["LocalExecutor", "RayExecutor", "executor_for", "ray_executor_for", "replay_remote_evaluation"]

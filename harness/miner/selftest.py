@@ -1,0 +1,217 @@
+"""`harness selftest`: what a validator would do with a model, on a miner's machine, before committing it.
+
+The same steps and the same code as a validator's round, minus the chain: the policy check from metadata (same
+rules, same settings), exactly the files policy allows staged into a folder of their own (what a validator's
+pinned fetch would put on disk, so nothing else in a local folder can influence the run), then
+`harness.evaluation.stage.SandboxEvaluateStage` on that folder: the competition's seeded task set, the hardened
+sandbox, the same scoring. The report is the evaluate report (`harness.evaluation.pipeline.build_report`), so
+`write_report` / `markdown_summary` render it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import policies
+from harness.errors import HarnessError
+from harness.evaluation.pipeline import build_report
+from harness.evaluation.stage import SandboxEvaluateStage
+from harness.models.content_hash import content_identity, file_sha256
+from harness.models.prepare import PreparedModel, StageFailure
+from harness.models.ref import ModelRef, parse_model_ref
+from harness.settings.root import Settings
+from policies.worker import report_from_dict
+
+ProgressCallback = Callable[[str, float, dict[str, Any] | None], None]
+
+
+@dataclass
+class PolicyOutcome:
+    report: policies.PolicyReport
+    files: list[str]  # what a validator's fetch would download
+    revision: str | None
+
+
+@dataclass
+class SelftestResult:
+    model: str
+    allowed: bool
+    policy: dict[str, Any]
+    seed: str
+    competition: str
+    policy_text: str = ""
+    identity: str | None = None
+    report: dict[str, Any] | None = None
+
+
+def with_task_count(settings: Settings, n: int | None) -> Settings:
+    """Settings with every family's task count set to `n` (None: unchanged)."""
+    if n is None:
+        return settings
+    tasks = settings.tasks.model_copy(update={"toolcall_n": n, "caption_n": n})
+    return settings.model_copy(update={"tasks": tasks})
+
+
+def check_policy(ref: ModelRef, settings: Settings) -> PolicyOutcome:
+    """The validator's policy check (in the bounded worker) for a local folder or a Hub reference;
+    `HarnessError` if no verdict."""
+    from harness.models.prepare import worker_limits
+
+    if ref.is_hub:
+        target: dict[str, Any] = {"repo_id": ref.repo_id, "revision": ref.revision}
+    else:
+        target = {"local": str(ref.path), "model": str(ref.path)}
+    try:
+        result = policies.check_in_worker(target, settings.policy, settings.hub, worker_limits(settings))
+    except policies.CheckError as exc:
+        raise HarnessError(" ".join(str(exc).split())) from None
+    return PolicyOutcome(result.report, result.files, result.revision)
+
+
+def stage_local(source: Path, files: list[str], dest: Path) -> dict[str, str]:
+    """Copy exactly the allowed files (no symlinks followed) and return their sha256 digests."""
+    digests = {}
+    for path in files:
+        digests[path] = file_sha256(source / path)
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / path, target, follow_symlinks=False)
+        if file_sha256(target) != digests[path]:
+            raise HarnessError(f"{path} changed while it was being copied")
+    return digests
+
+
+def stage_hub(repo_id: str, revision: str, files: list[str], dest: Path, settings: Settings) -> dict[str, str]:
+    """Download exactly the allowed files at the pinned commit (the validator's fetch without a committed hash:
+    a miner self-testing has none yet)."""
+    from harness.models.fetch import download_pinned
+    from policies.hub import HubClient
+
+    try:
+        with HubClient(settings.hub) as client:
+            return download_pinned(client, repo_id, revision, files, dest)
+    except policies.CheckError as exc:
+        raise HarnessError(f"download failed: {' '.join(str(exc).split())}") from None
+
+
+def _staged_files_allowed(model_dir: Path, settings: Settings, result: SelftestResult) -> bool:
+    """The validator judges the fetched bytes before mounting them; so does selftest, on the staged copy."""
+    from harness.models.prepare import judge_fetched
+
+    try:
+        judge_fetched(model_dir, settings, result.model)
+    except StageFailure as exc:
+        if exc.failure_class != "rejected":
+            raise HarnessError(str(exc)) from None
+        report = report_from_dict(exc.details)
+        result.allowed, result.policy, result.policy_text = False, report.to_dict(), report.to_text()
+        return False
+    return True
+
+
+def run_selftest(
+    ref_text: str,
+    settings: Settings,
+    *,
+    competition: str,
+    seed: str,
+    on_task_set: Callable[[int], None] | None = None,
+    on_task: ProgressCallback | None = None,
+    work_dir: Path | None = None,
+) -> SelftestResult:
+    """Policy, staging, sandboxed evaluation. Raises `HarnessError` when the run cannot happen (no Docker, missing
+    image, unreadable model, unknown competition) and `StageFailure` when the sandbox dies."""
+    ref = parse_model_ref(ref_text)
+    if competition not in settings.competitions:
+        raise HarnessError(f"unknown competition {competition!r}: one of {', '.join(sorted(settings.competitions))}")
+    policy = check_policy(ref, settings)
+    result = SelftestResult(
+        model=policy.report.model or str(ref),
+        allowed=policy.report.allowed,
+        policy=policy.report.to_dict(),
+        seed=seed,
+        competition=competition,
+        policy_text=policy.report.to_text(),
+    )
+    if not policy.report.allowed:
+        return result
+    files = policy.files
+    if not files:
+        raise HarnessError("policy allows no files to load")
+    base = work_dir or Path(settings.cache_dir) / "selftest"
+    base.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="selftest-", dir=base) as tmp:
+        model_dir = Path(tmp) / "files"
+        model_dir.mkdir()
+        if ref.is_hub:
+            digests = stage_hub(ref.repo_id, policy.revision or "", files, model_dir, settings)  # type: ignore[arg-type]
+        else:
+            digests = stage_local(ref.path, files, model_dir)  # type: ignore[arg-type]
+        if not _staged_files_allowed(model_dir, settings, result):
+            return result
+        result.identity = content_identity(digests)
+        prepared = PreparedModel(model_dir, result.identity, policy.report.facts, result.policy)
+        result.report = evaluate_prepared(prepared, settings, competition, seed, result.model, on_task_set, on_task)
+    return result
+
+
+def evaluate_prepared(
+    prepared: PreparedModel,
+    settings: Settings,
+    competition: str,
+    seed: str,
+    model: str,
+    on_task_set: Callable[[int], None] | None = None,
+    on_task: ProgressCallback | None = None,
+    stage: SandboxEvaluateStage | None = None,
+) -> dict[str, Any]:
+    """The validator's evaluate stage on a prepared model; its per-task records and its summary (the score a
+    validator records, not a recomputation) become an evaluate report."""
+    stage = stage or SandboxEvaluateStage(settings)
+    task_set, family_weights = stage.task_set(competition, seed)
+    if on_task_set is not None:
+        on_task_set(len(task_set["tasks"]))
+    rows: dict[str, dict[str, Any]] = {}
+
+    def record(task_id: str, score: float, details: dict[str, Any] | None) -> None:
+        rows[task_id] = {"id": task_id, **(details or {}), "score": score}
+        if on_task is not None:
+            on_task(task_id, score, details)
+
+    started = time.perf_counter()
+    deadline = time.monotonic() + settings.supervisor.model_time_budget_s
+    try:
+        outcome = stage(
+            prepared,
+            competition=competition,
+            seed=seed,
+            done={},
+            record=record,
+            deadline=deadline,
+            stop=threading.Event(),
+        )
+    except StageFailure as exc:
+        raise HarnessError(f"{exc.stage} failed ({exc.failure_class}): {' '.join(str(exc).split())}") from None
+    wall = time.perf_counter() - started
+    report = build_report(
+        task_set=task_set,
+        model=model,
+        results=list(rows.values()),
+        family_weights=family_weights,
+        evaluation=settings.evaluation,
+        scoring=settings.scoring,
+        competition=competition,
+        wall_s=wall,
+        tasks_sent=sum(1 for r in rows.values() if r.get("error") != "not-vision-capable"),
+        summary=outcome.details,  # the stage's own numbers: what a validator's round records
+    )
+    report["content_identity"] = prepared.identity
+    report["budget_exceeded"] = bool(outcome.details.get("budget_exceeded"))
+    return report

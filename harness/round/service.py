@@ -1,0 +1,82 @@
+"""Wiring of the validator service from settings: chain, store, stages, status endpoint, signals.
+
+Kept apart from the round logic (harness/round/supervisor.py) so tests can build a supervisor with other stages,
+and apart from the CLI so `harness run` and `harness round --once` share one construction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+from chain.factory import open_chain
+from harness.cli.commands.status_cmd import status_payload
+from harness.logging import get_logger
+from harness.round.supervisor import Supervisor
+from harness.settings.root import Settings
+from harness.state.store import Store, default_state_db
+from harness.views.status_server import StatusServer
+
+log = get_logger(__name__)
+
+
+def build_supervisor(settings: Settings) -> Supervisor:
+    from harness.evaluation.stage import SandboxEvaluateStage
+    from harness.round.executors import executor_for, ray_executor_for, replay_remote_evaluation
+
+    chain = open_chain(settings.chain, Path(settings.cache_dir))
+    store = Store(default_state_db(Path(settings.cache_dir), settings.state_db))
+    if settings.supervisor.executor == "ray":  # workers run the sandboxes; the head records what they return
+        return Supervisor(
+            settings, chain, store, evaluate=replay_remote_evaluation, executor=ray_executor_for(settings)
+        )
+    return Supervisor(
+        settings,
+        chain,
+        store,
+        evaluate=SandboxEvaluateStage(settings),
+        executor=executor_for(settings.sandbox),
+    )
+
+
+@contextlib.contextmanager
+def stop_on_signals(supervisor: Supervisor) -> Iterator[None]:
+    """SIGTERM/SIGINT ask the supervisor to checkpoint and stop; a second SIGINT interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        log.info("stopping: finishing or checkpointing the current step", signal=signal.Signals(signum).name)
+        supervisor.request_stop()
+        if signum == signal.SIGINT and received.count(signal.SIGINT) > 1:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def status_endpoint(supervisor: Supervisor) -> Iterator[StatusServer | None]:
+    config = supervisor.settings.supervisor
+    if config.status_port is None:
+        yield None
+        return
+    server = StatusServer(
+        config.status_host, config.status_port, status=lambda: status_payload(supervisor.store), alive=supervisor.alive
+    ).start()
+    log.info("status endpoint", url=f"http://{config.status_host}:{server.port}/status")
+    try:
+        yield server
+    finally:
+        server.stop()

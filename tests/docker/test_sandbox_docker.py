@@ -1,0 +1,278 @@
+"""The sandbox against the real Docker engine and the real CPU image (`make images`).
+
+Faults are real: a test-only engine (tests/support/fault_server.py, run by command override inside the CPU
+image) crashes, hangs, allocates past the memory limit or fork-bombs, and each case must end in the right
+failure class with no container left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.sandbox import SandboxError, SandboxSpec, docker_client, reap_orphans, run_sandbox
+from harness.sandbox.engine import EngineError
+from harness.sandbox.probes import run_isolation_probes
+from harness.sandbox.spec import LABEL, LABEL_HOST, LABEL_PID, LABEL_SOCKET_DIR
+from harness.settings.root import Settings
+
+pytestmark = pytest.mark.docker
+
+FAULT_SERVER = Path(__file__).parent / "fixtures" / "fault_server.py"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def docker():
+    client = docker_client()
+    settings = Settings()
+    try:
+        client.images.get(settings.sandbox.cpu_image)
+    except Exception:
+        pytest.fail(f"image {settings.sandbox.cpu_image} is missing: run `make images`", pytrace=False)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def run_label() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def leftovers(docker, run_label) -> Iterator[None]:
+    """After the test: no container of this test may remain (and none is left for the next test)."""
+    yield
+    remaining = docker.containers.list(all=True, filters={"label": f"io.harness.test={run_label}"})
+    for container in remaining:
+        container.remove(force=True)
+    assert not remaining, f"containers left behind: {[c.short_id for c in remaining]}"
+
+
+@pytest.fixture
+def fault_model(tmp_path: Path) -> Path:
+    model = tmp_path / "model"
+    model.mkdir()
+    shutil.copy(FAULT_SERVER, model / "fault_server.py")
+    return model
+
+
+def fault_spec(mode: str, run_label: str, **overrides) -> SandboxSpec:
+    spec = SandboxSpec.from_settings(
+        Settings().sandbox,
+        engine="cpu",
+        command=["python", "/model/fault_server.py", mode],
+        **{"startup_timeout": 20.0, "memory_limit": "512m", **overrides},
+    )
+    spec.extra_labels["io.harness.test"] = run_label
+    return spec
+
+
+def chat(sandbox, **client_kwargs) -> dict:
+    client_kwargs.setdefault("request_timeout", 10.0)
+
+    async def go() -> dict:
+        async with sandbox.client(**client_kwargs) as client:
+            return await client.chat_completion({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8})
+
+    return asyncio.run(go())
+
+
+@pytest.mark.slow
+def test_cpu_image_serves_smollm2_through_the_socket(docker, smollm2, run_label, leftovers):
+    spec = SandboxSpec.from_settings(Settings().sandbox, engine="cpu", memory_limit="4g")
+    spec.extra_labels["io.harness.test"] = run_label
+    with run_sandbox(spec, smollm2, client=docker) as sandbox:
+        assert sandbox.socket_path.is_socket()
+        inspect = docker.api.inspect_container(sandbox.container_id)
+        assert inspect["HostConfig"]["NetworkMode"] == "none"
+
+        async def go() -> tuple[list[str], dict]:
+            async with sandbox.client() as client:
+                tools = [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "get_weather",
+                            "description": "Weather",
+                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+                        },
+                    }
+                ]
+                payload = {
+                    "messages": [{"role": "user", "content": "Say hello."}],
+                    "max_tokens": 12,
+                    "temperature": 0,
+                    "tools": tools,
+                }
+                return await client.models(), await client.chat_completion(payload)
+
+        models, result = asyncio.run(go())
+        assert models == ["/model"]
+        text = result["choices"][0]["message"]["content"]
+        assert isinstance(text, str) and text.strip()
+        socket_dir = sandbox.socket_dir
+    assert not socket_dir.exists()
+
+
+def test_isolation_probes_pass_and_are_not_vacuous(docker):
+    spec = SandboxSpec.from_settings(Settings().sandbox, engine="cpu")
+    results = {r.name: r for r in run_isolation_probes(spec, docker)}
+    assert set(results) == {
+        "no-host-network",
+        "no-route",
+        "only-loopback",
+        "no-capabilities",
+        "non-root",
+        "no-new-privileges",
+        "read-only-root",
+        "read-only-model",
+    }
+    failed = {name: r.detail for name, r in results.items() if not r.passed}
+    assert not failed
+    # The control run reached the host listener through the bridge gateway; the sandbox reached nothing.
+    assert results["no-host-network"].control and results["no-host-network"].isolated == []
+    assert results["only-loopback"].isolated == ["lo"]
+    assert results["no-capabilities"].isolated == "0x0"
+    assert results["non-root"].isolated != 0
+
+
+def test_never_healthy_is_start_timeout(docker, fault_model, run_label, leftovers):
+    spec = fault_spec("never-healthy", run_label, startup_timeout=3.0)
+    with pytest.raises(SandboxError) as info, run_sandbox(spec, fault_model, client=docker):
+        pass
+    assert info.value.failure_class == "start-timeout"
+    assert "fault_server: mode never-healthy" in info.value.logs
+
+
+def test_exit_at_start_is_crashed_with_logs(docker, fault_model, run_label, leftovers):
+    with pytest.raises(SandboxError) as info, run_sandbox(fault_spec("exit", run_label), fault_model, client=docker):
+        pass
+    assert info.value.failure_class == "crashed"
+    assert "status 3" in info.value.reason
+    assert "exiting at start-up" in info.value.logs
+
+
+def test_crash_mid_request_is_crashed(docker, fault_model, run_label, leftovers):
+    with run_sandbox(fault_spec("crash", run_label), fault_model, client=docker) as sandbox:
+        with pytest.raises(EngineError) as info:
+            chat(sandbox)
+        failure = sandbox.classify(info.value)
+    assert failure.failure_class == "crashed"
+    assert "crashing mid-request" in failure.logs
+
+
+def test_memory_hog_is_oom(docker, fault_model, run_label, leftovers):
+    with run_sandbox(fault_spec("oom", run_label, memory_limit="256m"), fault_model, client=docker) as sandbox:
+        with pytest.raises(EngineError) as info:
+            chat(sandbox)
+        failure = sandbox.classify(info.value)
+        assert sandbox.state()["OOMKilled"] is True
+    assert failure.failure_class == "oom"
+
+
+def test_hung_request_is_request_timeout(docker, fault_model, run_label, leftovers):
+    with run_sandbox(fault_spec("hang", run_label), fault_model, client=docker) as sandbox:
+        with pytest.raises(EngineError) as info:
+            chat(sandbox, request_timeout=1.5)
+        failure = sandbox.classify(info.value)
+        assert sandbox.state()["Running"] is True
+    assert failure.failure_class == "request-timeout"
+
+
+def test_fork_bomb_hits_the_pids_limit_and_is_cleaned_up(docker, fault_model, run_label, leftovers):
+    spec = fault_spec("forkbomb", run_label, pids_limit=64)
+    with run_sandbox(spec, fault_model, client=docker) as sandbox:
+        result = chat(sandbox, request_timeout=60)
+        report = json.loads(result["choices"][0]["message"]["content"])
+        # fork() was refused inside the container before the limit was passed; the harness is unaffected.
+        assert report["error"] == "EAGAIN"
+        assert report["forks"] < 64
+        container_id = sandbox.container_id
+    assert not docker.containers.list(all=True, filters={"id": container_id})
+    assert subprocess.run(["true"], check=False).returncode == 0
+
+
+def test_reaper_removes_orphans_of_dead_processes_only(docker, run_label, tmp_path):
+    image = Settings().sandbox.cpu_image
+    dead_pid = "999999999"
+    orphan_dir = tmp_path / f"sb-{dead_pid}-deadbeef"
+    orphan_dir.mkdir()
+    stale_dir = tmp_path / f"sb-{dead_pid}-cafecafe"  # a socket dir with no container at all
+    stale_dir.mkdir()
+    common = {"io.harness.test": run_label, LABEL: "1", LABEL_HOST: os.uname().nodename}
+    orphan = docker.containers.run(
+        image,
+        ["sleep", "600"],
+        entrypoint=[],
+        detach=True,
+        network_mode="none",
+        labels={**common, LABEL_PID: dead_pid, LABEL_SOCKET_DIR: str(orphan_dir)},
+    )
+    alive = docker.containers.run(
+        image,
+        ["sleep", "600"],
+        entrypoint=[],
+        detach=True,
+        network_mode="none",
+        labels={**common, LABEL_PID: str(os.getpid()), LABEL_SOCKET_DIR: str(tmp_path / "sb-live")},
+    )
+    elsewhere = docker.containers.run(  # labelled by another host name: its pid means nothing here
+        image,
+        ["sleep", "600"],
+        entrypoint=[],
+        detach=True,
+        network_mode="none",
+        labels={**common, LABEL_HOST: "some-other-host", LABEL_PID: dead_pid},
+    )
+    try:
+        removed = reap_orphans(docker, socket_dirs_root=tmp_path)
+        assert orphan.id in removed
+        assert alive.id not in removed and elsewhere.id not in removed
+        assert not docker.containers.list(all=True, filters={"id": orphan.id})
+        assert docker.containers.list(all=True, filters={"id": alive.id})
+        assert not orphan_dir.exists() and not stale_dir.exists()
+        assert elsewhere.id in reap_orphans(docker, socket_dirs_root=tmp_path, all_hosts=True)
+    finally:
+        for container in (orphan, alive, elsewhere):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+
+@pytest.mark.slow
+def test_cli_sandbox_run_prints_socket_and_removes_container(docker, smollm2):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli.app",
+            "--set",
+            'sandbox.memory_limit="4g"',
+            "sandbox",
+            "run",
+            str(smollm2),
+            "--for",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = json.loads(proc.stdout.strip().splitlines()[0])
+    assert set(line) == {"container", "socket"}
+    assert line["socket"].endswith("engine.sock")
+    assert not docker.containers.list(all=True, filters={"id": line["container"]})
+    assert not Path(line["socket"]).parent.exists()

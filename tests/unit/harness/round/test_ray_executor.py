@@ -1,0 +1,258 @@
+"""The Ray executor on a real local Ray cluster: a head and two worker nodes, each a `ray start` process group.
+
+The prepare and evaluate stages are scripted (module-level, sent to the workers by value) so the tests pin the
+distribution: which node ran what, what the head recorded, and what happens when a worker node dies mid-model.
+Each worker node has one `sandbox_slot`; the head has none, so every model runs on a worker.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chain.commitment import format as format_commitment
+from chain.local import LocalChain
+from chain.retry import RetryPolicy
+from harness.models.prepare import PreparedModel, StageFailure
+from harness.round.executors.ray_executor import (
+    REMOTE_KEY,
+    Failure,
+    RayExecutor,
+    RemoteEvaluation,
+    replay_remote_evaluation,
+)
+from harness.round.supervisor import EvaluationOutcome, Supervisor
+from harness.settings.root import Settings
+from harness.state.store import Store
+from tests.support.ray_cluster import WAIT_S, LocalCluster, local_cluster
+
+ray = pytest.importorskip("ray")
+
+SHA = "a" * 40
+TASKS = 4
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    with local_cluster() as built:
+        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
+        for _ in range(2):  # one at a time: two nodes starting together time out on a busy 2-core host
+            built.add_worker(slots=1)
+        yield built
+
+
+class WorkerStages:
+    """Scripted stages that run on the worker: identities and per-task scores per hotkey; each task leaves a
+    marker file (hotkey, pid) so the test can see where and when a model is being evaluated."""
+
+    def __init__(self, markers: Path, identities: dict[str, str], quality: dict[str, float]) -> None:
+        self.markers = markers
+        self.identities = identities
+        self.quality = quality
+        self.task_s: dict[str, float] = {}
+        self.rejected: set[str] = set()
+
+    def prepare(self, record: Any, _settings: Settings) -> PreparedModel:
+        if record.hotkey in self.rejected:
+            raise StageFailure("policy", "rejected", "pickle: pytorch_model.bin", details={"violations": []})
+        return PreparedModel(model_dir=Path("/nonexistent"), identity=self.identities[record.hotkey], facts={})
+
+    def evaluate(
+        self,
+        prepared: PreparedModel,
+        *,
+        competition: str,
+        seed: str,
+        done: Mapping[str, Mapping[str, Any]],
+        record: Any,
+        deadline: float,
+        stop: threading.Event,
+    ) -> EvaluationOutcome:
+        hotkey = next(h for h, identity in self.identities.items() if identity == prepared.identity)
+        node = ray.get_runtime_context().get_node_id()
+        scores = {task: float(row["score"]) for task, row in done.items()}
+        for index in range(TASKS):
+            task = f"t{index}"
+            if task in done:
+                continue
+            (self.markers / f"{hotkey}.{task}.{os.getpid()}").write_text(node)
+            time.sleep(self.task_s.get(hotkey, 0.1))
+            scores[task] = self.quality[hotkey]
+            record(task, scores[task], {"node": node, "pid": os.getpid()})
+        return EvaluationOutcome(score=sum(scores.values()) / TASKS, details={"node": node})
+
+
+def _commit(chain: LocalChain, hotkey: str, tag: str) -> None:
+    chain.register(hotkey)
+    chain.commit(hotkey, format_commitment(f"org/{hotkey}", SHA, (tag * 64)[:64]))
+    chain.advance(1)
+
+
+def _supervisor(tmp_path: Path, chain: LocalChain, stages: WorkerStages, cluster: LocalCluster) -> Supervisor:
+    settings = Settings(
+        cache_dir=tmp_path / "cache",
+        scoring={"weights_method": "proportional", "new_model_prior": None, "ema_alpha": 0.5},
+        supervisor={"executor": "ray", "ray_address": cluster.address},
+    )
+    executor = RayExecutor(cluster.address, prepare=stages.prepare, evaluate=stages.evaluate, max_retries=3)
+    return Supervisor(
+        settings, chain, Store(tmp_path / "state.sqlite"), evaluate=replay_remote_evaluation, executor=executor
+    )
+
+
+def _tasks(store: Store, round_id: int) -> dict[int, dict[str, tuple[float, dict[str, Any] | None]]]:
+    return {e.model_id: store.task_results(e.id) for e in store.evaluations(round_id)}
+
+
+def test_head_replays_worker_records_keeping_tasks_recorded_before_and_the_failure() -> None:
+    remote = RemoteEvaluation(
+        identity="i",
+        records=[("t0", 0.1, {"n": "worker"}), ("t1", 0.9, {"n": "worker"})],
+        evaluate_failure=Failure("sandbox", "crashed", "engine exited with 139"),
+    )
+    prepared = PreparedModel(model_dir=Path("/nonexistent"), identity="i", facts={REMOTE_KEY: remote})
+    recorded: list[tuple[str, float]] = []
+    with pytest.raises(StageFailure) as failure:
+        replay_remote_evaluation(
+            prepared,
+            competition="toolcall",
+            seed="s",
+            done={"t0": {"score": 0.5}},
+            record=lambda task, score, _details: recorded.append((task, score)),
+            deadline=0.0,
+            stop=threading.Event(),
+        )
+    assert recorded == [("t1", 0.9)]  # t0 was recorded before a restart and stays as it was
+    assert (failure.value.stage, failure.value.failure_class) == ("sandbox", "crashed")
+
+
+def test_service_with_ray_executor_runs_stages_on_workers_and_replays_on_the_head(tmp_path: Path) -> None:
+    from harness.round.service import build_supervisor
+
+    settings = Settings(cache_dir=tmp_path, supervisor={"executor": "ray", "ray_address": "10.0.0.1:6379"})
+    sup = build_supervisor(settings)
+    assert isinstance(sup.executor, RayExecutor) and sup.executor.address == "10.0.0.1:6379"
+    assert sup.evaluate is replay_remote_evaluation and not sup.executor.prepares_on_head
+    assert sup.executor.evaluate is None  # the sandbox stage is built on each worker, with its own Docker engine
+    assert not ray.is_initialized() or ray.get_runtime_context().gcs_address != "10.0.0.1:6379"  # joins lazily
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> LocalChain:
+    return LocalChain(tmp_path / "chain.sqlite", block_period_s=0, retry=RetryPolicy(attempts=3, wait_s=0))
+
+
+@pytest.mark.slow
+def test_round_runs_every_model_on_the_workers_and_the_head_records_it(
+    tmp_path: Path, chain: LocalChain, cluster: LocalCluster
+) -> None:
+    quality = {"a": 0.9, "b": 0.6, "c": 0.3, "copy": 0.9, "bad": 0.5}
+    for index, hotkey in enumerate(quality):
+        _commit(chain, hotkey, str(index))
+    identities = {"a": "ia", "b": "ib", "c": "ic", "copy": "ia", "bad": "ibad"}
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    stages = WorkerStages(markers, identities, quality)
+    stages.rejected.add("bad")
+    sup = _supervisor(tmp_path, chain, stages, cluster)
+    assert len(sup.executor) == 2  # one model per worker's sandbox slot
+
+    round_id = sup.run_round()
+
+    board = {row["hotkey"]: row["score"] for row in sup.store.leaderboard(round_id)}
+    assert board == {"a": pytest.approx(0.9), "b": pytest.approx(0.6), "c": pytest.approx(0.3)}
+    tasks = _tasks(sup.store, round_id)
+    assert len(tasks) == 3 and all(sorted(rows) == [f"t{i}" for i in range(TASKS)] for rows in tasks.values())
+    nodes = {details["node"] for rows in tasks.values() for _, details in rows.values() if details}
+    assert len(nodes) == 2, "both worker nodes evaluated models"
+    failures = sorted((f["stage"], f["class"]) for f in sup.store.failures(round_id))
+    assert failures == [("dedupe", "copy"), ("policy", "rejected")]
+    assert chain.last_weights() is not None and sup.store.get_round(round_id).status == "done"
+
+
+@pytest.mark.slow
+def test_stop_cancels_the_ray_tasks_and_a_restarted_head_finishes_the_round(
+    tmp_path: Path, chain: LocalChain, cluster: LocalCluster
+) -> None:
+    quality = {"a": 0.4, "b": 0.8}
+    for index, hotkey in enumerate(quality):
+        _commit(chain, hotkey, str(index))
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    stages = WorkerStages(markers, {"a": "ia", "b": "ib"}, quality)
+    stages.task_s = {"a": 1.0, "b": 1.0}
+    sup = _supervisor(tmp_path, chain, stages, cluster)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            sup.run_round()
+        except BaseException as exc:
+            raised.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + WAIT_S
+    while not list(markers.glob("*.t0.*")):
+        assert time.monotonic() < deadline and runner.is_alive(), "no evaluation started"
+        time.sleep(0.1)
+    sup.request_stop()
+    runner.join(timeout=WAIT_S)
+    assert [type(exc).__name__ for exc in raised] == ["Stopped"]
+    round_id = sup.store.current_round().id
+    assert all(not rows for rows in _tasks(sup.store, round_id).values()), "a cancelled task recorded nothing"
+
+    resumed = _supervisor(tmp_path, chain, stages, cluster)
+    assert resumed.run_round() == round_id
+    board = {row["hotkey"]: row["score"] for row in resumed.store.leaderboard(round_id)}
+    assert board == {"a": pytest.approx(0.4), "b": pytest.approx(0.8)}
+    assert all(sorted(rows) == [f"t{i}" for i in range(TASKS)] for rows in _tasks(resumed.store, round_id).values())
+
+
+@pytest.mark.slow
+def test_worker_node_killed_mid_evaluation_is_retried_on_the_other_node_once(
+    tmp_path: Path, chain: LocalChain, cluster: LocalCluster
+) -> None:
+    _commit(chain, "victim", "1")
+    quality = {"victim": 0.7}
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    stages = WorkerStages(markers, {"victim": "iv"}, quality)
+    stages.task_s["victim"] = 1.0
+    sup = _supervisor(tmp_path, chain, stages, cluster)
+    finished: list[int] = []
+    runner = threading.Thread(target=lambda: finished.append(sup.run_round()), daemon=True)
+    runner.start()
+
+    deadline = time.monotonic() + WAIT_S
+    while not list(markers.glob("victim.t1.*")):  # the first task is recorded on the worker, the second running
+        assert time.monotonic() < deadline and runner.is_alive(), "the evaluation never started"
+        time.sleep(0.1)
+    first = next(markers.glob("victim.t1.*"))
+    killed_node = first.read_text()
+    victim_node = cluster.node_of(int(first.name.rsplit(".", 1)[1]))
+    cluster.crash(victim_node)
+
+    runner.join(timeout=WAIT_S)
+    assert not runner.is_alive() and finished, "the round did not finish after the node was lost"
+    round_id = finished[0]
+    rows = _tasks(sup.store, round_id)
+    assert len(rows) == 1
+    (results,) = rows.values()
+    assert sorted(results) == [f"t{i}" for i in range(TASKS)]
+    # Every recorded task comes from the retry on the surviving node: nothing of the lost attempt, no mixing.
+    assert {details["node"] for _, details in results.values() if details} == {
+        n.read_text() for n in markers.glob("victim.t3.*")
+    }
+    assert killed_node not in {details["node"] for _, details in results.values() if details}
+    assert len(list(markers.glob("victim.t0.*"))) == 2, "the evaluation ran twice: once lost, once retried"
+    board = {row["hotkey"]: row["score"] for row in sup.store.leaderboard(round_id)}
+    assert board == {"victim": pytest.approx(0.7)}
+    assert sup.store.failures(round_id) == []
