@@ -18,9 +18,10 @@ from typing import Any
 
 from chain.commitment import format as format_commitment
 from chain.local import LocalChain
+from harness.evaluation.contract import EvaluationOutcome
 from harness.logging import configure_logging
 from harness.models.prepare import PreparedModel
-from harness.round.supervisor import EvaluationOutcome, Supervisor
+from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
 from harness.state.store import Store
 

@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.context import State
 from harness.errors import HarnessError
 from harness.logging import configure_logging
-from harness.settings.root import OverrideError, Settings, load_settings
 
 app = typer.Typer(
     name="harness",
@@ -27,23 +27,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-
-class State:
-    """Per-invocation state shared with subcommands through typer's context."""
-
-    def __init__(self, overrides: list[str]) -> None:
-        self.overrides = overrides
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            try:
-                self._settings = load_settings(self.overrides)
-            except (OverrideError, ValueError) as exc:
-                raise HarnessError(f"invalid settings: {exc}") from None
-        return self._settings
 
 
 @app.callback()
@@ -65,10 +48,6 @@ def _global_options(
         configure_logging(settings.log_level, settings.log_json)
     except HarnessError:
         configure_logging("info")
-
-
-def state_of(ctx: typer.Context) -> State:
-    return ctx.find_object(State) or State([])
 
 
 def _register_commands() -> None:

@@ -15,10 +15,11 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from harness.errors import StageFailure
+from harness.evaluation.contract import EvaluationOutcome, Stopped, TaskRecorder
 from harness.evaluation.pipeline import EvaluatedTaskSet, compact_result, evaluate_task_set
 from harness.evaluation.run import RunControl
-from harness.models.prepare import PreparedModel, StageFailure
-from harness.round.supervisor import EvaluationOutcome, Stopped, TaskRecorder
+from harness.models.prepare import PreparedModel
 from harness.settings.root import Settings
 from harness.tasks.build import build_for_competition
 

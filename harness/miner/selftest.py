@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import policies
-from harness.errors import HarnessError
+from harness.errors import HarnessError, StageFailure
 from harness.evaluation.pipeline import build_report
 from harness.evaluation.stage import SandboxEvaluateStage
 from harness.models.content_hash import content_identity, file_sha256
-from harness.models.prepare import PreparedModel, StageFailure
+from harness.models.prepare import PreparedModel
 from harness.models.ref import ModelRef, parse_model_ref
 from harness.settings.root import Settings
 from policies.worker import report_from_dict

@@ -15,20 +15,10 @@ from typing import Any
 
 import policies
 from chain.commitment import Commitment
-from harness.errors import HarnessError
+from harness.errors import HarnessError, StageFailure
 from harness.models.content_hash import content_identity
 from harness.models.fetch import fetch_model, fetched_digests
 from harness.settings.root import Settings
-
-
-class StageFailure(HarnessError):
-    """A model could not pass a stage; `failure_class` and the message are recorded in the state store."""
-
-    def __init__(self, stage: str, failure_class: str, message: str, details: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.stage = stage
-        self.failure_class = failure_class
-        self.details = details or {}
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,17 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from chain.base import Chain, ChainError, CommitmentRecord, RateLimited, epoch_start
+from harness.errors import StageFailure
+from harness.evaluation.contract import EvaluateStage, Stopped
 from harness.logging import get_logger
-from harness.models.prepare import PreparedModel, StageFailure, prepare_commitment, prepare_deadline_s
+from harness.models.prepare import PreparedModel, prepare_commitment, prepare_deadline_s
 from harness.round.executors.local import LocalExecutor
 from harness.round.executors.ray_executor import RayExecutor
 from harness.sandbox.pool import Slot, SlotPool
@@ -38,38 +40,6 @@ from harness.state.store import ModelRecord, Store
 from scoring.aggregate import Claim, RoundEntry, RoundWeights, earliest_claim, round_weights
 
 log = get_logger(__name__)
-
-
-class Stopped(Exception):
-    """The supervisor was asked to stop; the current step is checkpointed and the round resumes later."""
-
-
-@dataclass(frozen=True)
-class EvaluationOutcome:
-    score: float
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-TaskRecorder = Callable[[str, float, dict[str, Any] | None], None]
-
-
-class EvaluateStage(Protocol):
-    """Runs one prepared model's task set in a sandbox; records each finished task through `record`.
-
-    `done` holds the results recorded before a restart (task id -> the recorded details plus `score`): they are
-    kept as they are and not asked again."""
-
-    def __call__(
-        self,
-        prepared: PreparedModel,
-        *,
-        competition: str,
-        seed: str,
-        done: Mapping[str, Mapping[str, Any]],
-        record: TaskRecorder,
-        deadline: float,
-        stop: threading.Event,
-    ) -> EvaluationOutcome: ...
 
 
 PrepareStage = Callable[[CommitmentRecord, Settings], PreparedModel]

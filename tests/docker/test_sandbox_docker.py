@@ -25,11 +25,12 @@ from harness.sandbox.engine import EngineError
 from harness.sandbox.probes import run_isolation_probes
 from harness.sandbox.spec import LABEL, LABEL_HOST, LABEL_PID, LABEL_SOCKET_DIR
 from harness.settings.root import Settings
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.docker
 
-FAULT_SERVER = Path(__file__).parent / "fixtures" / "fault_server.py"
-REPO = Path(__file__).resolve().parents[1]
+FAULT_SERVER = REPO_ROOT / "tests" / "support" / "fault_server.py"
+REPO = REPO_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 
 from harness.demo.seed import seed
+from tests.support.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 COMPOSE_FILE = REPO / "compose" / "docker-compose.yml"
 ROUND_DEADLINE_S = 1800  # two real 8-task evaluations on a shared 2-core machine: 10 min idle, far more under load
 

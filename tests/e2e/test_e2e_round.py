@@ -29,10 +29,11 @@ from chain.local import LocalChain
 from harness.demo.hub_mirror import MirrorServer
 from harness.sandbox.spec import LABEL, LABEL_PID, LABEL_SOCKET_DIR
 from harness.state.store import Store
+from tests.support.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = REPO_ROOT
 TOOLCALL_N = 4
 CAPTION_N = 3  # the demo miners compete in any-to-any: tool calls tie them, captions order them
 TASKS_PER_MODEL = TOOLCALL_N + CAPTION_N  # a blind model's caption tasks are recorded too (withheld, 0)

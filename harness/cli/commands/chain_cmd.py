@@ -12,13 +12,13 @@ from chain.base import Chain, ChainError
 from chain.commitment import CommitmentError
 from chain.commitment import format as format_commitment
 from chain.factory import local_db_path, open_chain, open_local_chain
+from harness.cli.context import state_of
 from harness.errors import HarnessError
 
 chain_app = typer.Typer(help="The chain: commit a model (local chain) or show neurons, commitments and weights.")
 
 
 def _settings(ctx: typer.Context):
-    from harness.cli.app import state_of
 
     return state_of(ctx).settings
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.context import state_of
 from harness.errors import HarnessError
 from harness.models.ref import parse_model_ref
 
@@ -45,7 +46,6 @@ def register(app: typer.Typer) -> None:
 
         Exit 0 allowed, 1 rejected, 2 could not check.
         """
-        from harness.cli.app import state_of
 
         report = run_check(model, state_of(ctx).settings)
         if as_json:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.context import state_of
 from harness.errors import HarnessError
 
 
@@ -56,7 +57,6 @@ def register(app: typer.Typer) -> None:
 
         Exit 0 printed (committed), 1 rejected by policy, 2 could not compute or commit.
         """
-        from harness.cli.app import state_of
         from harness.miner.commitment import compute_commitment
 
         settings = state_of(ctx).settings

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 
+from harness.cli.context import state_of
 from harness.settings.root import Settings
 
 
@@ -61,7 +62,6 @@ def register(app: typer.Typer) -> None:
         reference: Annotated[bool, typer.Option(help="Print every setting as a Markdown table.")] = False,
     ) -> None:
         """Show the effective settings (after environment, .env and --set)."""
-        from harness.cli.app import state_of
 
         if reference:
             typer.echo(REFERENCE_HEADER + reference_markdown(), nl=False)

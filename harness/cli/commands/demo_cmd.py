@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.context import state_of
+
 demo_app = typer.Typer(help="Demo miners for the local chain and the local Hub mirror.")
 
 
@@ -17,7 +19,6 @@ def seed_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
 ) -> None:
     """Publish good, worse, text, copy and hostile models into the mirror and commit them (plus junk); idempotent."""
-    from harness.cli.app import state_of
     from harness.demo.seed import seed
 
     settings = state_of(ctx).settings
@@ -38,7 +39,6 @@ def build_cmd(ctx: typer.Context) -> None:
     """Build the bundled models into the cache where missing (the VLM trains for minutes); prints their folders."""
     from pathlib import Path
 
-    from harness.cli.app import state_of
     from harness.demo.bundled_models import build_all
 
     for role, folder in build_all(Path(state_of(ctx).settings.cache_dir)).items():

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.context import state_of
 from harness.errors import HarnessError
 from harness.sandbox.doctor import run_checks
 
@@ -25,7 +26,6 @@ def register(app: typer.Typer) -> None:
         probes: Annotated[bool, typer.Option(help="Run the isolation probes (two short containers).")] = True,
     ) -> None:
         """Docker engine, images, GPUs, free disk, and isolation probes (each shown non-vacuous by a control)."""
-        from harness.cli.app import state_of
 
         settings = state_of(ctx).settings
         checks = run_checks(settings.sandbox, settings.cache_dir, probes=probes)

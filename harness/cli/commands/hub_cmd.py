@@ -9,13 +9,13 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.context import state_of
 from harness.errors import HarnessError
 
 hub_app = typer.Typer(help="A local, read-only Hugging Face Hub mirror (air-gapped validators, demos).")
 
 
 def _settings(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from harness.cli.app import state_of
 
     return state_of(ctx).settings
 

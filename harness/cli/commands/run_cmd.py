@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.context import state_of
 from harness.errors import HarnessError
 
 
@@ -27,9 +28,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _serve(ctx: typer.Context, *, once: bool) -> None:
-    from harness.cli.app import state_of
+    from harness.evaluation.contract import Stopped
     from harness.round.service import build_supervisor, status_endpoint, stop_on_signals
-    from harness.round.supervisor import Stopped
     from harness.sandbox import reap_orphans
 
     settings = state_of(ctx).settings

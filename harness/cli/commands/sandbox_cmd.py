@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.context import state_of
 from harness.sandbox import SandboxSpec, reap_orphans, run_sandbox
 
 sandbox_app = typer.Typer(help="Run a model in the hardened sandbox by hand; clean up leftovers.", no_args_is_help=True)
@@ -26,7 +27,6 @@ def run_cmd(
     competition: Annotated[str | None, typer.Option(help="Competition (selects sglang's tool-call parser).")] = None,
 ) -> None:
     """Start the engine; print {"container": ID, "socket": PATH} once healthy; remove it when time is up."""
-    from harness.cli.app import state_of
 
     settings = state_of(ctx).settings
     if engine not in (None, "cpu", "sglang"):
@@ -52,7 +52,6 @@ def reap_cmd(
     ] = False,
 ) -> None:
     """Remove labelled sandbox containers (and socket dirs) whose harness process is gone."""
-    from harness.cli.app import state_of
 
     settings = state_of(ctx).settings
     removed = reap_orphans(socket_dirs_root=settings.sandbox.socket_root, all_hosts=all_hosts)

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from harness.cli.context import state_of
+
 
 def _summary(result: Any) -> str:
     """Readable end of run: score with interval per family, then the worst tasks (the Markdown summary)."""
@@ -56,7 +58,6 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from harness.cli.app import state_of
         from harness.evaluation.pipeline import markdown_summary
         from harness.miner.selftest import run_selftest, with_task_count
         from harness.views.output_files import ensure_writable_dir, write_texts_atomically

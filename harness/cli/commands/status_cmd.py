@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from harness.cli.context import state_of
 from harness.errors import HarnessError
 from harness.state.store import Store, default_state_db
 from harness.views.markdown import report_markdown
@@ -32,7 +33,6 @@ EMPTY_STATUS: dict[str, Any] = {
 
 
 def _state_db(ctx: typer.Context) -> Path:
-    from harness.cli.app import state_of
 
     settings = state_of(ctx).settings
     return default_state_db(settings.cache_dir, settings.state_db)

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from harness.cli.context import state_of
 from harness.errors import HarnessError
 
 
@@ -66,7 +67,6 @@ def register(app: typer.Typer) -> None:
         n: Annotated[int | None, typer.Option(help="Number of tasks; default from tasks.toolcall_n/caption_n.")] = None,
     ) -> None:
         """Export a seeded task set; the same seed and settings give the same bytes everywhere."""
-        from harness.cli.app import state_of
         from harness.tasks import build_family, write_task_set
         from harness.tasks.families import family_names, get_family
 
@@ -97,7 +97,6 @@ def register(app: typer.Typer) -> None:
         Outputs file: JSONL, one object a line with `task_id` and one of `response` (raw chat-completions
         JSON), `message` ({content, tool_calls}), `content` (text), or `error` (a failure class).
         """
-        from harness.cli.app import state_of
         from harness.evaluation.pipeline import build_report, markdown_summary, score_each
         from harness.tasks import load_task_set
 

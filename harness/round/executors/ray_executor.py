@@ -27,7 +27,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from harness.models.prepare import PreparedModel, StageFailure
+from harness.errors import StageFailure
+from harness.models.prepare import PreparedModel
 from harness.round.executors.local import map_in_threads
 from harness.settings.root import Settings
 
@@ -168,7 +169,7 @@ def replay_remote_evaluation(
 ) -> EvaluationOutcome:
     """The head's evaluate stage under Ray: records what the worker returned (tasks already recorded are kept as
     they are), then gives its summary or its failure, as if the evaluation had run here."""
-    from harness.round.supervisor import EvaluationOutcome
+    from harness.evaluation.contract import EvaluationOutcome
 
     remote: RemoteEvaluation = prepared.facts[REMOTE_KEY]
     for task_id, score, details in remote.records:
@@ -229,7 +230,7 @@ class RayExecutor:
 
     def process(self, supervisor: Supervisor, round_id: int, seed: str, candidate: Candidate) -> ModelResult:
         """One model: skip what was judged before a restart, else run it on a worker and record its result."""
-        from harness.round.supervisor import Stopped
+        from harness.evaluation.contract import Stopped
 
         store, model = supervisor.store, candidate.model
         verdict = store.verdict(round_id, model.id)

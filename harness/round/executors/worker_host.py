@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.models.prepare import StageFailure
+from harness.errors import StageFailure
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.pool import Slot, bind_slot, plan_slots
 from harness.settings.root import OverrideError, Settings, load_settings

@@ -15,6 +15,7 @@ import policies
 from policies import PolicyConfig
 from policies.report import RULE_IDS
 from tests.support.model_factory import write_sparse_model, write_tiny_model
+from tests.support.paths import REPO_ROOT
 
 
 def test_smollm2_passes_every_rule(smollm2: Path) -> None:
@@ -284,7 +285,7 @@ def test_never_imports_torch_or_harness(smollm2: Path) -> None:
         "import sys, policies; policies.check_local(sys.argv[1]);"
         "bad=[m for m in sys.modules if m.split('.')[0] in ('torch','harness','transformers')]; print(bad)"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = REPO_ROOT
     out = subprocess.run(
         [sys.executable, "-c", code, str(smollm2)], capture_output=True, text=True, cwd=root, check=True
     ).stdout

@@ -14,12 +14,13 @@ from harness.cli.app import main
 from policies.report import RULE_IDS
 from tests.support.hubserver import HubServer
 from tests.support.model_factory import write_tiny_model
+from tests.support.paths import REPO_ROOT
 
 FACT_KEYS = {
     "parameters", "total_bytes", "dtypes", "architecture", "model_type", "license", "files", "vision",
     "context_length", "has_chat_template",
 }  # fmt: skip
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 
 
 def test_allowed_model_exits_0_with_json(smollm2: Path, capsys: pytest.CaptureFixture[str]) -> None:

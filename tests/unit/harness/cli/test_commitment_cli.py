@@ -13,7 +13,8 @@ from chain.factory import open_local_chain
 from harness.cli.app import main
 from harness.demo.hub_mirror import MirrorServer
 from harness.demo.seed import GOOD_REPO, DemoCommitment, hostile_dir, seed
-from harness.models.prepare import StageFailure, prepare_commitment
+from harness.errors import StageFailure
+from harness.models.prepare import prepare_commitment
 from harness.settings.root import Settings, load_settings
 
 # seed() publishes the demo VLM, which a fresh machine trains first (about 22 minutes on 2 cores)

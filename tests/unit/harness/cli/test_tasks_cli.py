@@ -6,6 +6,7 @@ import json
 
 from harness.cli.app import main
 from tests.support.bfcl_support import calls_from_truth
+from tests.support.paths import REPO_ROOT
 
 
 def test_tasks_export_is_deterministic_and_score_reads_outputs(tmp_path, capsys) -> None:
@@ -54,9 +55,8 @@ def test_task_bytes_do_not_depend_on_the_process(tmp_path) -> None:
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = REPO_ROOT
     outputs = []
     for hash_seed in ("1", "2"):
         out = tmp_path / f"t{hash_seed}.json"

@@ -20,6 +20,7 @@ from harness.models.content_hash import file_sha256, local_model_hash
 from harness.models.fetch import fetch_model
 from policies import HubConfig
 from tests.support.model_factory import write_tiny_model
+from tests.support.paths import REPO_ROOT
 
 HOTKEY = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
 FAST = {"retry_wait_s": 0.01, "timeout_s": 10}
@@ -145,7 +146,7 @@ def test_cli_serve_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     model = write_tiny_model(tmp_path / "m")
     root = tmp_path / "mirror"
     sha = publish(model, "acme/tiny", root).sha
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     cmd = [sys.executable, "-m", "harness.cli.app", "hub", "serve", "--root", str(root), "--port", "0"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     try:

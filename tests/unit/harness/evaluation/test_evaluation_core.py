@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 
 from harness.cli.app import main
+from harness.errors import StageFailure
+from harness.evaluation.contract import Stopped
 from harness.evaluation.pipeline import score_each
 from harness.evaluation.run import RunControl, run_tasks, summarise
 from harness.evaluation.stage import SandboxEvaluateStage
 from harness.miner.selftest import evaluate_prepared
-from harness.models.prepare import PreparedModel, StageFailure
-from harness.round.supervisor import Stopped
+from harness.models.prepare import PreparedModel
 from harness.settings.evaluation import EvaluationConfig
 from harness.settings.root import Settings
 from harness.state.store import Store

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from harness.errors import StageFailure
 from harness.evaluation.stage import SandboxEvaluateStage
-from harness.models.prepare import PreparedModel, StageFailure
+from harness.models.prepare import PreparedModel
 from harness.settings.root import Settings
 from harness.tasks.taskset import sha256_of
 

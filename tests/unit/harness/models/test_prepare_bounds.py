@@ -12,8 +12,9 @@ import pytest
 from chain.commitment import Commitment
 from chain.local import LocalChain
 from chain.retry import RetryPolicy
+from harness.errors import StageFailure
 from harness.models.content_hash import model_hash
-from harness.models.prepare import StageFailure, prepare_commitment
+from harness.models.prepare import prepare_commitment
 from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
 from harness.state.store import Store

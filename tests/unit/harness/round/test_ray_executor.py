@@ -20,7 +20,9 @@ import pytest
 from chain.commitment import format as format_commitment
 from chain.local import LocalChain
 from chain.retry import RetryPolicy
-from harness.models.prepare import PreparedModel, StageFailure
+from harness.errors import StageFailure
+from harness.evaluation.contract import EvaluationOutcome
+from harness.models.prepare import PreparedModel
 from harness.round.executors.ray_executor import (
     REMOTE_KEY,
     Failure,
@@ -28,7 +30,7 @@ from harness.round.executors.ray_executor import (
     RemoteEvaluation,
     replay_remote_evaluation,
 )
-from harness.round.supervisor import EvaluationOutcome, Supervisor
+from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
 from harness.state.store import Store
 from tests.support.ray_cluster import WAIT_S, LocalCluster, local_cluster

@@ -17,8 +17,10 @@ import pytest
 from chain.commitment import format as format_commitment
 from chain.local import LocalChain
 from chain.retry import RetryPolicy
-from harness.models.prepare import PreparedModel, StageFailure
-from harness.round.supervisor import EvaluationOutcome, Stopped, Supervisor
+from harness.errors import StageFailure
+from harness.evaluation.contract import EvaluationOutcome, Stopped
+from harness.models.prepare import PreparedModel
+from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
 from harness.state.store import Store
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from harness.models.prepare import PreparedModel, StageFailure
+from harness.errors import StageFailure
+from harness.evaluation.contract import EvaluationOutcome
+from harness.models.prepare import PreparedModel
 from harness.round.executors.ray_executor import evaluate_on_worker
 from harness.round.executors.worker_host import hold_host_slot, host_settings
-from harness.round.supervisor import EvaluationOutcome
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.pool import current_overrides
 from harness.settings.root import Settings

@@ -26,6 +26,7 @@ from harness.sandbox.images import find_ca_bundle, inputs_hash
 from harness.sandbox.probes import control_kwargs, evaluate
 from harness.sandbox.spec import LABEL, LABEL_PID, resolve_user
 from harness.settings.root import load_settings
+from tests.support.paths import REPO_ROOT
 
 MODEL = Path("/models/m")
 SOCK = Path("/tmp/harness-sandbox-0/sb-1-abcd")
@@ -312,7 +313,7 @@ def test_cpu_engine_wrapper_turns_the_kv_bound_into_a_share_of_the_ram_it_sees()
 
     import psutil
 
-    path = Path(__file__).resolve().parents[1] / "sandbox_images" / "cpu" / "serve_cpu.py"
+    path = REPO_ROOT / "sandbox_images" / "cpu" / "serve_cpu.py"
     module_spec = importlib.util.spec_from_file_location("serve_cpu", path)
     assert module_spec and module_spec.loader
     serve_cpu = importlib.util.module_from_spec(module_spec)

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from harness.sandbox import supervisor_image
+from tests.support.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 COMPOSE_FILE = REPO / "compose" / "docker-compose.yml"
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from harness.cli.app import main
 from harness.settings.root import OverrideError, load_settings, overrides_to_dict
+from tests.support.paths import REPO_ROOT
 
 
 def test_cli_override_beats_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,11 +46,10 @@ def test_config_reference_lists_nested_settings_with_env_names(capsys: pytest.Ca
 
 def test_configuration_reference_document_is_current() -> None:
     """docs/configuration.md is what `make docs` generates; a new or changed setting must be regenerated."""
-    from pathlib import Path
 
     from harness.cli.commands.config_cmd import REFERENCE_HEADER, reference_markdown
 
-    committed = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    committed = (REPO_ROOT / "docs" / "configuration.md").read_text()
     assert committed == REFERENCE_HEADER + reference_markdown(), "run `make docs`"
 
 

@@ -14,9 +14,10 @@ import pytest
 
 from harness.state.schema import SCHEMA_VERSION
 from harness.state.store import Store, StoreError
+from tests.support.paths import REPO_ROOT
 from tests.support.store_worker import expected_score
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 
 
 @pytest.fixture

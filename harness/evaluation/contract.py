@@ -1,0 +1,47 @@
+"""What the round asks of an evaluation, and what it gets back: the contract between `harness.round` (which
+records) and `harness.evaluation` (which runs tasks).
+
+It lives on the evaluation side so that the round depends on evaluation and never the other way round: the
+sandbox stage, the Ray head's replay and a test's scripted stage all implement `EvaluateStage`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness.models.prepare import PreparedModel
+
+
+class Stopped(Exception):
+    """The supervisor was asked to stop; the current step is checkpointed and the round resumes later."""
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    score: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+TaskRecorder = Callable[[str, float, dict[str, Any] | None], None]
+
+
+class EvaluateStage(Protocol):
+    """Runs one prepared model's task set in a sandbox; records each finished task through `record`.
+
+    `done` holds the results recorded before a restart (task id -> the recorded details plus `score`): they are
+    kept as they are and not asked again."""
+
+    def __call__(
+        self,
+        prepared: PreparedModel,
+        *,
+        competition: str,
+        seed: str,
+        done: Mapping[str, Mapping[str, Any]],
+        record: TaskRecorder,
+        deadline: float,
+        stop: threading.Event,
+    ) -> EvaluationOutcome: ...
