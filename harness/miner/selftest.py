@@ -145,7 +145,7 @@ def run_selftest(
     files = policy.files
     if not files:
         raise HarnessError("policy allows no files to load")
-    base = work_dir or Path(settings.cache_dir) / "selftest"
+    base = work_dir or settings.paths.selftest
     base.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="selftest-", dir=base) as tmp:
         model_dir = Path(tmp) / "files"

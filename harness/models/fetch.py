@@ -280,7 +280,7 @@ def fetch(ref, files: Sequence[str], hotkey: str, expected_hash: str, settings) 
     """Dispatch a `ModelRef`: Hub references (pinned sha required) are fetched, local folders verified."""
     if not ref.is_hub:
         return verify_local_model(ref.path, files, hotkey, expected_hash)
-    models_dir = settings.fetch.models_dir or Path(settings.cache_dir) / "models"
+    models_dir = settings.paths.models
     return fetch_model(
         ref.repo_id,
         ref.revision or "",

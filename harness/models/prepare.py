@@ -75,7 +75,7 @@ def prepare_commitment(commitment: Commitment, hotkey: str, settings: Settings) 
         summary = "; ".join(f"{v.rule}: {v.message}" for v in report.violations)
         raise StageFailure("policy", "rejected", summary, details=report.to_dict())
     files = result.files
-    models_dir = settings.fetch.models_dir or Path(settings.cache_dir) / "models"
+    models_dir = settings.paths.models
     try:
         model_dir = fetch_model(
             commitment.repo_id,

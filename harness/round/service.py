@@ -18,7 +18,7 @@ from harness.cli.commands.status_cmd import status_payload
 from harness.logging import get_logger
 from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
-from harness.state.store import Store, default_state_db
+from harness.state.store import Store
 from harness.views.status_server import StatusServer
 
 log = get_logger(__name__)
@@ -29,7 +29,7 @@ def build_supervisor(settings: Settings) -> Supervisor:
     from harness.round.executors import executor_for, ray_executor_for, replay_remote_evaluation
 
     chain = open_chain(settings.chain, Path(settings.cache_dir))
-    store = Store(default_state_db(Path(settings.cache_dir), settings.state_db))
+    store = Store(settings.paths.state_db)
     if settings.supervisor.executor == "ray":  # workers run the sandboxes; the head records what they return
         return Supervisor(
             settings, chain, store, evaluate=replay_remote_evaluation, executor=ray_executor_for(settings)

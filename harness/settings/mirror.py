@@ -13,6 +13,3 @@ class MirrorConfig(BaseModel):
     )
     host: str = Field(default="127.0.0.1", description="Address `harness hub serve` binds.")
     port: int = Field(default=8765, ge=0, le=65535, description="Port `harness hub serve` listens on.")
-
-    def resolved_root(self, cache_dir: Path) -> Path:
-        return (self.root or Path(cache_dir) / "mirror").expanduser()

@@ -20,6 +20,7 @@ from harness.settings.demo import DemoConfig
 from harness.settings.evaluation import EvaluationConfig
 from harness.settings.fetch import FetchConfig
 from harness.settings.mirror import MirrorConfig
+from harness.settings.paths import Paths
 from harness.settings.supervisor import SupervisorConfig
 from harness.tasks.config import CompetitionConfig, TasksConfig, default_competitions
 from policies.config import HubConfig, PolicyConfig
@@ -61,6 +62,11 @@ class Settings(BaseSettings):
     scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="Scoring and weights.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Evaluation runs.")
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="Hardened engine containers.")
+
+    @property
+    def paths(self) -> Paths:
+        """Every folder and file under `cache_dir`, as `harness.settings.paths` derives them."""
+        return Paths.of(self)
 
     @model_validator(mode="after")
     def _sglang_serves_the_vision_towers(self) -> Settings:

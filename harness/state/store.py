@@ -513,8 +513,3 @@ def _statements(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
-
-
-def default_state_db(cache_dir: Path, configured: Path | None = None) -> Path:
-    """The state database path: the configured one, else `<cache_dir>/state.sqlite`."""
-    return (configured or cache_dir / "state.sqlite").expanduser()

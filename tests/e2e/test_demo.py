@@ -78,7 +78,7 @@ def test_seed_commits_one_miner_of_each_kind(seeded: tuple[Settings, list[DemoCo
         record = records[by_role[role].hotkey]
         assert record.raw == by_role[role].raw and record.commitment.content_hash == by_role[role].content_hash
         assert parse(record.raw).format() == record.raw  # committed in the canonical base64url form
-    published = settings.mirror.resolved_root(settings.cache_dir) / GOOD_REPO / good.commitment.revision
+    published = settings.paths.mirror / GOOD_REPO / good.commitment.revision
     assert local_model_hash(published, "miner-good", settings.policy) == good.commitment.content_hash
 
 
@@ -89,7 +89,7 @@ def test_fetch_through_the_mirror_verifies_the_committed_hash(
     settings, rows = seeded
     row = next(r for r in rows if r.role == role)
     c = _records(settings)[row.hotkey].commitment
-    with MirrorServer(settings.mirror.resolved_root(settings.cache_dir)) as mirror:
+    with MirrorServer(settings.paths.mirror) as mirror:
         hub = HubConfig(endpoint=mirror.url, **FAST)
         report = policies.check_hub(c.repo_id, c.revision, settings.policy, hub)
         assert report.allowed, report.violations
@@ -126,7 +126,7 @@ def test_hostile_model_is_rejected_by_policy_through_the_mirror(
 ) -> None:
     settings, _ = seeded
     c = _records(settings)["miner-hostile"].commitment
-    with MirrorServer(settings.mirror.resolved_root(settings.cache_dir)) as mirror:
+    with MirrorServer(settings.paths.mirror) as mirror:
         report = policies.check_hub(c.repo_id, c.revision, settings.policy, HubConfig(endpoint=mirror.url, **FAST))
     rules = {v.rule for v in report.violations}
     assert not report.allowed and {"pickle", "remote-code"} <= rules

@@ -26,7 +26,7 @@ def seed_cmd(
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
-    root = settings.mirror.resolved_root(settings.cache_dir)
+    root = settings.paths.mirror
     typer.echo(f"mirror: {root}  (serve it: harness hub serve; validators: hub.endpoint=http://HOST:PORT)")
     typer.echo(f"{'role':<8} {'hotkey':<16} {'uid':>4} {'block':>8}  {'status':<9}  commitment")
     for r in rows:

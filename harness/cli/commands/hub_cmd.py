@@ -35,7 +35,7 @@ def publish_cmd(
     from harness.demo.hub_mirror import publish
 
     settings = _settings(ctx)
-    target = root or settings.mirror.resolved_root(settings.cache_dir)
+    target = root or settings.paths.mirror
     try:
         published = publish(folder, repo, target, branch=branch, link=link)
     except OSError as exc:
@@ -54,7 +54,7 @@ def serve_cmd(
     from harness.demo.hub_mirror import MirrorServer, mirror_repos
 
     settings = _settings(ctx)
-    target = root or settings.mirror.resolved_root(settings.cache_dir)
+    target = root or settings.paths.mirror
     if not target.is_dir():
         raise HarnessError(f"no mirror at {target}; fill it with `harness hub publish FOLDER --repo ORG/NAME`")
     server = MirrorServer(

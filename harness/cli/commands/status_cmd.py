@@ -16,7 +16,7 @@ from rich.console import Console
 
 from harness.cli.context import state_of
 from harness.errors import HarnessError
-from harness.state.store import Store, default_state_db
+from harness.state.store import Store
 from harness.views.markdown import report_markdown
 from harness.views.tables import render_report, render_status
 
@@ -35,7 +35,7 @@ EMPTY_STATUS: dict[str, Any] = {
 def _state_db(ctx: typer.Context) -> Path:
 
     settings = state_of(ctx).settings
-    return default_state_db(settings.cache_dir, settings.state_db)
+    return settings.paths.state_db
 
 
 def _console() -> Console:

@@ -140,7 +140,7 @@ def evaluate_on_worker(
     )
     deadline = time.monotonic() + budget_s
     try:
-        with hold_host_slot(settings.sandbox, Path(settings.cache_dir) / "slots", deadline_s=budget_s) as slot:
+        with hold_host_slot(settings.sandbox, settings.paths.slots, deadline_s=budget_s) as slot:
             result = replace(result, placement={"node": node, **placement_of(settings.sandbox, slot)})
             outcome = evaluate(
                 prepared,

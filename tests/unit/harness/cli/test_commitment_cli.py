@@ -42,7 +42,7 @@ def test_printed_line_is_what_the_validator_verifies(
 ) -> None:
     settings, rows, base = seeded
     good = parse(next(r for r in rows if r.role == "good").raw)
-    root = settings.mirror.resolved_root(settings.cache_dir)
+    root = settings.paths.mirror
     published = root / GOOD_REPO / good.revision
     with MirrorServer(root) as mirror:
         common = [
@@ -91,7 +91,7 @@ def test_policy_rejection_and_missing_revision(
     settings, _rows, _base = seeded
     code, out = _run(capsys, "commitment", str(hostile_dir(settings.cache_dir)), "--hotkey", "hk")
     assert code == 1 and "pickle" in out
-    folder = settings.mirror.resolved_root(settings.cache_dir) / GOOD_REPO
+    folder = settings.paths.mirror / GOOD_REPO
     published = next(p for p in folder.iterdir() if p.is_dir())
     code, out = _run(capsys, "commitment", str(published), "--hotkey", "hk")
     assert code == 0 and out.startswith("HASH ")

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.demo.bundled_models import bundled_dir, ensure_built
+from harness.demo.bundled_models import ensure_built
+from harness.settings.paths import bundled_dir
 
 
 def test_smollm2_fixture_is_a_plain_hf_folder(smollm2: Path) -> None:

@@ -171,5 +171,5 @@ def test_mirror_settings_default_under_the_cache(tmp_path: Path) -> None:
     from harness.settings.root import load_settings
 
     settings = load_settings([f"cache_dir={tmp_path}"])
-    assert settings.mirror.resolved_root(settings.cache_dir) == tmp_path / "mirror"
+    assert settings.paths.mirror == tmp_path / "mirror"
     assert json.loads(settings.mirror.model_dump_json())["port"] == 8765
