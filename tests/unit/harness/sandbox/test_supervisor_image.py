@@ -91,7 +91,7 @@ def test_docker_compose_accepts_the_file_and_requires_the_data_dir(tmp_path: Pat
 
 
 def _unit_values(key: str) -> list[str]:
-    lines = (REPO / "compose" / "harness.round.service").read_text().splitlines()
+    lines = (REPO / "compose" / "harness.service").read_text().splitlines()
     return [line.split("=", 1)[1] for line in lines if line.startswith(f"{key}=")]
 
 
