@@ -27,7 +27,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from harness.evaluation.pipeline import ChatEngine, evaluate
+from harness.evaluation.pipeline import evaluate
+from harness.sandbox.interface import ChatEngine
 from harness.settings.evaluation import EvaluationConfig
 from harness.settings.root import load_settings
 from harness.tasks import build_family

@@ -1,10 +1,12 @@
-"""The evaluate stage of a round: one prepared model, its seeded task set, a hardened sandbox, per-task records.
+"""The round's sandbox stage: one prepared model, its competition's seeded task set, a sandbox, per-task records.
 
-The stage is a thin shell around the one evaluation pipeline (`harness.evaluation.pipeline.evaluate_task_set`): it opens
-the sandbox, hands the pipeline the sandbox's client, and records each task's result the moment it is scored,
-so a stopped or crashed supervisor resumes with the tasks still missing; the round's task set is rebuilt from
-the same seed, so the resumed tasks are the same bytes. A sandbox that dies (crash, OOM) ends the model's
-evaluation with that failure class; tasks not started before the model's time budget runs out score 0.
+The stage is a thin shell around the pipeline (`harness.evaluation.pipeline.evaluate_task_set`): it opens the
+sandbox (through `harness.sandbox.interface`, so a test can hand it a fake), gives the pipeline the sandbox's
+client, and records each task's result the moment it is scored, so a stopped or crashed supervisor resumes with
+the tasks still missing; the round's task set is rebuilt from the same seed, so the resumed tasks are the same
+bytes. A sandbox that dies (crash, OOM) ends the model's evaluation with that failure class; tasks not started
+before the model's time budget runs out score 0. `harness selftest` runs the same stage through `evaluate`,
+keeping every task's full result where the round stores the compact form.
 """
 
 from __future__ import annotations
@@ -13,30 +15,41 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import StageFailure
 from harness.evaluation.contract import EvaluationOutcome, Stopped, TaskRecorder
-from harness.evaluation.pipeline import EvaluatedTaskSet, compact_result, evaluate_task_set
-from harness.evaluation.run import RunControl
+from harness.evaluation.pipeline import EvaluatedTaskSet, ResultCallback, evaluate_task_set
+from harness.evaluation.results import TaskResult, compact_result
+from harness.evaluation.run_loop import RunControl
+from harness.evaluation.task_scoring import select_tasks
 from harness.models.prepare import PreparedModel
+from harness.sandbox.interface import ChatEngine, Sandbox, SandboxError, SandboxStart
+from harness.sandbox.pool import current_overrides
+from harness.sandbox.runtime import run_sandbox
+from harness.sandbox.spec import SandboxSpec
 from harness.settings.root import Settings
 from harness.tasks.build import build_for_competition
 
 ENGINE_MODEL_NAME = "/model"
 _DEAD_ENGINE = {"crashed", "oom"}
 
-SandboxOpener = Callable[[PreparedModel, str], contextlib.AbstractContextManager[Any]]
-"""(prepared model, competition) -> a context manager yielding a running sandbox: `client()` (an async context
-manager giving a chat engine), `state()` (Docker's container state) and `classify(exc)` (the failure to raise
-when the engine died)."""
+SandboxOpener = Callable[[PreparedModel, str], SandboxStart]
+"""(prepared model, competition) -> the started sandbox, stopped when the `with` block ends."""
+
+
+@dataclass(frozen=True)
+class CompetitionTaskSet:
+    """A competition's task set for one seed, with the family weights its score uses."""
+
+    competition: str
+    task_set: dict[str, Any]
+    family_weights: Mapping[str, float]
 
 
 @contextlib.contextmanager
-def open_docker_sandbox(settings: Settings, prepared: PreparedModel, competition: str) -> Iterator[Any]:
-    from harness.sandbox import SandboxError, SandboxSpec, run_sandbox
-    from harness.sandbox.pool import current_overrides
-
+def open_docker_sandbox(settings: Settings, prepared: PreparedModel, competition: str) -> Iterator[Sandbox]:
     # In a pool, the slot this thread holds pins the sandbox to its GPU or cores.
     spec = SandboxSpec.from_settings(settings.sandbox, competition=competition, **current_overrides())
     try:
@@ -55,11 +68,13 @@ class SandboxEvaluateStage:
             lambda prepared, competition: open_docker_sandbox(settings, prepared, competition)
         )
 
-    def task_set(self, competition: str, seed: str) -> tuple[dict[str, Any], Mapping[str, float]]:
+    def task_set(self, competition: str, seed: str) -> CompetitionTaskSet:
+        """The one place a competition's task set is built (the round, selftest and the tests go through it)."""
         config = self.settings.competitions.get(competition)
         if config is None:
             raise StageFailure("evaluate", "unknown-competition", f"no competition named {competition!r}")
-        return build_for_competition(seed, config.families, self.settings.tasks), config.families
+        task_set = build_for_competition(seed, config.families, self.settings.tasks)
+        return CompetitionTaskSet(competition, task_set, config.families)
 
     def __call__(
         self,
@@ -72,20 +87,42 @@ class SandboxEvaluateStage:
         deadline: float,
         stop: threading.Event,
     ) -> EvaluationOutcome:
-        task_set, family_weights = self.task_set(competition, seed)
+        """The round's stage (`harness.evaluation.contract.EvaluateStage`): each result recorded compact."""
+
+        def on_result(result: TaskResult) -> None:
+            record(result.id, float(result.score), compact_result(result))
+
+        tasks = self.task_set(competition, seed)
+        evaluated = self.evaluate(prepared, tasks, done=done, on_result=on_result, deadline=deadline, stop=stop)
+        if evaluated.stopped:
+            raise Stopped()
+        details = evaluated.summary.to_dict()
+        details.update(competition=competition, budget_exceeded=evaluated.over_budget)
+        return EvaluationOutcome(score=float(evaluated.summary.score.mean), details=details)
+
+    def evaluate(
+        self,
+        prepared: PreparedModel,
+        tasks: CompetitionTaskSet,
+        *,
+        on_result: ResultCallback,
+        deadline: float,
+        stop: threading.Event,
+        done: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> EvaluatedTaskSet:
+        """The model's task set in a sandbox (none starts when every task an engine would get is in `done`);
+        `on_result` gets each task's full result. A dead engine raises the sandbox's classified failure."""
+        done = done or {}
         vision = bool(prepared.facts.get("vision"))
-        sent_ids = {t["id"] for t in task_set["tasks"] if vision or t["family"] != "caption"}
-        needs_engine = any(task_id not in done for task_id in sent_ids)
+        sent, _withheld = select_tasks(tasks.task_set["tasks"], vision)
+        needs_engine = any(task["id"] not in done for task in sent)
 
-        def on_result(result: dict[str, Any]) -> None:
-            record(result["id"], float(result["score"]), compact_result(result))
-
-        async def run(engine: Any, engine_dead: Callable[[BaseException], bool]) -> EvaluatedTaskSet:
+        async def run(engine: ChatEngine, engine_dead: Callable[[BaseException], bool]) -> EvaluatedTaskSet:
             return await evaluate_task_set(
                 engine,
-                task_set,
+                tasks.task_set,
                 model=ENGINE_MODEL_NAME,
-                family_weights=family_weights,
+                family_weights=tasks.family_weights,
                 evaluation=self.settings.evaluation,
                 scoring=self.settings.scoring,
                 vision=vision,
@@ -94,25 +131,20 @@ class SandboxEvaluateStage:
                 control=RunControl(deadline=deadline, stop=stop, engine_dead=engine_dead),
             )
 
-        async def in_sandbox(sandbox: Any) -> EvaluatedTaskSet:
+        async def in_sandbox(sandbox: Sandbox) -> EvaluatedTaskSet:
             def engine_dead(exc: BaseException) -> bool:
-                return getattr(exc, "failure_class", None) in _DEAD_ENGINE or not sandbox.state().get("Running")
+                return getattr(exc, "failure_class", None) in _DEAD_ENGINE or not sandbox.health()
 
             async with sandbox.client(request_timeout=self.settings.evaluation.request_timeout_s) as client:
                 return await run(client, engine_dead)
 
-        if needs_engine:
-            with self.open_sandbox(prepared, competition) as sandbox:
-                evaluated = asyncio.run(in_sandbox(sandbox))
-                if evaluated.dead is not None:
-                    raise sandbox.classify(evaluated.dead)  # the opener turns it into the stage's failure
-        else:  # resumed with every engine task recorded: no sandbox starts
-            evaluated = asyncio.run(run(_NoEngine(), lambda _exc: True))
-        if evaluated.stopped:
-            raise Stopped()
-        details = dict(evaluated.summary)
-        details.update(competition=competition, budget_exceeded=evaluated.over_budget)
-        return EvaluationOutcome(score=float(details["score"]["mean"]), details=details)
+        if not needs_engine:  # resumed with every engine task recorded: no sandbox starts
+            return asyncio.run(run(_NoEngine(), lambda _exc: True))
+        with self.open_sandbox(prepared, tasks.competition) as sandbox:
+            evaluated = asyncio.run(in_sandbox(sandbox))
+            if evaluated.dead is not None:
+                raise sandbox.classify(evaluated.dead)  # the opener turns it into the stage's failure
+        return evaluated
 
 
 class _NoEngine:

@@ -18,8 +18,9 @@ from chain.commitment import format as format_commitment
 from harness.errors import HarnessError
 from harness.miner.selftest import check_policy, stage_hub
 from harness.models.content_hash import content_identity, file_sha256, salted_hash
-from harness.models.ref import SHA_RE, parse_model_ref
+from harness.models.ref import parse_model_ref
 from harness.settings.root import Settings
+from policies.revision import is_commit_sha
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def compute_commitment(
     content_hash = salted_hash(digests, hotkey)
     line = None
     if repo is not None and revision is not None:
-        if not SHA_RE.match(revision):
+        if not is_commit_sha(revision):
             raise HarnessError(f"revision {revision!r} must be the full 40-hex commit sha validators will fetch")
         try:
             line = format_commitment(repo, revision, content_hash, competition)

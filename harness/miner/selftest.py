@@ -4,8 +4,9 @@ The same steps and the same code as a validator's round, minus the chain: the po
 rules, same settings), exactly the files policy allows staged into a folder of their own (what a validator's
 pinned fetch would put on disk, so nothing else in a local folder can influence the run), then
 `harness.evaluation.stage.SandboxEvaluateStage` on that folder: the competition's seeded task set, the hardened
-sandbox, the same scoring. The report is the evaluate report (`harness.evaluation.pipeline.build_report`), so
-`write_report` / `markdown_summary` render it.
+sandbox, the same scoring. The report is the evaluate report (`harness.evaluation.report.build_report`), so
+`write_report` / `markdown_summary` render it; it keeps each task's full result (raw response, parsed calls),
+where the round stores only the compact form.
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ from typing import Any
 
 import policies
 from harness.errors import HarnessError, StageFailure
-from harness.evaluation.pipeline import build_report
+from harness.evaluation.pipeline import ResultCallback
+from harness.evaluation.report import build_report
+from harness.evaluation.results import TaskResult
 from harness.evaluation.stage import SandboxEvaluateStage
 from harness.models.content_hash import content_identity, file_sha256
-from harness.models.prepare import PreparedModel
+from harness.models.fetch import download_pinned
+from harness.models.prepare import PreparedModel, judge_fetched, worker_limits
 from harness.models.ref import ModelRef, parse_model_ref
 from harness.settings.root import Settings
+from harness.tasks.families import count_settings
+from policies.hub import HubClient
 from policies.worker import report_from_dict
-
-ProgressCallback = Callable[[str, float, dict[str, Any] | None], None]
 
 
 @dataclass
@@ -55,15 +59,13 @@ def with_task_count(settings: Settings, n: int | None) -> Settings:
     """Settings with every family's task count set to `n` (None: unchanged)."""
     if n is None:
         return settings
-    tasks = settings.tasks.model_copy(update={"toolcall_n": n, "caption_n": n})
+    tasks = settings.tasks.model_copy(update=count_settings(n))
     return settings.model_copy(update={"tasks": tasks})
 
 
 def check_policy(ref: ModelRef, settings: Settings) -> PolicyOutcome:
     """The validator's policy check (in the bounded worker) for a local folder or a Hub reference;
     `HarnessError` if no verdict."""
-    from harness.models.prepare import worker_limits
-
     if ref.is_hub:
         target: dict[str, Any] = {"repo_id": ref.repo_id, "revision": ref.revision}
     else:
@@ -91,9 +93,6 @@ def stage_local(source: Path, files: list[str], dest: Path) -> dict[str, str]:
 def stage_hub(repo_id: str, revision: str, files: list[str], dest: Path, settings: Settings) -> dict[str, str]:
     """Download exactly the allowed files at the pinned commit (the validator's fetch without a committed hash:
     a miner self-testing has none yet)."""
-    from harness.models.fetch import download_pinned
-    from policies.hub import HubClient
-
     try:
         with HubClient(settings.hub) as client:
             return download_pinned(client, repo_id, revision, files, dest)
@@ -103,8 +102,6 @@ def stage_hub(repo_id: str, revision: str, files: list[str], dest: Path, setting
 
 def _staged_files_allowed(model_dir: Path, settings: Settings, result: SelftestResult) -> bool:
     """The validator judges the fetched bytes before mounting them; so does selftest, on the staged copy."""
-    from harness.models.prepare import judge_fetched
-
     try:
         judge_fetched(model_dir, settings, result.model)
     except StageFailure as exc:
@@ -123,7 +120,7 @@ def run_selftest(
     competition: str,
     seed: str,
     on_task_set: Callable[[int], None] | None = None,
-    on_task: ProgressCallback | None = None,
+    on_task: ResultCallback | None = None,
     work_dir: Path | None = None,
 ) -> SelftestResult:
     """Policy, staging, sandboxed evaluation. Raises `HarnessError` when the run cannot happen (no Docker, missing
@@ -169,49 +166,40 @@ def evaluate_prepared(
     seed: str,
     model: str,
     on_task_set: Callable[[int], None] | None = None,
-    on_task: ProgressCallback | None = None,
+    on_task: ResultCallback | None = None,
     stage: SandboxEvaluateStage | None = None,
 ) -> dict[str, Any]:
-    """The validator's evaluate stage on a prepared model; its per-task records and its summary (the score a
-    validator records, not a recomputation) become an evaluate report."""
+    """The validator's evaluate stage on a prepared model, as an evaluate report: the stage's summary (the
+    score a validator records, not a recomputation) and every task's full result (raw response, parsed calls),
+    so a miner sees what the model answered."""
     stage = stage or SandboxEvaluateStage(settings)
-    task_set, family_weights = stage.task_set(competition, seed)
+    tasks = stage.task_set(competition, seed)
     if on_task_set is not None:
-        on_task_set(len(task_set["tasks"]))
-    rows: dict[str, dict[str, Any]] = {}
-
-    def record(task_id: str, score: float, details: dict[str, Any] | None) -> None:
-        rows[task_id] = {"id": task_id, **(details or {}), "score": score}
-        if on_task is not None:
-            on_task(task_id, score, details)
-
+        on_task_set(len(tasks.task_set["tasks"]))
     started = time.perf_counter()
     deadline = time.monotonic() + settings.supervisor.model_time_budget_s
     try:
-        outcome = stage(
-            prepared,
-            competition=competition,
-            seed=seed,
-            done={},
-            record=record,
-            deadline=deadline,
-            stop=threading.Event(),
+        evaluated = stage.evaluate(
+            prepared, tasks, on_result=on_task or _ignore, deadline=deadline, stop=threading.Event()
         )
     except StageFailure as exc:
         raise HarnessError(f"{exc.stage} failed ({exc.failure_class}): {' '.join(str(exc).split())}") from None
-    wall = time.perf_counter() - started
     report = build_report(
-        task_set=task_set,
+        task_set=tasks.task_set,
         model=model,
-        results=list(rows.values()),
-        family_weights=family_weights,
+        results=evaluated.results,
+        family_weights=tasks.family_weights,
         evaluation=settings.evaluation,
         scoring=settings.scoring,
         competition=competition,
-        wall_s=wall,
-        tasks_sent=sum(1 for r in rows.values() if r.get("error") != "not-vision-capable"),
-        summary=outcome.details,  # the stage's own numbers: what a validator's round records
+        wall_s=time.perf_counter() - started,  # sandbox start included: what the miner waited
+        tasks_sent=evaluated.tasks_sent,
+        summary=evaluated.summary,
     )
     report["content_identity"] = prepared.identity
-    report["budget_exceeded"] = bool(outcome.details.get("budget_exceeded"))
+    report["budget_exceeded"] = evaluated.over_budget
     return report
+
+
+def _ignore(_result: TaskResult) -> None:
+    pass

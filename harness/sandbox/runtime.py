@@ -27,8 +27,10 @@ import structlog
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from harness.errors import HarnessError
-from harness.sandbox.engine import EngineClient, EngineError, FailureClass
+from harness.sandbox import interface
+from harness.sandbox.engine import EngineClient, FailureClass
 from harness.sandbox.gpu import check_gpu
+from harness.sandbox.interface import SandboxError, SandboxUnavailable
 from harness.sandbox.socket_dir import SocketRefused, fd_path, mount_size_limited, open_verified
 from harness.sandbox.socket_dir import release as release_socket_dir
 from harness.sandbox.spec import (
@@ -48,20 +50,7 @@ LOG_TAIL = 40
 MAX_SOCKET_PATH = 107
 
 
-class SandboxError(HarnessError):
-    """The model's engine failed in a way the evaluation records: `failure_class` plus the engine's last logs."""
-
-    def __init__(self, failure_class: FailureClass, reason: str, logs: str = "") -> None:
-        message = f"sandbox {failure_class}: {reason}"
-        if logs.strip():
-            message += "\n--- last container log lines ---\n" + logs.rstrip()
-        super().__init__(message)
-        self.failure_class: FailureClass = failure_class
-        self.reason = reason
-        self.logs = logs
-
-
-class DockerUnavailable(HarnessError):
+class DockerUnavailable(SandboxUnavailable):
     """No Docker engine answers, or an image is missing: a host problem, not the model's."""
 
 
@@ -162,8 +151,9 @@ def _readable_copy(model_dir: Path, uid: int, gid: int) -> tuple[Path, Path]:
 
 
 @dataclass
-class Sandbox:
-    """A running, healthy engine container. Valid only inside `run_sandbox`'s `with` block."""
+class Sandbox(interface.Sandbox):
+    """A running, healthy engine container (the Docker `harness.sandbox.interface.Sandbox`). Valid only inside
+    `run_sandbox`'s `with` block."""
 
     spec: SandboxSpec
     container_id: str
@@ -197,18 +187,22 @@ class Sandbox:
         self._container.reload()
         return dict(self._container.attrs.get("State", {}))
 
-    def classify(self, error: EngineError, settle: float = 3.0) -> SandboxError:
+    def health(self) -> bool:
+        return bool(self.state().get("Running"))
+
+    def classify(self, error: BaseException, settle: float = 3.0) -> SandboxError:
         """Turn a client-side failure into the model's failure class, using what Docker saw (OOM, exit).
 
         A dropped connection arrives a moment before Docker records the exit, so for `crashed` wait up to
         `settle` seconds for the container to stop: an OOM kill must be recorded as `oom`, not `crashed`.
         """
-        if error.failure_class == "crashed":
+        claimed: FailureClass = getattr(error, "failure_class", "crashed")
+        if claimed == "crashed":
             with contextlib.suppress(Exception):
                 self._container.wait(timeout=settle)
         failure_class, reason = _container_failure(self._container)
         if failure_class is None:
-            failure_class, reason = error.failure_class, error.reason
+            failure_class, reason = claimed, getattr(error, "reason", str(error))
         return SandboxError(failure_class, reason, self.logs())
 
 
@@ -303,7 +297,7 @@ def remove_container(container: Any, attempts: int = 3) -> None:
 
 
 @contextlib.contextmanager
-def run_sandbox(
+def run_sandbox(  # the Docker `harness.sandbox.interface.SandboxStart`
     spec: SandboxSpec, model_dir: str | Path, *, client: docker.DockerClient | None = None
 ) -> Iterator[Sandbox]:
     """Start the engine for `model_dir` in a hardened container; yield it once healthy; always remove it."""

@@ -12,7 +12,6 @@ private pool is never published, so it is used as written.
 from __future__ import annotations
 
 import functools
-import json
 import random
 import re
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.tasks.bfcl_perturb import perturb
+from harness.tasks.jsonl import read_objects
 from harness.tasks.prompts import openai_tools, toolcall_messages
 from harness.tasks.truth import calls_from_truth
 
@@ -51,24 +51,7 @@ def category_name(file_category: str) -> str:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise HarnessError(f"BFCL file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"cannot read {path}: {exc}") from None
-    out = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise HarnessError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise HarnessError(f"{path}:{number}: not a JSON object")
-        out.append(row)
-    return out
+    return [row for _number, row in read_objects(path, "BFCL file")]
 
 
 def _entry(question: dict, answer: list, category: str, source: str) -> dict | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from harness.tasks.config import TasksConfig
-from harness.tasks.families import family_names, get_family
+from harness.tasks.families import family_names, get_family, task_count
 from harness.tasks.taskset import make_task_set, merge_task_sets
 
 
@@ -19,7 +19,7 @@ def build_family(seed: str, family: str, n: int, config: TasksConfig) -> dict:
 def build_for_competition(seed: str, families: Mapping[str, float], config: TasksConfig) -> dict:
     """All families a competition weighs above zero, in registration order, as one set."""
     parts = [
-        build_family(seed, name, get_family(name).default_n(config), config)
+        build_family(seed, name, task_count(name, config), config)
         for name in family_names()
         if families.get(name, 0) > 0
     ]

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.tasks.config import TasksConfig
+from harness.tasks import caption_jsonl
 from harness.tasks.taskset import rng_for
+from scoring.caption import CaptionScorer
+
+if TYPE_CHECKING:
+    from harness.tasks.config import TasksConfig
+    from harness.tasks.families import Answer
 
 
 def _text_of(content: Any) -> str:
@@ -21,10 +26,8 @@ def _text_of(content: Any) -> str:
 
 
 @functools.cache
-def _shared_scorer(batch_size: int) -> Any:
+def _shared_scorer(batch_size: int) -> CaptionScorer:
     """One embedding model per process: loading it costs seconds, rounds come every few minutes."""
-    from scoring.caption import CaptionScorer
-
     return CaptionScorer(batch_size=batch_size)
 
 
@@ -32,12 +35,10 @@ class CaptionFamily:
     name = "caption"
     needs_vision = True
     id_prefix = "cap"
-
-    def default_n(self, config: TasksConfig) -> int:
-        return config.caption_n
+    count_setting = "caption_n"
 
     def generate(self, seed: str, n: int, config: TasksConfig) -> tuple[list[dict], dict[str, Any]]:
-        from harness.tasks import caption_gen, caption_jsonl
+        from harness.tasks import caption_gen  # why: it draws with Pillow, which settings loading must not import
 
         n_jsonl = round(n * config.caption_jsonl_fraction) if config.caption_jsonl else 0
         tasks = caption_gen.generate(
@@ -56,10 +57,12 @@ class CaptionFamily:
         }
         return tasks, settings
 
-    def score(self, tasks: Sequence[dict], outcomes: Sequence[dict], scoring: Any, resource: Any = None) -> list[dict]:
+    def score(
+        self, tasks: Sequence[dict], outcomes: Sequence[Answer], scoring: Any, resource: Any = None
+    ) -> list[dict]:
         scorer = resource or _shared_scorer(scoring.caption_batch_size)
         scores = scorer.score(
-            [_text_of(o["content"]) for o in outcomes],
+            [_text_of(o.content) for o in outcomes],
             [t["references"] for t in tasks],
             [t.get("prompt", "") for t in tasks],
             scoring.caption_max_words,

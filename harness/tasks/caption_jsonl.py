@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import mimetypes
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.tasks.jsonl import read_objects
 from harness.tasks.prompts import image_message
 
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
@@ -76,21 +76,11 @@ def _data_url(base: Path, image: str, where: str, limits: ImageLimits) -> str:
 
 def load(path: Path, prompt: str, limits: ImageLimits | None = None) -> list[dict]:
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"cannot read caption dataset {path}: {exc}") from None
     tasks = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for number, row in read_objects(path, "caption dataset"):
         where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise HarnessError(f"{where}: not JSON ({exc.msg})") from None
-        captions = row.get("captions") if isinstance(row, dict) else None
-        if not isinstance(row, dict) or not isinstance(row.get("image"), str):
+        captions = row.get("captions")
+        if not isinstance(row.get("image"), str):
             raise HarnessError(f"{where}: needs an 'image' string")
         if (
             not isinstance(captions, list)

@@ -1,10 +1,15 @@
-"""Task settings (`tasks` section) and the per-competition mapping (`competitions`)."""
+"""Task settings (`tasks` section) and the per-competition mapping (`competitions`).
+
+Each family reads its own fields here (its count is `tasks.<family.count_setting>`); the field names and their
+order are the settings' public form (env variables, docs/configuration.md), so they stay one flat section."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator, model_validator
+
+from harness.tasks.families import family_names, needs_vision
 
 TOOLCALL_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
 BFCL_PYTHON_CATEGORIES = (
@@ -17,7 +22,6 @@ BFCL_PYTHON_CATEGORIES = (
     "live_parallel",
     "live_parallel_multiple",
 )
-BFCL_IRRELEVANCE_CATEGORIES = ("irrelevance", "live_irrelevance")
 # Irrelevance stays near a twentieth of the mix: a script that refuses whenever it cannot parse the request earns
 # every irrelevance point, so that share is the floor of what any such strategy scores.
 DEFAULT_BFCL_CATEGORIES = {
@@ -114,8 +118,6 @@ class CompetitionConfig(BaseModel):
     @field_validator("families")
     @classmethod
     def _known_families(cls, value: dict[str, float]) -> dict[str, float]:
-        from harness.tasks.families import family_names
-
         unknown = sorted(set(value) - set(family_names()))
         if unknown:
             raise ValueError(f"unknown task families {unknown}")
@@ -125,8 +127,6 @@ class CompetitionConfig(BaseModel):
 
     @property
     def needs_vision(self) -> bool:
-        from harness.tasks.families import needs_vision
-
         return needs_vision(self.families)
 
 

@@ -4,19 +4,22 @@ BFCL's AST-checker semantics (`scoring.toolcall`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.tasks.config import TasksConfig
+from harness.tasks import bfcl, toolcall_gen
 from harness.tasks.taskset import rng_for
+from scoring.toolcall import check_parsed, parse_message
+
+if TYPE_CHECKING:
+    from harness.tasks.config import TasksConfig
+    from harness.tasks.families import Answer
 
 
 class ToolcallFamily:
     name = "toolcall"
     needs_vision = False
     id_prefix = "tc"
-
-    def default_n(self, config: TasksConfig) -> int:
-        return config.toolcall_n
+    count_setting = "toolcall_n"
 
     def shares(self, n: int, config: TasksConfig) -> dict[str, int]:
         """How many of `n` tasks each source gives: private pool, BFCL, and generated for the rest."""
@@ -25,8 +28,6 @@ class ToolcallFamily:
         return {"private": n_private, "bfcl": n_bfcl, "generated": n - n_private - n_bfcl}
 
     def generate(self, seed: str, n: int, config: TasksConfig) -> tuple[list[dict], dict[str, Any]]:
-        from harness.tasks import bfcl, toolcall_gen
-
         counts = self.shares(n, config)
         tasks = toolcall_gen.generate(
             counts["generated"], config.toolcall_categories, rng_for(seed, "toolcall", "generated")
@@ -47,12 +48,12 @@ class ToolcallFamily:
         }
         return tasks, settings
 
-    def score(self, tasks: Sequence[dict], outcomes: Sequence[dict], scoring: Any, resource: Any = None) -> list[dict]:
-        from scoring.toolcall import check_parsed, parse_message
-
+    def score(
+        self, tasks: Sequence[dict], outcomes: Sequence[Answer], scoring: Any, resource: Any = None
+    ) -> list[dict]:
         results = []
         for task, outcome in zip(tasks, outcomes, strict=True):
-            parsed = parse_message({"content": outcome["content"], "tool_calls": outcome["tool_calls"]})
+            parsed = parse_message({"content": outcome.content, "tool_calls": outcome.tool_calls})
             verdict = check_parsed(task["functions"], parsed, task["possible_answer"], task["category"])
             results.append(
                 {

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.evaluation.pipeline import evaluate, write_report
+from harness.evaluation.pipeline import evaluate
+from harness.evaluation.report import write_report
 from harness.sandbox import SandboxSpec, docker_client, run_sandbox
 from harness.settings.evaluation import EvaluationConfig
 from harness.settings.root import Settings

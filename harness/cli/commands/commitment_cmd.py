@@ -10,15 +10,15 @@ from typing import Annotated
 
 import typer
 
+from chain.base import ChainError
+from chain.factory import open_chain, open_local_chain
 from harness.cli.context import state_of
 from harness.errors import HarnessError
+from harness.miner.commitment import compute_commitment
 
 
 def _submit(line: str, hotkey: str, settings) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """Commit on the configured chain; returns (block, where)."""
-    from chain.base import ChainError
-    from chain.factory import open_chain, open_local_chain
-
     try:
         if settings.chain.backend == "local":
             chain = open_local_chain(settings.chain, settings.cache_dir)
@@ -57,8 +57,6 @@ def register(app: typer.Typer) -> None:
 
         Exit 0 printed (committed), 1 rejected by policy, 2 could not compute or commit.
         """
-        from harness.miner.commitment import compute_commitment
-
         settings = state_of(ctx).settings
         result = compute_commitment(model, hotkey, settings, repo=repo, revision=revision, competition=competition)
         if not result.allowed:

@@ -15,12 +15,15 @@ from typing import Annotated, Any
 import typer
 
 from harness.cli.context import state_of
+from harness.evaluation.report import markdown_summary
+from harness.evaluation.results import TaskResult
+from harness.miner import selftest as miner_selftest
+from harness.miner.selftest import SelftestResult
+from harness.views.output_files import ensure_writable_dir, write_texts_atomically
 
 
-def _summary(result: Any) -> str:
+def _summary(result: SelftestResult) -> str:
     """Readable end of run: score with interval per family, then the worst tasks (the Markdown summary)."""
-    from harness.evaluation.pipeline import markdown_summary
-
     report = result.report
     lines = [
         f"model {result.model}  competition {result.competition}  seed {result.seed}",
@@ -58,11 +61,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from harness.evaluation.pipeline import markdown_summary
-        from harness.miner.selftest import run_selftest, with_task_count
-        from harness.views.output_files import ensure_writable_dir, write_texts_atomically
-
-        settings = with_task_count(state_of(ctx).settings, n)
+        settings = miner_selftest.with_task_count(state_of(ctx).settings, n)
         if out is not None:
             ensure_writable_dir(out)  # fail now, not after minutes of evaluation
         seed = seed or f"0x{secrets.token_hex(8)}"
@@ -77,12 +76,12 @@ def register(app: typer.Typer) -> None:
             progress.start()
             task_bar.append(progress.add_task("tasks", total=total))
 
-        def on_task(task_id: str, score: float, details: dict | None) -> None:
+        def on_task(_result: TaskResult) -> None:
             if task_bar:
                 progress.advance(task_bar[0])
 
         try:
-            result = run_selftest(
+            result = miner_selftest.run_selftest(  # looked up at call time: tests stand in for it
                 model, settings, competition=competition, seed=seed, on_task_set=on_task_set, on_task=on_task
             )
         finally:

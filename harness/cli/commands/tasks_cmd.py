@@ -1,60 +1,24 @@
 """`harness tasks` exports a seeded task set; `harness score` scores recorded outputs offline.
 
-Outputs file (JSONL, one object a line, one line per task answered):
-
-    {"task_id": "tc-0003", "response": {...raw /v1/chat/completions response...}}
-    {"task_id": "tc-0004", "message": {"content": "[f(a=1)]", "tool_calls": null}}
-    {"task_id": "cap-0001", "content": "two red circles"}
-    {"task_id": "tc-0005", "error": "request-timeout"}
-
-`latency_s` may be added to any line. Tasks with no line score 0 (`missing-output`).
+The outputs file's format is `harness.evaluation.outputs`; tasks with no line score 0 (`missing-output`).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from harness.cli.context import state_of
 from harness.errors import HarnessError
-
-
-def read_outputs(path: Path) -> list[dict[str, Any]]:
-    """Outcomes from an outputs file; a malformed line is a one-line error naming it."""
-    from harness.evaluation.run import failure_outcome, outcome_from_response
-
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise HarnessError(f"outputs file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"cannot read outputs file {path}: {exc}") from None
-    outcomes = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise HarnessError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("task_id"), str):
-            raise HarnessError(f"{path}:{number}: needs a 'task_id' string")
-        latency = row.get("latency_s")
-        if row.get("error"):
-            outcomes.append(
-                failure_outcome(row["task_id"], str(row["error"]), str(row.get("error_message", "")), latency)
-            )
-        elif "response" in row:
-            outcomes.append(outcome_from_response(row["task_id"], row["response"], latency))
-        elif isinstance(row.get("message"), dict) or "content" in row:
-            message = row.get("message") or {"content": row.get("content"), "tool_calls": row.get("tool_calls")}
-            outcomes.append(outcome_from_response(row["task_id"], {"choices": [{"message": message}]}, latency))
-        else:
-            raise HarnessError(f"{path}:{number}: needs 'response', 'message', 'content' or 'error'")
-    return outcomes
+from harness.evaluation.outputs import read_outputs
+from harness.evaluation.report import build_report, markdown_summary
+from harness.evaluation.task_scoring import score_each
+from harness.tasks.build import build_family
+from harness.tasks.families import family_names, task_count
+from harness.tasks.taskset import load_task_set, write_task_set
 
 
 def register(app: typer.Typer) -> None:
@@ -63,17 +27,14 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         seed: Annotated[str, typer.Option(help="Round seed (in production the round's block hash).")],
         out: Annotated[Path, typer.Option(help="Where to write the task set (canonical JSON).")],
-        family: Annotated[str, typer.Option(help="Task family: toolcall or caption.")] = "toolcall",
-        n: Annotated[int | None, typer.Option(help="Number of tasks; default from tasks.toolcall_n/caption_n.")] = None,
+        family: Annotated[str, typer.Option(help=f"Task family: {' or '.join(family_names())}.")] = "toolcall",
+        n: Annotated[int | None, typer.Option(help="Number of tasks; default: the family's count setting.")] = None,
     ) -> None:
         """Export a seeded task set; the same seed and settings give the same bytes everywhere."""
-        from harness.tasks import build_family, write_task_set
-        from harness.tasks.families import family_names, get_family
-
         if family not in family_names():
             raise HarnessError(f"unknown family {family!r}; choose one of {', '.join(family_names())}")
         config = state_of(ctx).settings.tasks
-        count = n if n is not None else get_family(family).default_n(config)
+        count = n if n is not None else task_count(family, config)
         if count < 1:
             raise HarnessError("--n must be at least 1")
         task_set = build_family(seed, family, count, config)
@@ -97,9 +58,6 @@ def register(app: typer.Typer) -> None:
         Outputs file: JSONL, one object a line with `task_id` and one of `response` (raw chat-completions
         JSON), `message` ({content, tool_calls}), `content` (text), or `error` (a failure class).
         """
-        from harness.evaluation.pipeline import build_report, markdown_summary, score_each
-        from harness.tasks import load_task_set
-
         settings = state_of(ctx).settings
         task_set = load_task_set(tasks_file)
         if competition is not None:
@@ -109,7 +67,7 @@ def register(app: typer.Typer) -> None:
         else:
             weights = {t["family"]: 1.0 for t in task_set["tasks"]}
         known = {t["id"] for t in task_set["tasks"]}
-        outcomes = [o for o in read_outputs(outputs) if o["task_id"] in known]
+        outcomes = [o for o in read_outputs(outputs) if o.task_id in known]
         results = score_each(task_set["tasks"], outcomes, settings.scoring)
         report = build_report(
             task_set=task_set,

@@ -263,19 +263,18 @@ def test_right_caption_beats_wrong_one_on_built_tasks(scorer: CaptionScorer) -> 
 
 
 def test_evaluation_scores_procedural_captions_against_their_truth(scorer: CaptionScorer) -> None:
-    """score_outcomes hands each task's truth to the scorer: the reference with its colours swapped, which reads
+    """score_each hands each task's truth to the scorer: the reference with its colours swapped, which reads
     like the reference, scores low; the same text on a task without a truth (JSONL) keeps its similarity."""
-    from harness.evaluation.pipeline import failure_outcome, score_outcomes
+    from harness.evaluation.run_loop import TaskOutcome
+    from harness.evaluation.task_scoring import score_each
     from scoring.config import ScoringConfig
 
     tasks = build_family("wiring", "caption", 2, TasksConfig(image_size=64))["tasks"]
     swapped = with_colours_wrong(tasks[0]["references"][0], tasks[0]["truth"], random.Random(0))
     no_truth = {k: v for k, v in tasks[0].items() if k != "truth"} | {"id": "jsonl-0"}
     answers = {tasks[0]["id"]: swapped, tasks[1]["id"]: tasks[1]["references"][0], "jsonl-0": swapped}
-    outcomes = [
-        failure_outcome(task_id, "", "") | {"content": text, "error": None} for task_id, text in answers.items()
-    ]
-    results = {r["id"]: r for r in score_outcomes([*tasks, no_truth], outcomes, ScoringConfig(), scorer)}
-    assert results[tasks[0]["id"]]["score"] < 0.2
-    assert results[tasks[1]["id"]]["score"] > 0.8
-    assert results["jsonl-0"]["score"] > 0.6
+    outcomes = [TaskOutcome(task_id, content=text) for task_id, text in answers.items()]
+    results = {r.id: r for r in score_each([*tasks, no_truth], outcomes, ScoringConfig(), {"caption": scorer})}
+    assert results[tasks[0]["id"]].score < 0.2
+    assert results[tasks[1]["id"]].score > 0.8
+    assert results["jsonl-0"].score > 0.6

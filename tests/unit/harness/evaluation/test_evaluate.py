@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from harness.evaluation.pipeline import ChatEngine, evaluate, markdown_summary, write_report
+from harness.evaluation.pipeline import evaluate
+from harness.evaluation.report import markdown_summary, write_report
+from harness.sandbox.interface import ChatEngine
 from harness.settings.evaluation import EvaluationConfig
 from harness.tasks import build_family, sha256_of
 from harness.tasks.config import TasksConfig

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.transformers_adapter import TransformersChatEngine
-from harness.evaluation.pipeline import evaluate, write_report
+from harness.evaluation.pipeline import evaluate
+from harness.evaluation.report import write_report
 from harness.settings.evaluation import EvaluationConfig
 from harness.tasks import build_for_competition, sha256_of
 from harness.tasks.config import TasksConfig

@@ -21,11 +21,14 @@ import pytest
 from harness.cli.app import main
 from harness.errors import StageFailure
 from harness.evaluation.contract import Stopped
-from harness.evaluation.pipeline import score_each
-from harness.evaluation.run import RunControl, run_tasks, summarise
+from harness.evaluation.results import TaskResult
+from harness.evaluation.run_loop import RunControl, TaskOutcome, run_tasks
 from harness.evaluation.stage import SandboxEvaluateStage
+from harness.evaluation.summary import summarise
+from harness.evaluation.task_scoring import score_each
 from harness.miner.selftest import evaluate_prepared
 from harness.models.prepare import PreparedModel
+from harness.sandbox.interface import Sandbox
 from harness.settings.evaluation import EvaluationConfig
 from harness.settings.root import Settings
 from harness.state.store import Store
@@ -91,7 +94,7 @@ class ReplayEngine:
         return line["response"]
 
 
-class ReplaySandbox:
+class ReplaySandbox(Sandbox):
     def __init__(self, engine: ReplayEngine) -> None:
         self.engine = engine
 
@@ -99,15 +102,15 @@ class ReplaySandbox:
     async def client(self, **_limits: Any) -> AsyncIterator[ReplayEngine]:
         yield self.engine
 
-    def state(self) -> dict[str, Any]:
-        return {"Running": True}
+    def health(self) -> bool:
+        return True
 
     def classify(self, exc: BaseException) -> StageFailure:
         return StageFailure("sandbox", "crashed", str(exc))
 
 
 def _replay_stage(settings: Settings, recorded: dict[str, dict[str, Any]]) -> tuple[SandboxEvaluateStage, Any]:
-    task_set, _weights = SandboxEvaluateStage(settings).task_set(COMPETITION, SEED)
+    task_set = SandboxEvaluateStage(settings).task_set(COMPETITION, SEED).task_set
     by_prompt = {json.dumps(t["messages"], sort_keys=True): t["id"] for t in task_set["tasks"]}
     engine = ReplayEngine(recorded, by_prompt)
 
@@ -152,19 +155,19 @@ def _round_with_restart(settings: Settings, recorded: dict, tmp_path: Path) -> t
     call = dict(competition=COMPETITION, seed=SEED, record=record, deadline=time.monotonic() + 60)
     with pytest.raises(Stopped):
         stage(_prepared(), done={}, stop=stop, **call)
-    rows = store.task_results(evaluation.id)
+    rows = store.read.task_results(evaluation.id)
     assert 4 <= len(rows) < len(recorded)
     done = {task: {**(details or {}), "score": score} for task, (score, details) in rows.items()}
     resumed_stage, engine = _replay_stage(settings, recorded)
     outcome = resumed_stage(_prepared(), done=done, stop=threading.Event(), **call)
     assert not set(engine.asked) & set(done), "a task recorded before the restart was asked again"
-    scores = {task: score for task, (score, _details) in store.task_results(evaluation.id).items()}
+    scores = {task: score for task, (score, _details) in store.read.task_results(evaluation.id).items()}
     return outcome.details, scores
 
 
 def test_round_selftest_and_score_give_identical_numbers(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     settings = _settings()
-    task_set, _weights = SandboxEvaluateStage(settings).task_set(COMPETITION, SEED)
+    task_set = SandboxEvaluateStage(settings).task_set(COMPETITION, SEED).task_set
     recorded = _recorded(task_set)
 
     round_summary, round_scores = _round_with_restart(settings, recorded, tmp_path)
@@ -194,16 +197,13 @@ def test_round_selftest_and_score_give_identical_numbers(tmp_path: Path, capsys:
 
 def test_a_caption_score_does_not_depend_on_the_other_tasks_scored_with_it() -> None:
     settings = _settings()
-    task_set, _weights = SandboxEvaluateStage(settings).task_set(COMPETITION, SEED)
+    task_set = SandboxEvaluateStage(settings).task_set(COMPETITION, SEED).task_set
     captions = [t for t in task_set["tasks"] if t["family"] == "caption"]
-    outcomes = [
-        {"task_id": t["id"], "content": "a small object " * (i + 1), "tool_calls": None, "error": None}
-        for i, t in enumerate(captions)
-    ]
+    outcomes = [TaskOutcome(task_id=t["id"], content="a small object " * (i + 1)) for i, t in enumerate(captions)]
     together = score_each(captions, outcomes, ScoringConfig())
     alone = [score_each([t], [o], ScoringConfig())[0] for t, o in zip(captions, outcomes, strict=True)]
     reversed_order = score_each(captions[::-1], outcomes[::-1], ScoringConfig())[::-1]
-    assert [r["score"] for r in together] == [r["score"] for r in alone] == [r["score"] for r in reversed_order]
+    assert [r.score for r in together] == [r.score for r in alone] == [r.score for r in reversed_order]
 
 
 def test_summary_counts_every_task_of_the_set_and_missing_ones_as_zero() -> None:
@@ -213,12 +213,18 @@ def test_summary_counts_every_task_of_the_set_and_missing_ones_as_zero() -> None
         {"id": "c", "family": "caption", "category": "caption"},
     ]
     # a result for a task outside the set is ignored; a result's own family claim is not trusted
-    results = [{"id": "a", "score": 1.0}, {"id": "zz", "score": 1.0, "family": "toolcall"}, {"id": "c", "score": 1.0}]
-    summary = summarise(tasks, results, {"toolcall": 1.0}, 0.95)
+    results = [
+        TaskResult("a", "toolcall", "simple", 1.0, TaskOutcome("a")),
+        TaskResult("zz", "toolcall", "simple", 1.0, TaskOutcome("zz")),
+        TaskResult("c", "toolcall", "simple", 1.0, TaskOutcome("c")),
+    ]
+    summary = summarise(tasks, results, {"toolcall": 1.0}, 0.95).to_dict()
     assert summary["score"]["mean"] == pytest.approx(0.5)
     assert summary["families"]["toolcall"]["errors"] == 1 and summary["errors"] == {"missing-output": 1}
     assert summary["tasks"] == 3
-    uniform = summarise(tasks, results, {"toolcall": 0.0}, 0.95)  # no positive weight: families weigh the same
+    uniform = summarise(
+        tasks, results, {"toolcall": 0.0}, 0.95
+    ).to_dict()  # no positive weight: families weigh the same
     assert uniform["score"]["mean"] == pytest.approx((0.5 + 1.0) / 2)
 
 
@@ -237,7 +243,7 @@ def test_run_loop_deadline_and_stop() -> None:
     config = EvaluationConfig(concurrency=1)
     past = RunControl(deadline=time.monotonic() - 1)
     late = asyncio.run(run_tasks(SlowEngine(), tasks, model="m", config=config, control=past))
-    assert late.over_budget and {o["error"] for o in late.outcomes.values()} == {"time-budget"}
+    assert late.over_budget and {o.error for o in late.outcomes.values()} == {"time-budget"}
 
     control = RunControl()
     seen: list[str] = []
@@ -276,4 +282,38 @@ def test_a_task_waiting_its_turn_in_the_engine_does_not_time_out() -> None:
     config = EvaluationConfig(concurrency=8, request_timeout_s=1.0)
     result = asyncio.run(run_tasks(OneAtATimeEngine(0.2), tasks, model="m", config=config))
     assert len(result.outcomes) == 8
-    assert [o for o in result.outcomes.values() if o.get("error")] == []
+    assert [o for o in result.outcomes.values() if o.error] == []
+
+
+def test_selftest_report_keeps_each_raw_response_and_parsed_calls() -> None:
+    """The miner sees what the model answered: the selftest report holds every task's raw response and, for
+    tool calls, the calls parsed from it; its score is the stage's own summary, not a recomputation."""
+    settings = _settings()
+    task_set = SandboxEvaluateStage(settings).task_set(COMPETITION, SEED).task_set
+    recorded = _recorded(task_set)
+    stage, _engine = _replay_stage(settings, recorded)
+    report = evaluate_prepared(_prepared(), settings, COMPETITION, SEED, "m", stage=stage)
+
+    round_stage, _engine = _replay_stage(settings, recorded)
+    call = dict(competition=COMPETITION, seed=SEED, done={}, deadline=time.monotonic() + 60)
+    outcome = round_stage(_prepared(), record=lambda *_row: None, stop=threading.Event(), **call)
+    assert report["score"] == outcome.details["score"] and report["families"] == outcome.details["families"]
+
+    rows = {r["id"]: r for r in report["tasks"]}
+    assert list(rows) == [t["id"] for t in task_set["tasks"]]
+    native_calls = 0
+    for task in task_set["tasks"]:
+        row, line = rows[task["id"]], recorded[task["id"]]
+        if "error" in line:
+            assert row["error"] == line["error"] and row["response"] is None
+            continue
+        assert row["response"] == line["response"]
+        assert row["content"] == line["response"]["choices"][0]["message"]["content"]
+        if task["family"] == "toolcall":
+            assert "calls" in row and "parsed_format" in row
+            tool_calls = line["response"]["choices"][0]["message"]["tool_calls"]
+            assert row["tool_calls"] == tool_calls
+            if tool_calls:
+                assert [name for call in row["calls"] for name in call] == [c["function"]["name"] for c in tool_calls]
+                native_calls += 1
+    assert native_calls > 0, "the recorded outputs hold native tool calls to check"

@@ -23,7 +23,7 @@ def _settings(**overrides: Any) -> Settings:
 def test_resumed_text_only_model_needs_no_engine_and_scores_withheld_captions_zero() -> None:
     settings = _settings()
     stage = SandboxEvaluateStage(settings)
-    task_set, _weights = stage.task_set("any2any", "seed-1")
+    task_set = stage.task_set("any2any", "seed-1").task_set
     toolcall_ids = [t["id"] for t in task_set["tasks"] if t["family"] == "toolcall"]
     caption_ids = [t["id"] for t in task_set["tasks"] if t["family"] == "caption"]
     done = {task_id: {"score": 1.0} for task_id in toolcall_ids}  # every task an engine would get is already recorded

@@ -11,8 +11,8 @@ from collections import defaultdict
 
 import pytest
 
-from harness.evaluation.pipeline import score_outcomes
-from harness.evaluation.run import outcome_from_response
+from harness.evaluation.run_loop import outcome_from_response
+from harness.evaluation.task_scoring import score_each
 from harness.tasks import build_family
 from harness.tasks.config import TasksConfig
 from scoring.config import ScoringConfig
@@ -34,12 +34,12 @@ def scoreboard(seeds: tuple[str, ...], n: int, mode: str) -> dict[str, dict[str,
     board: dict[str, dict[str, float]] = {}
     for name, strategy in STRATEGIES.items():
         outcomes = [outcome_from_response(t["id"], {"choices": [{"message": {"content": strategy(t)}}]}) for t in tasks]
-        results = score_outcomes(tasks, outcomes, ScoringConfig(toolcall_score=mode))
+        results = score_each(tasks, outcomes, ScoringConfig(toolcall_score=mode))
         groups: dict[str, list[float]] = defaultdict(list)
         for task, result in zip(tasks, results, strict=True):
             source = "generated" if task["source"] == "generated" else task["source"].split(":")[0]
-            groups[f"{source}:{task['category']}"].append(result["score"])
-            groups["all"].append(result["score"])
+            groups[f"{source}:{task['category']}"].append(result.score)
+            groups["all"].append(result.score)
         board[name] = {key: sum(v) / len(v) for key, v in sorted(groups.items())}
     return board
 

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from harness.errors import HarnessError
-from harness.evaluation.run import select_tasks
+from harness.evaluation.run_loop import TaskOutcome
+from harness.evaluation.task_scoring import score_each, select_tasks
 from harness.tasks import (
     build_family,
     build_for_competition,
@@ -214,7 +215,6 @@ def test_request_cap_must_hold_the_largest_allowed_image() -> None:
 
 def test_registry_drives_build_scoring_and_vision() -> None:
     """Families are looked up, not branched on: a new one plugs in without touching the evaluator."""
-    from harness.evaluation.pipeline import score_outcomes
     from harness.tasks.families import family_names, get_family, register, unregister
     from scoring.config import ScoringConfig
 
@@ -222,36 +222,30 @@ def test_registry_drives_build_scoring_and_vision() -> None:
     assert get_family("caption").needs_vision and not get_family("toolcall").needs_vision
 
     class Echo:
-        name, needs_vision, id_prefix = "echo-test", False, "echo"
-
-        def default_n(self, config):
-            return 2
+        name, needs_vision, id_prefix, count_setting = "echo-test", False, "echo", "toolcall_n"
 
         def generate(self, seed, n, config):
             return [{"family": self.name, "category": "say", "source": "t", "messages": [], "word": f"w{i}"}
                     for i in range(n)], {"n": n}  # fmt: skip
 
         def score(self, tasks, outcomes, scoring, resource=None):
-            return [{"score": float(o["content"] == t["word"])} for t, o in zip(tasks, outcomes, strict=True)]
+            return [{"score": float(o.content == t["word"])} for t, o in zip(tasks, outcomes, strict=True)]
 
     register(Echo())
     try:
-        _check_echo_family(score_outcomes, ScoringConfig())
+        _check_echo_family(ScoringConfig())
     finally:
         unregister("echo-test")
     with pytest.raises(ValueError, match="unknown task family"):
         get_family("echo-test")
 
 
-def _check_echo_family(score_outcomes, scoring) -> None:
+def _check_echo_family(scoring) -> None:
     task_set = build_family("r", "echo-test", 2, TasksConfig())
     assert [t["id"] for t in task_set["tasks"]] == ["echo-0000", "echo-0001"]
-    outcomes = [
-        {"task_id": "echo-0000", "content": "w0", "tool_calls": None, "error": None},
-        {"task_id": "echo-0001", "content": "nope", "tool_calls": None, "error": None},
-    ]
-    results = score_outcomes(task_set["tasks"], outcomes, scoring)
-    assert [r["score"] for r in results] == [1.0, 0.0]
+    outcomes = [TaskOutcome("echo-0000", content="w0"), TaskOutcome("echo-0001", content="nope")]
+    results = score_each(task_set["tasks"], outcomes, scoring)
+    assert [r.score for r in results] == [1.0, 0.0]
     assert CompetitionConfig(families={"echo-test": 1.0}).families == {"echo-test": 1.0}
 
 
