@@ -92,7 +92,7 @@ def timed_round(supervisor: Any) -> tuple[float, list[dict[str, Any]], list[dict
     started = time.perf_counter()
     round_id = supervisor.run_round()
     wall = time.perf_counter() - started
-    board, failures = supervisor.store.leaderboard(round_id), supervisor.store.failures(round_id)
+    board, failures = supervisor.store.read.leaderboard(round_id), supervisor.store.read.failures(round_id)
     supervisor.store.close()
     return wall, board, failures
 

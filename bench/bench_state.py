@@ -34,7 +34,7 @@ def _store_steps(root: Path) -> dict[str, float]:
     store.close()
     started = time.perf_counter()
     reopened = Store(root / "state.sqlite")
-    done = reopened.done_tasks(ev.id)
+    done = reopened.read.done_tasks(ev.id)
     resume_s = time.perf_counter() - started
     assert len(done) == TASKS
     reopened.close()

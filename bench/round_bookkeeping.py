@@ -21,6 +21,7 @@ from chain.local import LocalChain
 from harness.evaluation.contract import EvaluationOutcome
 from harness.logging import configure_logging
 from harness.models.prepare import PreparedModel
+from harness.round.executors.local import single_slot
 from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
 from harness.state.store import Store
@@ -62,13 +63,13 @@ def _one(models: int) -> dict[str, float]:
         chain.advance(1)
         settings = Settings(cache_dir=root / "cache", supervisor={"max_models_per_round": max(models, 1)})
         store = Store(root / "state.sqlite")
-        supervisor = Supervisor(settings, chain, store, evaluate=_evaluate, prepare=_prepare)
+        supervisor = Supervisor(settings, chain, store, executor=single_slot(), evaluate=_evaluate, prepare=_prepare)
         started = time.perf_counter()
         round_id = supervisor.run_round()
         round_s = time.perf_counter() - started
         started = time.perf_counter()
-        report = store.report(round_id)
-        status = store.status()
+        report = store.read.report(round_id)
+        status = store.read.status()
         report_s = time.perf_counter() - started
         assert len(report["evaluations"]) == models - (models - 1) // COPY_EVERY
         assert status["last_weights"] is not None

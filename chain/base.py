@@ -14,15 +14,23 @@ from chain.commitment import Commitment, CommitmentError, parse
 
 
 class ChainError(Exception):
-    """A chain call failed (unreachable node, rejected extrinsic, unregistered hotkey, ...)."""
+    """A chain call failed (unreachable node, rejected extrinsic, unregistered hotkey, ...).
+
+    `failure_class` is the stable id a caller records for it (never the class name, which a refactor changes)."""
+
+    failure_class = "chain-error"
 
 
 class ChainTimeout(ChainError):
     """A chain call ran past its deadline (after every retry)."""
 
+    failure_class = "chain-timeout"
+
 
 class RateLimited(ChainError):
     """Weights were set too recently; the chain would refuse. `blocks_remaining` says how long to wait."""
+
+    failure_class = "rate-limited"
 
     def __init__(self, message: str, blocks_remaining: int) -> None:
         super().__init__(message)

@@ -30,6 +30,8 @@ log = structlog.get_logger("chain")
 class TransientChainError(ChainError):
     """A failure worth retrying (connection dropped, node busy)."""
 
+    failure_class = "chain-unavailable"
+
 
 @dataclass(frozen=True)
 class RetryPolicy:

@@ -8,4 +8,5 @@ class CheckError(Exception):
 
 
 class HubUnreachable(CheckError):
-    """The Hub did not answer after every retry."""
+    """The Hub did not answer after every retry (connection errors, timeouts, 429 or 5xx): nothing is known about
+    the model, so a caller tries again later instead of judging it."""

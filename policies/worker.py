@@ -7,7 +7,9 @@ way the caller's process (the validator's round loop) never grows or stalls with
 
 Protocol: the parent writes one JSON request on stdin, the child writes one JSON answer on stdout:
 `{"ok": true, "report": {...}, "files": [...], "revision": ..., "peak_rss_bytes": N}` or
-`{"ok": false, "kind": "check" | "memory", "error": "one line"}`.
+`{"ok": false, "kind": "check" | "unreachable" | "memory", "error": "one line"}`. The kind keeps the error's type
+across the process boundary: a caller treats a Hub that could not be reached (try again later) apart from a
+model that could not be checked.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policies.config import HubConfig, PolicyConfig
-from policies.errors import CheckError
+from policies.errors import CheckError, HubUnreachable
 from policies.report import PolicyReport, Violation
 
 ANSWER_CAP = 64 * 1024 * 1024  # the child is ours, but its answer is still read with a bound
@@ -38,6 +40,10 @@ class CheckTimeout(CheckError):
 
 class CheckResourceError(CheckError):
     """The check needed more memory than the worker may use."""
+
+
+ERROR_KINDS: dict[str, type[CheckError]] = {"memory": CheckResourceError, "unreachable": HubUnreachable}
+"""The error a child's `kind` stands for in the parent (anything else is a plain `CheckError`)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def check_in_worker(
             ) from None
         raise CheckError(f"policy worker failed (exit {proc.returncode}): {tail or 'no output'}")
     if not answer.get("ok"):
-        cls = CheckResourceError if answer.get("kind") == "memory" else CheckError
+        cls = ERROR_KINDS.get(str(answer.get("kind")), CheckError)
         raise _with_peak(cls(str(answer.get("error") or "policy check failed")), answer)
     return WorkerResult(
         report=report_from_dict(answer["report"]),
@@ -164,7 +170,8 @@ def main() -> int:
     except MemoryError:
         answer = {"ok": False, "kind": "memory", "error": f"policy check exceeded the memory cap of {cap:,} bytes"}
     except CheckError as exc:
-        answer = {"ok": False, "kind": "check", "error": " ".join(str(exc).split())}
+        kind = "unreachable" if isinstance(exc, HubUnreachable) else "check"
+        answer = {"ok": False, "kind": kind, "error": " ".join(str(exc).split())}
     answer["peak_rss_bytes"] = _peak_rss_bytes()
     sys.stdout.write(json.dumps(answer))
     sys.stdout.flush()

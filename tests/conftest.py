@@ -5,6 +5,7 @@
   would hide a broken setup.
 - `gpu`: needs an NVIDIA GPU; skipped with the reason where none is visible.
 - The real SmolLM2 model is built once per machine into the harness cache and shared by every test.
+- `chain`: a fresh embedded local chain per test, blocks advanced only by hand, retries without waiting.
 """
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from chain.local import LocalChain
+from chain.retry import RetryPolicy
 from harness.demo.bundled_models import smollm2_dir, vlm_dir, vlm_noised_dir
 from harness.settings.root import default_cache_dir
+
+# The Docker sandbox fixtures (`docker`, `run_label`, `leftovers`, `fault_model`) for every module in tests/docker.
+pytest_plugins = ("tests.support.sandbox_docker",)
 
 
 def _docker_required() -> bool:
@@ -114,3 +120,9 @@ def vlm(cache_dir: Path) -> Path:
 def vlm_noised(cache_dir: Path) -> Path:
     """The demo VLM with a noised vision tower (the demo's worse miner); built once per machine."""
     return vlm_noised_dir(cache_dir)
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> LocalChain:
+    """The embedded local chain in this test's folder: no block time (tests advance it), instant retries."""
+    return LocalChain(tmp_path / "chain.sqlite", block_period_s=0, retry=RetryPolicy(attempts=3, wait_s=0))

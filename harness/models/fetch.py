@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -36,13 +35,22 @@ from filelock import FileLock
 from harness.errors import HarnessError
 from harness.models.content_hash import check_hotkey, check_path, file_sha256, model_hash, salted_hash
 from policies.config import HubConfig
-from policies.hub import HubAnswerError
-
-SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+from policies.errors import CheckError, HubUnreachable
+from policies.hub import HubAnswerError, HubClient
+from policies.revision import is_commit_sha
 
 
 class FetchError(HarnessError):
     """A model could not be fetched or failed verification."""
+
+
+class HashMismatch(FetchError):
+    """The files do not hash to the commitment: the miner's doing, so trying again changes nothing."""
+
+
+class FetchUnreachable(FetchError):
+    """The Hub did not answer (connection errors, timeouts, 5xx after every retry): ours or the network's
+    trouble, not the model's, so the same model may be fetched next time."""
 
 
 @dataclass
@@ -55,10 +63,6 @@ class CachedModel:
 
 def _key(repo_id: str, revision: str) -> str:
     return repo_id.replace("/", "--") + "@" + revision
-
-
-def _dir_bytes(root: Path) -> int:
-    return sum(p.lstat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def cached_models(models_dir: Path) -> list[CachedModel]:
@@ -130,10 +134,7 @@ def fetch_model(
     min_free_bytes: int = 0,
 ) -> Path:
     """Download `files` of `repo_id` at commit `revision`, verify the salted hash, return the model folder."""
-    from policies.errors import CheckError
-    from policies.hub import HubClient
-
-    if not SHA_RE.match(revision):
+    if not is_commit_sha(revision):
         raise FetchError(f"revision {revision!r} is not a full commit sha")
     if not files:
         raise FetchError("no files to fetch")
@@ -150,7 +151,7 @@ def fetch_model(
         if cached is not None and sorted(cached) == sorted(files):
             actual = salted_hash(cached, hotkey)
             if actual != expected_hash:
-                raise FetchError(
+                raise HashMismatch(
                     f"content hash mismatch for {repo_id}@{revision}: committed {expected_hash}, "
                     f"content hashes to {actual} for this hotkey"
                 )
@@ -167,14 +168,14 @@ def fetch_model(
                 digests = _download_all(client, repo_id, revision, files, sizes, root / "files", deadline)
         except CheckError as exc:
             shutil.rmtree(root, ignore_errors=True)
-            raise FetchError(str(exc)) from None
+            raise (FetchUnreachable if isinstance(exc, HubUnreachable) else FetchError)(str(exc)) from None
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
         actual = salted_hash(digests, hotkey)
         if actual != expected_hash:
             shutil.rmtree(root, ignore_errors=True)
-            raise FetchError(
+            raise HashMismatch(
                 f"content hash mismatch for {repo_id}@{revision}: committed {expected_hash}, downloaded {actual}; "
                 "download removed"
             )
@@ -272,7 +273,7 @@ def verify_local_model(path: str | os.PathLike[str], files: Sequence[str], hotke
         raise FetchError(f"no such model folder: {root}")
     actual = model_hash(root, files, hotkey)
     if actual != expected_hash:
-        raise FetchError(f"content hash mismatch for {root}: expected {expected_hash}, found {actual}")
+        raise HashMismatch(f"content hash mismatch for {root}: expected {expected_hash}, found {actual}")
     return root
 
 
@@ -295,4 +296,14 @@ def fetch(ref, files: Sequence[str], hotkey: str, expected_hash: str, settings) 
     )
 
 
-__all__ = ["CachedModel", "FetchError", "cached_models", "fetch", "fetch_model", "file_sha256", "verify_local_model"]
+__all__ = [
+    "CachedModel",
+    "FetchError",
+    "FetchUnreachable",
+    "HashMismatch",
+    "cached_models",
+    "fetch",
+    "fetch_model",
+    "file_sha256",
+    "verify_local_model",
+]

@@ -5,6 +5,10 @@ It runs ahead of evaluation (in a worker thread) so the next model's checks and 
 model's evaluation. Both policy checks run in a child process with a deadline and a memory cap
 (`policies.check_in_worker`); a check past its deadline is the failure class `prepare-timeout`. Nothing here
 loads weights or executes anything from the repository.
+
+Failure classes come from the type of the error, never its text: a Hub that could not be reached (while reading
+metadata or downloading) is `unreachable` and retryable, and no verdict on the model; a hash mismatch or a policy
+rejection is the model's own and final.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import policies
+from chain.base import CommitmentRecord
 from chain.commitment import Commitment
 from harness.errors import HarnessError, StageFailure
 from harness.models.content_hash import content_identity
-from harness.models.fetch import fetch_model, fetched_digests
+from harness.models.fetch import FetchUnreachable, HashMismatch, fetch_model, fetched_digests
 from harness.settings.root import Settings
 
 
@@ -49,8 +54,10 @@ def checked(target: dict[str, Any], settings: Settings, what: str) -> policies.W
         raise StageFailure("prepare", "prepare-timeout", f"{what}: {exc}") from None
     except policies.CheckResourceError as exc:
         raise StageFailure("prepare", "prepare-memory", f"{what}: {exc}") from None
-    except policies.CheckError as exc:
-        raise StageFailure("policy", "unreachable", f"could not read {what}: {exc}") from None
+    except policies.HubUnreachable as exc:
+        raise StageFailure("prepare", "unreachable", f"could not read {what}: {exc}", retryable=True) from None
+    except policies.CheckError as exc:  # the Hub answered, and what it said cannot be checked: the model's doing
+        raise StageFailure("policy", "unreadable", f"could not read {what}: {exc}") from None
 
 
 def judge_fetched(model_dir: Path, settings: Settings, model: str) -> policies.PolicyReport:
@@ -89,9 +96,19 @@ def prepare_commitment(commitment: Commitment, hotkey: str, settings: Settings) 
             deadline_s=settings.fetch.model_deadline_s,
             min_free_bytes=settings.fetch.min_free_bytes,
         )
+    except HashMismatch as exc:
+        raise StageFailure("fetch", "hash-mismatch", str(exc)) from None
+    except FetchUnreachable as exc:
+        raise StageFailure("fetch", "unreachable", str(exc), retryable=True) from None
     except HarnessError as exc:
-        failure_class = "hash-mismatch" if "hash mismatch" in str(exc) else "fetch"
-        raise StageFailure("fetch", failure_class, str(exc)) from None
+        raise StageFailure("fetch", "fetch", str(exc)) from None
     fetched = judge_fetched(model_dir, settings, commitment.model_ref)
     identity = content_identity(fetched_digests(model_dir))
     return PreparedModel(model_dir=model_dir, identity=identity, facts=fetched.facts, policy=report.to_dict())
+
+
+def prepare_record(record: CommitmentRecord, settings: Settings) -> PreparedModel:
+    """The prepare stage of a round (on the head or on a Ray worker): one well-formed chain commitment."""
+    if record.commitment is None:
+        raise StageFailure("commitment", "malformed", record.error or "unparseable")
+    return prepare_commitment(record.commitment, record.hotkey, settings)

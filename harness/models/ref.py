@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from policies.revision import is_commit_sha
 
 SCHEME = "hf://"
 # The Hub's own rules for names: letters, digits, '-', '_', '.', not starting/ending with '-' or '.', no '--'/'..'.
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 REVISION_RE = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
-SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 class ModelRefError(HarnessError):
@@ -60,6 +60,6 @@ def parse_model_ref(text: str, *, require_sha: bool = False) -> ModelRef:
             raise ModelRefError(f"{text!r}: {part!r} is not a valid Hub name")
     if revision and (not REVISION_RE.match(revision) or ".." in revision or revision.startswith("/")):
         raise ModelRefError(f"{text!r}: {revision!r} is not a valid revision")
-    if require_sha and not (revision and SHA_RE.match(revision)):
+    if require_sha and not (revision and is_commit_sha(revision)):
         raise ModelRefError(f"{text!r}: the revision must be a full 40-character commit sha")
     return ModelRef(repo_id=repo_id, revision=revision or None)

@@ -14,26 +14,25 @@ from pathlib import Path
 from types import FrameType
 
 from chain.factory import open_chain
-from harness.cli.commands.status_cmd import status_payload
+from harness.evaluation.stage import SandboxEvaluateStage
 from harness.logging import get_logger
+from harness.round.executors.local import executor_for
+from harness.round.executors.ray_executor import ray_executor_for
 from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
 from harness.state.store import Store
+from harness.views.status import status_payload
 from harness.views.status_server import StatusServer
 
 log = get_logger(__name__)
 
 
 def build_supervisor(settings: Settings) -> Supervisor:
-    from harness.evaluation.stage import SandboxEvaluateStage
-    from harness.round.executors import executor_for, ray_executor_for, replay_remote_evaluation
-
+    """The validator's supervisor with the executor the settings pick (`supervisor.executor`)."""
     chain = open_chain(settings.chain, Path(settings.cache_dir))
     store = Store(settings.paths.state_db)
-    if settings.supervisor.executor == "ray":  # workers run the sandboxes; the head records what they return
-        return Supervisor(
-            settings, chain, store, evaluate=replay_remote_evaluation, executor=ray_executor_for(settings)
-        )
+    if settings.supervisor.executor == "ray":  # workers run both stages; the head records what they return
+        return Supervisor(settings, chain, store, executor=ray_executor_for(settings))
     return Supervisor(
         settings,
         chain,

@@ -13,7 +13,10 @@ Why it is shaped this way:
 - Scores move per model (hotkey, content identity), from a prior, through `scoring.aggregate`; every round
   ends with weights, a configured fallback when no model earns any.
 - Every failure (malformed commitment, policy rejection, hash mismatch, sandbox crash, chain timeout) is
-  recorded with a class and a reason, and the round goes on.
+  recorded with a class and a reason, and the round goes on. Only a policy rejection is a verdict: a Hub that
+  could not be reached says nothing about the model, which keeps its standing and is prepared again.
+- Where the stages run is the executor's business (`harness.round.executors.base.Executor`, picked by the
+  service); what their results mean is decided here only, the same for every executor.
 """
 
 from __future__ import annotations
@@ -21,33 +24,22 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from chain.base import Chain, ChainError, CommitmentRecord, RateLimited, epoch_start
-from harness.errors import StageFailure
-from harness.evaluation.contract import EvaluateStage, Stopped
+from chain.base import Chain, ChainError, CommitmentRecord, epoch_start
+from harness.errors import Failure, StageFailure
+from harness.evaluation.contract import EvaluateStage, EvaluationOutcome, Stopped
 from harness.logging import get_logger
-from harness.models.prepare import PreparedModel, prepare_commitment, prepare_deadline_s
-from harness.round.executors.local import LocalExecutor
-from harness.round.executors.ray_executor import RayExecutor
-from harness.sandbox.pool import Slot, SlotPool
+from harness.models.prepare import PreparedModel, prepare_deadline_s, prepare_record
+from harness.round.executors.base import Executor, ModelJob, ModelStages, PrepareStage
 from harness.settings.root import Settings
-from harness.state.store import ModelRecord, Store
-from scoring.aggregate import Claim, RoundEntry, RoundWeights, earliest_claim, round_weights
+from harness.state.store import Evaluation, ModelRecord, Store
+from scoring.aggregate import Claim, RoundEntry, RoundWeights, round_weights
 
 log = get_logger(__name__)
-
-
-PrepareStage = Callable[[CommitmentRecord, Settings], PreparedModel]
-
-
-def _default_prepare(record: CommitmentRecord, settings: Settings) -> PreparedModel:
-    assert record.commitment is not None
-    return prepare_commitment(record.commitment, record.hotkey, settings)
 
 
 @dataclass
@@ -76,6 +68,16 @@ class ModelResult:
     passed_policy: bool
 
 
+def competition_of(record: CommitmentRecord, default: str) -> str:
+    """The competition a commitment entered: the one it names, else the validator's default."""
+    named = record.commitment.competition if record.commitment is not None else None
+    return named or default
+
+
+def _evaluated_elsewhere(prepared: PreparedModel, **_kwargs: Any) -> EvaluationOutcome:
+    raise StageFailure("executor", "no-stage", "this supervisor has no evaluate stage: its executor runs them")
+
+
 class Supervisor:
     def __init__(
         self,
@@ -83,19 +85,21 @@ class Supervisor:
         chain: Chain,
         store: Store,
         *,
-        evaluate: EvaluateStage,
-        prepare: PrepareStage = _default_prepare,
-        executor: LocalExecutor | RayExecutor | None = None,
+        executor: Executor,
+        evaluate: EvaluateStage | None = None,
+        prepare: PrepareStage = prepare_record,
     ) -> None:
+        """`evaluate` and `prepare` are the head's own stages, run by an executor that runs models here (one
+        that runs them on workers brings its own)."""
+        if evaluate is None and executor.prepares_on_head:
+            raise ValueError("an executor that runs models on this host needs the evaluate stage")
         self.settings = settings
         self.config = settings.supervisor
         self.chain = chain
         self.store = store
-        self.evaluate = evaluate
+        self.evaluate: EvaluateStage = evaluate or _evaluated_elsewhere
         self.prepare = prepare
-        # One sandbox slot unless told otherwise: tests and callers that build a Supervisor keep running models
-        # one at a time; the service passes `executor_for(settings.sandbox)`.
-        self.executor = executor or LocalExecutor(SlotPool([Slot(0)]))
+        self.executor = executor
         self._locks_guard = threading.Lock()
         self._content_locks: dict[str, threading.Lock] = {}
         self.stop_event = threading.Event()
@@ -105,6 +109,10 @@ class Supervisor:
 
     def request_stop(self) -> None:
         self.stop_event.set()
+
+    def beat(self) -> None:
+        """The loop made progress (a model's task recorded, a remote model still running)."""
+        self.heartbeat = time.monotonic()
 
     def alive(self) -> bool:
         """For /health: the loop has made progress recently (a wedged loop stops answering healthy)."""
@@ -122,16 +130,16 @@ class Supervisor:
             except ChainError as exc:  # the chain is down: nothing to do this round; try again next time
                 log.warning("round skipped: chain unavailable", error=str(exc))
             wait = self.config.round_interval_s - (time.monotonic() - started)
-            self.heartbeat = time.monotonic()
+            self.beat()
             if wait > 0 and self.stop_event.wait(wait):
                 break
         log.info("supervisor stopped")
 
     def epoch_done(self) -> bool:
         """True when this epoch's round already finished: its seed, hence its tasks, would be the same again."""
-        if self.store.current_round() is not None:
+        if self.store.read.current_round() is not None:
             return False
-        last = self.store.last_finished_round()
+        last = self.store.read.last_finished_round()
         return last is not None and last.block == epoch_start(self.chain.current_block(), self.chain.tempo())
 
     # -- one round ------------------------------------------------------------------------------------------
@@ -159,11 +167,11 @@ class Supervisor:
             def job(index: int, candidate: Candidate) -> RoundEntry:
                 with submit_lock:
                     for upcoming in candidates[index : index + 1 + ahead]:
-                        if upcoming.future is None and self._needs_prepare(rnd.id, upcoming):
+                        if upcoming.future is None and self._judged(rnd.id, upcoming) is None:
                             upcoming.future = pool.submit(self.prepare, upcoming.record, self.settings)
                 self._check_stop(candidates)
-                self.heartbeat = time.monotonic()
-                result = self.executor.process(self, rnd.id, seed, candidate)
+                self.beat()
+                result = self.process_model(rnd.id, seed, candidate)
                 return RoundEntry(
                     uid=candidate.uid,
                     hotkey=candidate.record.hotkey,
@@ -214,121 +222,135 @@ class Supervisor:
         candidates.sort(key=lambda c: (c.record.block, c.uid))
         return candidates[: self.config.max_models_per_round]
 
-    def _needs_prepare(self, round_id: int, candidate: Candidate) -> bool:
-        """False for a model judged before a restart (rejected, or its evaluation finished): no second download."""
-        verdict = self.store.verdict(round_id, candidate.model.id)
+    def _judged(self, round_id: int, candidate: Candidate) -> ModelResult | None:
+        """The model's result when it was judged before a restart (rejected by policy, or its evaluation
+        finished): nothing is prepared, fetched or evaluated again. None: it still has to be judged."""
+        model_id = candidate.model.id
+        verdict = self.store.read.verdict(round_id, model_id)
         if verdict is not None and not verdict[0]:
-            return False
-        evaluation = self.store.evaluation_of(round_id, candidate.model.id)
-        return evaluation is None or not evaluation.finished
+            return ModelResult(self.store.read.model_identity(model_id), None, False)
+        evaluation = self.store.read.evaluation_of(round_id, model_id)
+        if evaluation is not None and evaluation.finished:
+            return ModelResult(evaluation.content_hash, self._score_of(evaluation), True)
+        return None
+
+    def _score_of(self, evaluation: Evaluation) -> float | None:
+        """A finished evaluation's score for the weights; a failed one counts 0 or not at all (settings)."""
+        return evaluation.score if evaluation.status == "done" else self._failed_score()
 
     def _failed_score(self) -> float | None:
         return 0.0 if self.settings.scoring.failed_evaluation_scores_zero else None
 
-    def _owner(self, round_id: int, candidate: Candidate, identity: str) -> str:
-        """The hotkey that owns `identity` for good: the earliest commitment ever seen with it."""
-        known = self.store.identity_owner(identity)
-        mine = Claim(candidate.record.block, candidate.uid, candidate.record.hotkey)
-        owner = earliest_claim(Claim(*known) if known else None, mine)
-        if owner == mine and known != (mine.block, mine.uid, mine.hotkey):
-            self.store.set_identity_owner(identity, mine.block, mine.uid, mine.hotkey, round_id)
-        return owner.hotkey
+    def _prepared_here(self, candidate: Candidate) -> PreparedModel:
+        """The head's prepare stage for one model: the result submitted ahead, else run now."""
+        if candidate.future is not None and not candidate.future.cancel():  # started: wait, with a deadline
+            return candidate.future.result(timeout=prepare_deadline_s(self.settings))
+        return self.prepare(candidate.record, self.settings)  # queued or never submitted; its stages have deadlines
+
+    def _job(self, round_id: int, seed: str, candidate: Candidate) -> ModelJob:
+        evaluation = self.store.read.evaluation_of(round_id, candidate.model.id)
+        return ModelJob(
+            record=candidate.record,
+            settings=self.settings,
+            competition=competition_of(candidate.record, self.config.default_competition),
+            seed=seed,
+            done=self.store.read.recorded_tasks(evaluation),
+            budget_s=self.config.model_time_budget_s,
+        )
 
     def process_model(self, round_id: int, seed: str, candidate: Candidate) -> ModelResult:
-        """One commitment through policy, fetch, de-duplication and evaluation (the unit an executor runs).
+        """One commitment through policy, fetch, de-duplication and evaluation (the head's side of a model).
 
         Everything is recorded in the store as it happens; a model already judged before a restart is not
         judged again. Safe to run for several models at once (the store is shared between threads): whichever
         order copies and originals finish in, the earliest commitment ends up owning the content, and the
         round's weights (`round_weights`, over the whole registry) give a copy nothing."""
+        judged = self._judged(round_id, candidate)
+        if judged is not None:
+            return judged
         record, model = candidate.record, candidate.model
-        subject = f"model:{model.id}"
-        known_identity = self.store.model_identity(model.id)
-        verdict = self.store.verdict(round_id, model.id)
-        if verdict is not None and not verdict[0]:
-            return ModelResult(known_identity, None, False)  # rejected before a restart: already recorded
-        done = self.store.evaluation_of(round_id, model.id)
-        if done is not None and done.finished:
-            score = done.score if done.status == "done" else self._failed_score()
-            return ModelResult(done.content_hash, score, True)
+        job = self._job(round_id, seed, candidate)
+        here = ModelStages(prepare=functools.partial(self._prepared_here, candidate), evaluate=self.evaluate)
+        stages = self.executor.stages(job, here, heartbeat=self.beat, stop=self.stop_event)
         try:
-            if candidate.future is not None and not candidate.future.cancel():  # started: wait, with a deadline
-                prepared = candidate.future.result(timeout=prepare_deadline_s(self.settings))
-            else:  # never submitted, or still queued behind a slow one: run it here (its stages have deadlines)
-                prepared = self.prepare(record, self.settings)
+            prepared = stages.prepare()
         except FutureTimeout:
             message = f"prepare did not finish within {prepare_deadline_s(self.settings):g} s"
-            self.store.record_failure(round_id, subject, "prepare", "prepare-timeout", message)
-            log.warning("prepare timed out", model=model.repo)
-            return ModelResult(known_identity, None, False)  # never judged: not eligible for fallback weights
+            failure = Failure("prepare", "prepare-timeout", message)
+            return self._not_prepared(round_id, candidate, failure, eligible=False)  # never judged
         except StageFailure as exc:
-            if exc.stage == "policy":
-                self.store.record_verdict(round_id, model.id, False, exc.details.get("violations") or [])
-            self.store.record_failure(round_id, subject, exc.stage, exc.failure_class, str(exc))
-            log.info("model not evaluated", model=model.repo, stage=exc.stage, failure=exc.failure_class)
-            return ModelResult(known_identity, None, exc.stage != "policy")
+            return self._not_prepared(round_id, candidate, exc.failure, eligible=True)
+        except Stopped:
+            raise
         except Exception as exc:  # an unexpected bug in one model's preparation must not end the round
-            self.store.record_failure(round_id, subject, "prepare", "error", f"{type(exc).__name__}: {exc}")
             log.exception("prepare failed", model=model.repo)
-            return ModelResult(known_identity, None, False)
+            return self._not_prepared(round_id, candidate, Failure.of(exc, "prepare"), eligible=False)
         self.store.record_verdict(round_id, model.id, True, [])
         self.store.record_model_identity(model.id, prepared.identity)
-        owner = self._owner(round_id, candidate, prepared.identity)
-        if owner != record.hotkey:
-            self.store.record_failure(
-                round_id, subject, "dedupe", "copy", f"identical content to the earlier commitment of {owner}"
-            )
+        owner = self.store.claim_identity(
+            prepared.identity, Claim(record.block, candidate.uid, record.hotkey), round_id
+        )
+        if owner.hotkey != record.hotkey:
+            message = f"identical content to the earlier commitment of {owner.hotkey}"
+            self.store.record_failure(round_id, f"model:{model.id}", "dedupe", "copy", message)
             return ModelResult(prepared.identity, None, True)
-        return ModelResult(prepared.identity, self._evaluate(round_id, seed, candidate, prepared), True)
+        return ModelResult(prepared.identity, self._evaluate(round_id, job, candidate, prepared, stages.evaluate), True)
+
+    def _not_prepared(self, round_id: int, candidate: Candidate, failure: Failure, *, eligible: bool) -> ModelResult:
+        """A model that did not get through prepare. A policy rejection is a verdict: the model passed nothing this
+        round. Anything else (a Hub that could not be reached, a hash mismatch, a lost worker) is recorded with no
+        verdict: the model keeps its standing (its moving score untouched; `eligible` for the fallback weights
+        unless the stage never answered) and is prepared again next round."""
+        model = candidate.model
+        rejected = failure.stage == "policy" and not failure.retryable
+        if rejected:
+            self.store.record_verdict(round_id, model.id, False, failure.details.get("violations") or [])
+        self.store.record_failure(round_id, f"model:{model.id}", failure.stage, failure.failure_class, failure.message)
+        log.info("model not evaluated", model=model.repo, stage=failure.stage, failure=failure.failure_class)
+        return ModelResult(self.store.read.model_identity(model.id), None, eligible and not rejected)
 
     def _content_lock(self, identity: str) -> threading.Lock:
         with self._locks_guard:
             return self._content_locks.setdefault(identity, threading.Lock())
 
-    def _evaluate(self, round_id: int, seed: str, candidate: Candidate, prepared: PreparedModel) -> float | None:
+    def _evaluate(
+        self, round_id: int, job: ModelJob, candidate: Candidate, prepared: PreparedModel, evaluate: EvaluateStage
+    ) -> float | None:
         """One evaluation per content and round: with several slots, a copy and its original can reach here at
         the same time; the second waits for the first and takes its finished evaluation."""
         with self._content_lock(prepared.identity):
-            return self._evaluate_content(round_id, seed, candidate, prepared)
+            return self._evaluate_content(round_id, job, candidate, prepared, evaluate)
 
     def _evaluate_content(
-        self, round_id: int, seed: str, candidate: Candidate, prepared: PreparedModel
+        self, round_id: int, job: ModelJob, candidate: Candidate, prepared: PreparedModel, evaluate: EvaluateStage
     ) -> float | None:
         model = candidate.model
         evaluation = self.store.start_evaluation(round_id, model.id, prepared.identity)
         if evaluation.finished:
-            return evaluation.score if evaluation.status == "done" else self._failed_score()
-        done = {
-            task: {**(details or {}), "score": score}
-            for task, (score, details) in self.store.task_results(evaluation.id).items()
-        }
-        competition = candidate.record.commitment.competition if candidate.record.commitment else None
-        competition = competition or self.config.default_competition
+            return self._score_of(evaluation)
 
         def record(task_id: str, score: float, details: dict[str, Any] | None) -> None:
             self.store.record_task_result(evaluation.id, task_id, score, details)
-            self.heartbeat = time.monotonic()
+            self.beat()
 
-        deadline = time.monotonic() + self.config.model_time_budget_s
         try:
-            outcome = self.evaluate(
+            outcome = evaluate(
                 prepared,
-                competition=competition,
-                seed=seed,
-                done=done,
+                competition=job.competition,
+                seed=job.seed,
+                done=self.store.read.recorded_tasks(evaluation),
                 record=record,
-                deadline=deadline,
+                deadline=time.monotonic() + job.budget_s,
                 stop=self.stop_event,
             )
         except Stopped:
             raise
-        except StageFailure as exc:
-            self.store.fail_evaluation(evaluation.id, exc.failure_class, str(exc), stage=exc.stage)
-            log.info("evaluation failed", model=model.repo, failure=exc.failure_class)
-            return self._failed_score()
-        except Exception as exc:  # a harness bug on one model is recorded; the round goes on
-            self.store.fail_evaluation(evaluation.id, "error", f"{type(exc).__name__}: {exc}")
-            log.exception("evaluation error", model=model.repo)
+        except Exception as exc:  # a stage failure, or a harness bug on one model: recorded; the round goes on
+            failure = Failure.of(exc, "evaluate")
+            if not isinstance(exc, StageFailure):
+                log.exception("evaluation error", model=model.repo)
+            self.store.fail_evaluation(evaluation.id, failure.failure_class, failure.message, stage=failure.stage)
+            log.info("evaluation failed", model=model.repo, failure=failure.failure_class)
             return self._failed_score()
         if outcome.details.get("budget_exceeded"):
             self.store.record_failure(
@@ -344,11 +366,10 @@ class Supervisor:
         """Copies, moving scores and weights by `scoring.aggregate` (the tested pure functions); the moving
         scores are recorded once per round, so a resumed round computes the same weights again."""
         scoring = self.settings.scoring
-        owners = {identity: Claim(*claim) for identity, claim in self.store.identity_owners().items()}
         result = round_weights(
             entries,
-            self.store.moving_scores_before(round_id),
-            owners=owners,
+            self.store.read.moving_scores_before(round_id),
+            owners=self.store.read.identity_owners(),
             alpha=scoring.ema_alpha,
             prior=scoring.new_model_prior,
             method=scoring.weights_method,
@@ -360,7 +381,7 @@ class Supervisor:
         return result
 
     def _set_weights(self, round_id: int, entries: list[RoundEntry]) -> None:
-        if self.store.weights_for(round_id) is not None:
+        if self.store.read.weights_for(round_id) is not None:
             return  # set before a restart
         result = self.round_weights(round_id, entries)
         registered = {n.uid: n.hotkey for n in self.chain.neurons()}
@@ -379,12 +400,9 @@ class Supervisor:
         values = [weights[u] for u in uids]
         try:
             receipt = self.chain.set_weights(uids, values)
-        except RateLimited as exc:
-            self.store.record_failure(round_id, "round", "weights", "rate-limited", str(exc))
-            return
-        except ChainError as exc:
-            self.store.record_failure(round_id, "round", "weights", type(exc).__name__, str(exc))
-            log.warning("set_weights failed", error=str(exc))
+        except ChainError as exc:  # rate-limited, timed out after retries, refused: recorded; next round tries
+            self.store.record_failure(round_id, "round", "weights", exc.failure_class, str(exc))
+            log.warning("set_weights failed", failure=exc.failure_class, error=str(exc))
             return
         self.store.record_weights(
             round_id, uids, values, block=receipt.block, receipt={"message": receipt.message, "mode": mode}

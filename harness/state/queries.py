@@ -1,59 +1,177 @@
-"""The read model of the state database: what `harness status`, the status endpoint and round reports show.
+"""The read model of the state database: every read, from a round's keyed lookups to status and reports.
 
-Kept apart from the writer (`harness.state.store.Store`, one transaction per supervisor step) so that reads are
-planned as reads: each report is a fixed number of joined queries, whatever the number of models, instead of a
-lookup per row. The methods run on the store's connection (`_query`, `_snapshot`) and its keyed lookups.
+Kept apart from the writer (`harness.state.store.Store`, one transaction per supervisor step) so that what
+changes the database and what only looks at it are two classes: `harness status`, the status endpoint and
+round reports need nothing but this, and reports are planned as reads: a fixed number of joined queries,
+whatever the number of models, instead of a lookup per row. It runs on the writer's connection
+(`store.read`) or on a database opened read-only.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.state.db import Database, StoreError
+from harness.state.records import (
+    MODEL_COLUMNS,
+    WEIGHTS_COLUMNS,
+    Evaluation,
+    ModelRecord,
+    Round,
+    from_json,
+    weights_row,
+)
+from scoring.aggregate import Claim
 
-
-class StoreError(HarnessError):
-    """The state database cannot be used (newer schema, corrupt file, unknown id)."""
-
-
-def _loads(text: str | None) -> Any:
-    return json.loads(text) if text else None
-
-
-def _round_dict(rnd: Any) -> dict[str, Any]:
-    return {
-        "id": rnd.id,
-        "status": rnd.status,
-        "block": rnd.block,
-        "block_hash": rnd.block_hash,
-        "started_at": rnd.started_at,
-        "finished_at": rnd.finished_at,
-        "note": rnd.note,
-    }
+TaskResults = dict[str, tuple[float, dict[str, Any] | None]]
 
 
 class StateReadModel:
-    """Status and report queries; mixed into `Store`, which provides the connection and the keyed lookups."""
+    """Reads of the state database (never a write)."""
 
-    # provided by the store
-    _query: Any
-    _snapshot: Any
-    schema_version: Any
-    get_round: Any
-    current_round: Any
-    last_finished_round: Any
-    weights_for: Any
-    last_weights: Any
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.schema_version
+
+    # -- rounds -----------------------------------------------------------------------------------------------
+
+    def get_round(self, round_id: int) -> Round | None:
+        rows = self.db.query(
+            "SELECT id, status, block, block_hash, started_at, finished_at, note FROM rounds WHERE id=?", (round_id,)
+        )
+        return Round(*rows[0]) if rows else None
+
+    def current_round(self) -> Round | None:
+        rows = self.db.query("SELECT id FROM rounds WHERE status='running'")
+        return self.get_round(int(rows[0][0])) if rows else None
+
+    def last_finished_round(self) -> Round | None:
+        rows = self.db.query("SELECT id FROM rounds WHERE status != 'running' ORDER BY id DESC LIMIT 1")
+        return self.get_round(int(rows[0][0])) if rows else None
+
+    def latest_round(self) -> Round | None:
+        """The most recent round, running or finished."""
+        rows = self.db.query("SELECT MAX(id) FROM rounds")
+        return self.get_round(int(rows[0][0])) if rows[0][0] is not None else None
+
+    # -- models and verdicts ----------------------------------------------------------------------------------
+
+    def get_model(self, model_id: int) -> ModelRecord | None:
+        rows = self.db.query(f"SELECT {MODEL_COLUMNS} FROM models WHERE id=?", (model_id,))
+        return ModelRecord(*rows[0]) if rows else None
+
+    def verdict(self, round_id: int, model_id: int) -> tuple[bool, list[dict[str, Any]]] | None:
+        rows = self.db.query(
+            "SELECT allowed, violations FROM verdicts WHERE round_id=? AND model_id=?", (round_id, model_id)
+        )
+        return (bool(rows[0][0]), from_json(rows[0][1])) if rows else None
+
+    def model_identity(self, model_id: int) -> str | None:
+        rows = self.db.query("SELECT identity FROM model_identities WHERE model_id=?", (model_id,))
+        return str(rows[0][0]) if rows else None
+
+    def identity_owner(self, identity: str) -> Claim | None:
+        """The earliest commitment seen with this content (it owns it for good), or None if never seen."""
+        rows = self.db.query("SELECT block, uid, hotkey FROM identity_owners WHERE identity=?", (identity,))
+        return Claim(int(rows[0][0]), int(rows[0][1]), str(rows[0][2])) if rows else None
+
+    def identity_owners(self) -> dict[str, Claim]:
+        rows = self.db.query("SELECT identity, block, uid, hotkey FROM identity_owners")
+        return {str(i): Claim(int(b), int(u), str(h)) for i, b, u, h in rows}
+
+    # -- evaluations and task results -------------------------------------------------------------------------
+
+    def get_evaluation(self, evaluation_id: int) -> Evaluation | None:
+        rows = self.db.query(
+            "SELECT id, round_id, model_id, content_hash, status, score, details FROM evaluations WHERE id=?",
+            (evaluation_id,),
+        )
+        if not rows:
+            return None
+        *head, details = rows[0]
+        return Evaluation(*head, details=from_json(details) or {})
+
+    def evaluations(self, round_id: int) -> list[Evaluation]:
+        rows = self.db.query("SELECT id FROM evaluations WHERE round_id=? ORDER BY id", (round_id,))
+        return [self.get_evaluation(int(r[0])) for r in rows]  # type: ignore[misc]
+
+    def evaluation_for(self, round_id: int, content_hash: str) -> Evaluation | None:
+        rows = self.db.query("SELECT id FROM evaluations WHERE round_id=? AND content_hash=?", (round_id, content_hash))
+        return self.get_evaluation(int(rows[0][0])) if rows else None
+
+    def evaluation_of(self, round_id: int, model_id: int) -> Evaluation | None:
+        """The evaluation of one model in one round (an indexed lookup, not a scan of the round)."""
+        rows = self.db.query(
+            "SELECT id FROM evaluations WHERE round_id=? AND model_id=? ORDER BY id LIMIT 1", (round_id, model_id)
+        )
+        return self.get_evaluation(int(rows[0][0])) if rows else None
+
+    def unfinished_evaluations(self, round_id: int) -> list[Evaluation]:
+        """Evaluations a crash interrupted: started, neither done nor failed (resume these first)."""
+        return [e for e in self.evaluations(round_id) if not e.finished]
+
+    def done_tasks(self, evaluation_id: int) -> set[str]:
+        return {r[0] for r in self.db.query("SELECT task_id FROM task_results WHERE evaluation_id=?", (evaluation_id,))}
+
+    def task_results(self, evaluation_id: int) -> TaskResults:
+        rows = self.db.query(
+            "SELECT task_id, score, details FROM task_results WHERE evaluation_id=? ORDER BY task_id",
+            (evaluation_id,),
+        )
+        return {task: (score, from_json(details)) for task, score, details in rows}
+
+    def recorded_tasks(self, evaluation: Evaluation | None) -> dict[str, dict[str, Any]]:
+        """What an evaluate stage gets as `done`: each task recorded so far (before a restart), its details with
+        its `score`; empty for an evaluation not started."""
+        if evaluation is None:
+            return {}
+        return {
+            task: {**(details or {}), "score": score}
+            for task, (score, details) in self.task_results(evaluation.id).items()
+        }
+
+    # -- moving scores, weights, failures ---------------------------------------------------------------------
+
+    def moving_scores(self, round_id: int) -> dict[tuple[str, str], float] | None:
+        """The moving scores recorded after `round_id`, or None when that round recorded none."""
+        rows = self.db.query("SELECT hotkey, identity, value FROM moving_scores WHERE round_id=?", (round_id,))
+        return {(str(h), str(i)): float(v) for h, i, v in rows} if rows else None
+
+    def moving_scores_before(self, round_id: int) -> dict[tuple[str, str], float]:
+        """The moving scores the latest earlier round left (empty before the first)."""
+        rows = self.db.query("SELECT MAX(round_id) FROM moving_scores WHERE round_id < ?", (round_id,))
+        if rows[0][0] is None:
+            return {}
+        return self.moving_scores(int(rows[0][0])) or {}
+
+    def weights_for(self, round_id: int) -> dict[str, Any] | None:
+        rows = self.db.query(f"SELECT {WEIGHTS_COLUMNS} FROM weights_set WHERE round_id=?", (round_id,))
+        return weights_row(rows[0]) if rows else None
+
+    def last_weights(self) -> dict[str, Any] | None:
+        rows = self.db.query(f"SELECT {WEIGHTS_COLUMNS} FROM weights_set ORDER BY set_at DESC LIMIT 1")
+        return weights_row(rows[0]) if rows else None
+
+    def failures(self, round_id: int) -> list[dict[str, Any]]:
+        rows = self.db.query(
+            "SELECT subject, stage, class, reason, recorded_at FROM failures WHERE round_id=? ORDER BY id",
+            (round_id,),
+        )
+        return [dict(zip(("subject", "stage", "class", "reason", "recorded_at"), r, strict=True)) for r in rows]
+
+    # -- status and reports -----------------------------------------------------------------------------------
 
     def leaderboard(self, round_id: int | None = None) -> list[dict[str, Any]]:
         """Finished evaluations of a round (default: the latest round that has any), best score first."""
         if round_id is None:
-            rows = self._query("SELECT MAX(round_id) FROM evaluations WHERE status='done'")
+            rows = self.db.query("SELECT MAX(round_id) FROM evaluations WHERE status='done'")
             round_id = rows[0][0]
             if round_id is None:
                 return []
-        rows = self._query(
+        rows = self.db.query(
             """SELECT m.hotkey, m.uid, m.repo, m.revision, m.content_hash, m.commit_block, e.score, e.round_id
                FROM evaluations e JOIN models m ON m.id = e.model_id
                WHERE e.round_id=? AND e.status='done' ORDER BY e.score DESC, m.commit_block ASC""",
@@ -62,15 +180,10 @@ class StateReadModel:
         keys = ("hotkey", "uid", "repo", "revision", "content_hash", "commit_block", "score", "round")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def latest_round(self) -> Any:
-        """The most recent round, running or finished."""
-        rows = self._query("SELECT MAX(id) FROM rounds")
-        return self.get_round(int(rows[0][0])) if rows[0][0] is not None else None
-
     def _failures_with_models(self, round_id: int) -> list[dict[str, Any]]:
         """Failures of a round, each naming its model (`model`: hotkey, uid, repo, revision) when it has one.
         One query: the model is joined by the id in the subject (`model:ID`)."""
-        rows = self._query(
+        rows = self.db.query(
             """SELECT f.subject, f.stage, f.class, f.reason, f.recorded_at, m.hotkey, m.uid, m.repo, m.revision
                FROM failures f LEFT JOIN models m
                  ON f.subject GLOB 'model:[0-9]*' AND m.id = CAST(substr(f.subject, 7) AS INTEGER)
@@ -88,44 +201,44 @@ class StateReadModel:
 
     def recent_failures(self, limit: int = 10) -> list[dict[str, Any]]:
         """The last `limit` failures of the round in progress, else of the latest round, oldest first."""
-        with self._snapshot():
+        with self.db.snapshot():
             rnd = self.current_round() or self.latest_round()
             return self._failures_with_models(rnd.id)[-limit:] if rnd is not None and limit > 0 else []
 
     def status(self) -> dict[str, Any]:
         """Round in progress with its progress counts, last finished round, leaderboard and last weights."""
-        with self._snapshot():
+        with self.db.snapshot():
             current = self.current_round()
             in_progress = None
             if current is not None:
                 counts = dict(
-                    self._query(
+                    self.db.query(
                         "SELECT status, COUNT(*) FROM evaluations WHERE round_id=? GROUP BY status", (current.id,)
                     )
                 )
                 verdicts = dict(
-                    self._query(
+                    self.db.query(
                         "SELECT allowed, COUNT(*) FROM verdicts WHERE round_id=? GROUP BY allowed", (current.id,)
                     )
                 )
-                tasks = self._query(
+                tasks = self.db.query(
                     """SELECT COUNT(*) FROM task_results t JOIN evaluations e ON e.id = t.evaluation_id
                        WHERE e.round_id=?""",
                     (current.id,),
                 )[0][0]
-                failures = self._query("SELECT COUNT(*) FROM failures WHERE round_id=?", (current.id,))[0][0]
+                failures = self.db.query("SELECT COUNT(*) FROM failures WHERE round_id=?", (current.id,))[0][0]
                 progress = {
                     "evaluations": counts,
                     "verdicts": {"allowed": verdicts.get(1, 0), "rejected": verdicts.get(0, 0)},
                     "tasks_done": int(tasks),
                     "failures": int(failures),
                 }
-                in_progress = _round_dict(current) | {"progress": progress}
+                in_progress = current.to_dict() | {"progress": progress}
             last = self.last_finished_round()
             return {
                 "schema_version": self.schema_version,
                 "round_in_progress": in_progress,
-                "last_round": _round_dict(last) if last else None,
+                "last_round": last.to_dict() if last else None,
                 "leaderboard": self.leaderboard(),
                 "last_weights": self.last_weights(),
             }
@@ -135,38 +248,31 @@ class StateReadModel:
 
         Evaluations and failures carry their model's identity so a report reads without a second lookup.
         """
-        with self._snapshot():
+        with self.db.snapshot():
             rnd = self.get_round(round_id)
             if rnd is None:
                 raise StoreError(f"no round {round_id}")
-            models = self._query(
+            models = self.db.query(
                 """SELECT m.id, m.hotkey, m.uid, m.repo, m.revision, m.content_hash, m.commit_block,
                           v.allowed, v.violations
                    FROM verdicts v JOIN models m ON m.id = v.model_id WHERE v.round_id=? ORDER BY m.id""",
                 (round_id,),
             )
-            rows = self._query(
+            rows = self.db.query(
                 """SELECT e.model_id, m.hotkey, m.uid, m.repo, m.revision, e.content_hash, e.status, e.score,
                           (SELECT COUNT(*) FROM task_results t WHERE t.evaluation_id = e.id), e.details
                    FROM evaluations e JOIN models m ON m.id = e.model_id WHERE e.round_id=? ORDER BY e.id""",
                 (round_id,),
             )
             keys = ("model_id", "hotkey", "uid", "repo", "revision", "content_hash", "status", "score", "tasks_done")
-            evaluations = [dict(zip(keys, row[:-1], strict=True)) | {"details": _loads(row[-1]) or {}} for row in rows]
+            evaluations = [
+                dict(zip(keys, row[:-1], strict=True)) | {"details": from_json(row[-1]) or {}} for row in rows
+            ]
+            model_keys = ("model_id", "hotkey", "uid", "repo", "revision", "content_hash", "commit_block")
             return {
-                "round": _round_dict(rnd),
+                "round": rnd.to_dict(),
                 "models": [
-                    {
-                        "model_id": m[0],
-                        "hotkey": m[1],
-                        "uid": m[2],
-                        "repo": m[3],
-                        "revision": m[4],
-                        "content_hash": m[5],
-                        "commit_block": m[6],
-                        "allowed": bool(m[7]),
-                        "violations": _loads(m[8]),
-                    }
+                    dict(zip(model_keys, m[:7], strict=True)) | {"allowed": bool(m[7]), "violations": from_json(m[8])}
                     for m in models
                 ],
                 "evaluations": evaluations,

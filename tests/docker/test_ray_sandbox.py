@@ -50,8 +50,10 @@ def _settings(tmp_path: Path, name: str, endpoint: str) -> Settings:
 
 def _per_task(store: Store, round_id: int) -> dict[str, dict[str, float]]:
     return {
-        store.get_model(e.model_id).hotkey: {task: score for task, (score, _) in store.task_results(e.id).items()}
-        for e in store.evaluations(round_id)
+        store.read.get_model(e.model_id).hotkey: {
+            task: score for task, (score, _) in store.read.task_results(e.id).items()
+        }
+        for e in store.read.evaluations(round_id)
     }
 
 
@@ -76,8 +78,8 @@ def test_ray_workers_fetch_check_and_evaluate_in_their_own_pinned_sandboxes_as_a
         local = build_supervisor(_settings(tmp_path, "local", mirror.url))
         local_round = local.run_round()
 
-    assert head.store.failures(ray_round) == []
-    placements: list[dict[str, Any]] = [e.details["placement"] for e in head.store.evaluations(ray_round)]
+    assert head.store.read.failures(ray_round) == []
+    placements: list[dict[str, Any]] = [e.details["placement"] for e in head.store.read.evaluations(ray_round)]
     assert sorted(p["cpuset_cpus"] for p in placements) == ["0", "1"], placements  # each node's own core
     assert len({p["node"] for p in placements}) == 2 and all(p["cpus"] == 1.0 for p in placements)
 

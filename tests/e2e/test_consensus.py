@@ -22,6 +22,7 @@ from harness.miner.selftest import check_policy, stage_local
 from harness.models.content_hash import content_identity
 from harness.models.prepare import PreparedModel
 from harness.models.ref import parse_model_ref
+from harness.round.executors.local import single_slot
 from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
 from harness.state.store import Store
@@ -59,27 +60,34 @@ def _validator(tmp_path: Path, name: str, chain: LocalChain, prepare) -> Supervi
         supervisor={"default_competition": "toolcall"},
     )
     return Supervisor(
-        settings, chain, Store(tmp_path / f"{name}.sqlite"), evaluate=SandboxEvaluateStage(settings), prepare=prepare
+        settings,
+        chain,
+        Store(tmp_path / f"{name}.sqlite"),
+        executor=single_slot(),
+        evaluate=SandboxEvaluateStage(settings),
+        prepare=prepare,
     )
 
 
 def _recorded(supervisor: Supervisor, round_id: int) -> dict:
     store = supervisor.store
     evaluations = {}
-    for evaluation in store.evaluations(round_id):
-        model = store.get_model(evaluation.model_id)
+    for evaluation in store.read.evaluations(round_id):
+        model = store.read.get_model(evaluation.model_id)
         assert model is not None and evaluation.status == "done", evaluation
-        tasks = {task: score for task, (score, _details) in store.task_results(evaluation.id).items()}
+        tasks = {task: score for task, (score, _details) in store.read.task_results(evaluation.id).items()}
         evaluations[model.hotkey] = {
             "task_set_sha256": evaluation.details["task_set_sha256"],
             "score": evaluation.score,
             "tasks": tasks,
         }
-    weights = store.weights_for(round_id)
+    weights = store.read.weights_for(round_id)
     assert weights is not None
-    return {"seed": store.get_round(round_id).block_hash, "evaluations": evaluations, "weights": weights["weights"]} | {
-        "uids": weights["uids"]
-    }
+    return {
+        "seed": store.read.get_round(round_id).block_hash,
+        "evaluations": evaluations,
+        "weights": weights["weights"],
+    } | {"uids": weights["uids"]}
 
 
 def test_two_validators_started_apart_in_one_epoch_agree(smollm2: Path, cache_dir: Path, tmp_path: Path) -> None:

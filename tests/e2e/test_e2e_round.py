@@ -210,7 +210,7 @@ def test_the_better_model_gets_the_higher_weight_and_no_one_else_any(round_run: 
     weights = dict(zip(history[0].uids, history[0].weights, strict=True))
     uid = {role: row["uid"] for role, row in round_run.seeded.items()}
     with _store(round_run) as store:
-        board = {row["hotkey"]: row["score"] for row in store.leaderboard(round_run.round_ids[0])}
+        board = {row["hotkey"]: row["score"] for row in store.read.leaderboard(round_run.round_ids[0])}
     hotkey = {role: round_run.seeded[role]["hotkey"] for role in ("good", "worse", "text")}
     assert set(board) == set(hotkey.values())
     assert board[hotkey["good"]] > board[hotkey["worse"]] > board[hotkey["text"]], board
@@ -223,13 +223,13 @@ def test_every_failure_is_recorded_with_its_class(round_run: RoundRun) -> None:
     with _store(round_run) as store:
         (round_id,) = round_run.round_ids
         ids = _model_ids(store, round_run)
-        failures = {(f["subject"], f["stage"]): f for f in store.failures(round_id)}
+        failures = {(f["subject"], f["stage"]): f for f in store.read.failures(round_id)}
         copy = failures[(f"model:{ids['copy']}", "dedupe")]
         assert copy["class"] == "copy" and round_run.seeded["good"]["hotkey"] in copy["reason"]
-        assert not any(e.model_id == ids["copy"] for e in store.evaluations(round_id)), "a copy is not evaluated"
+        assert not any(e.model_id == ids["copy"] for e in store.read.evaluations(round_id)), "a copy is not evaluated"
         hostile = failures[(f"model:{ids['hostile']}", "policy")]
         assert hostile["class"] == "rejected"
-        verdict = store.verdict(round_id, ids["hostile"])
+        verdict = store.read.verdict(round_id, ids["hostile"])
         assert verdict is not None and verdict[0] is False
         rules = {v["rule"] for v in verdict[1]}
         assert rules, "the rejection lists its violations"
@@ -248,7 +248,7 @@ def test_sigkill_mid_round_then_restart_resumes_without_duplicates_or_losses(rou
         after = _task_rows(round_run.state_db)
         for evaluation_id, rows in round_run.before_kill.items():
             assert set(rows) <= set(after[evaluation_id]), "results recorded before the kill are unchanged"
-        for evaluation in store.evaluations(round_run.round_ids[0]):
+        for evaluation in store.read.evaluations(round_run.round_ids[0]):
             assert evaluation.status == "done", evaluation
             task_ids = [row[1] for row in after[evaluation.id]]
             assert len(task_ids) == len(set(task_ids)) == TASKS_PER_MODEL, "every task once, none lost or repeated"
@@ -269,7 +269,7 @@ def test_injected_set_weights_timeouts_are_retried_and_weights_land(round_run: R
     with sqlite3.connect(round_run.chain_db) as db:
         assert db.execute("SELECT COUNT(*) FROM faults").fetchone()[0] == 0, "every injected fault was hit"
     with _store(round_run) as store:
-        stored = store.weights_for(round_run.round_ids[0])
+        stored = store.read.weights_for(round_run.round_ids[0])
         assert stored is not None and stored["uids"]
-        assert not any(f["stage"] == "weights" for f in store.failures(round_run.round_ids[0]))
+        assert not any(f["stage"] == "weights" for f in store.read.failures(round_run.round_ids[0]))
     assert LocalChain(round_run.chain_db, block_period_s=0).last_weights() is not None

@@ -23,7 +23,7 @@ def main(db: str, log_path: str, models: int, tasks: int) -> None:
         log.write(" ".join(str(p) for p in parts) + "\n")
 
     store = Store(db)
-    first = store.get_round(1)
+    first = store.read.get_round(1)
     if first is not None and first.status == "done":  # the one round of this test is over
         print("DONE", flush=True)
         return
@@ -38,18 +38,18 @@ def main(db: str, log_path: str, models: int, tasks: int) -> None:
             uid=m,
             round_id=rnd.id,
         )
-        if store.verdict(rnd.id, model.id) is None:
+        if store.read.verdict(rnd.id, model.id) is None:
             allowed = m % 5 != 4
             store.record_verdict(rnd.id, model.id, allowed, [] if allowed else [{"rule": "license"}])
             done("verdict", m)
-        allowed, _ = store.verdict(rnd.id, model.id)  # type: ignore[misc]
+        allowed, _ = store.read.verdict(rnd.id, model.id)  # type: ignore[misc]
         if not allowed:
             store.record_failure(rnd.id, f"model:{model.id}", "policy", "policy", "license not allowed")
             continue
         evaluation = store.start_evaluation(rnd.id, model.id, model.content_hash)
         if evaluation.finished:
             continue
-        finished = store.done_tasks(evaluation.id)
+        finished = store.read.done_tasks(evaluation.id)
         for t in range(tasks):
             task_id = f"t{t:03d}"
             if task_id in finished:
@@ -58,11 +58,11 @@ def main(db: str, log_path: str, models: int, tasks: int) -> None:
             if not store.record_task_result(evaluation.id, task_id, expected_score(m, t), {"model": m}):
                 done("DUPLICATE", m, t)
             done("task", m, t)
-        results = store.task_results(evaluation.id)
+        results = store.read.task_results(evaluation.id)
         store.finish_evaluation(evaluation.id, sum(s for s, _ in results.values()) / len(results))
         done("evaluation", m)
-    if store.weights_for(rnd.id) is None:
-        uids = [e.model_id - 1 for e in store.evaluations(rnd.id)]
+    if store.read.weights_for(rnd.id) is None:
+        uids = [e.model_id - 1 for e in store.read.evaluations(rnd.id)]
         store.record_weights(rnd.id, uids, [1.0 / len(uids)] * len(uids), block=101, receipt={"ok": True})
         done("weights")
     store.finish_round(rnd.id)

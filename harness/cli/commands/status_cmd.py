@@ -18,22 +18,11 @@ from harness.cli.context import state_of
 from harness.errors import HarnessError
 from harness.state.store import Store
 from harness.views.markdown import report_markdown
+from harness.views.status import EMPTY_STATUS, resolve_round, status_payload
 from harness.views.tables import render_report, render_status
-
-RECENT_FAILURES = 10
-
-EMPTY_STATUS: dict[str, Any] = {
-    "schema_version": None,
-    "round_in_progress": None,
-    "last_round": None,
-    "leaderboard": [],
-    "last_weights": None,
-    "recent_failures": [],
-}
 
 
 def _state_db(ctx: typer.Context) -> Path:
-
     settings = state_of(ctx).settings
     return settings.paths.state_db
 
@@ -41,31 +30,6 @@ def _state_db(ctx: typer.Context) -> Path:
 def _console() -> Console:
     # Wide when piped so that tables are not folded into unreadable columns in logs and CI output.
     return Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 160)
-
-
-def status_payload(store: Store, failures: int = RECENT_FAILURES) -> dict[str, Any]:
-    """What `harness status --json` prints: `Store.status()` plus the recent failures."""
-    return store.status() | {"recent_failures": store.recent_failures(failures)}
-
-
-def resolve_round(store: Store, spec: str) -> int:
-    """A round id from `N`, `last` (the latest finished round) or `current` (the round in progress)."""
-    spec = spec.strip().lower()
-    if spec == "last":
-        rnd = store.last_finished_round()
-        if rnd is None:
-            raise HarnessError("no finished round yet (try `current`)")
-        return rnd.id
-    if spec == "current":
-        rnd = store.current_round()
-        if rnd is None:
-            raise HarnessError("no round in progress")
-        return rnd.id
-    if not spec.isdigit():
-        raise HarnessError(f"ROUND must be a round number, `last` or `current`, not {spec!r}")
-    if store.get_round(int(spec)) is None:
-        raise HarnessError(f"no round {int(spec)}")
-    return int(spec)
 
 
 def _print_json(value: Any) -> None:
@@ -104,7 +68,7 @@ def report(
     if not path.exists():
         raise HarnessError(f"no state database at {path}: no rounds yet")
     with Store(path, readonly=True) as store:
-        data = store.report(resolve_round(store, round_))
+        data = store.read.report(resolve_round(store, round_))
     if json_:
         _print_json(data)
     elif markdown:

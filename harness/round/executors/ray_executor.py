@@ -4,9 +4,10 @@ Why it is shaped this way:
 - The worker does everything that touches the model: it fetches the pinned revision itself, verifies the hash,
   runs the policy on the fetched bytes and the sandbox on its own Docker engine (the same prepare and evaluate
   stages as on one host). Nothing from the model repo crosses to the head; only task records come back.
-- The head keeps the store and the chain. A task returns its whole result (prepare verdict, per-task records,
-  summary); the head writes it through `Supervisor.process_model`, so de-duplication, the one-evaluation-per-
-  content lock and the idempotent (evaluation, task) keys are the same code as on one host.
+- The head keeps the store and the chain. A task returns its whole result (`RemoteEvaluation`: prepare verdict,
+  per-task records, summary); the head gets it through the model's stages (`RayExecutor.stages`: prepare waits
+  for the task, evaluate replays its records), so de-duplication, the one-evaluation-per-content lock and the
+  idempotent (evaluation, task) keys are the supervisor's, the same code as on one host.
 - A lost node (its raylet or worker process dies) makes Ray run the task again on another node with a free
   `sandbox_slot` (`max_retries`). Nothing of the lost attempt was recorded (records travel only with a finished
   task), and the retry gets the same `done` (tasks recorded before a head restart), so each task is recorded
@@ -22,51 +23,22 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from harness.errors import StageFailure
-from harness.models.prepare import PreparedModel
-from harness.round.executors.local import map_in_threads
+from harness.errors import Failure, StageFailure
+from harness.evaluation.contract import EvaluateStage, EvaluationOutcome, Stopped, TaskRecorder
+from harness.evaluation.stage import SandboxEvaluateStage
+from harness.models.prepare import PreparedModel, prepare_record
+from harness.round.executors.base import ModelJob, ModelStages, PrepareStage, map_in_threads
+from harness.round.executors.worker_host import hold_host_slot, host_settings, placement_of
 from harness.settings.root import Settings
-
-if TYPE_CHECKING:
-    from chain.base import CommitmentRecord
-    from harness.round.supervisor import (
-        Candidate,
-        EvaluateStage,
-        EvaluationOutcome,
-        ModelResult,
-        PrepareStage,
-        Supervisor,
-    )
 
 T = TypeVar("T")
 
 SLOT_RESOURCE = "sandbox_slot"
-REMOTE_KEY = "ray_evaluation"  # where the worker's result rides in `PreparedModel.facts` on the head
 POLL_S = 0.5  # how often a waiting head thread looks at the stop signal
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A stage failure as plain data (an exception with a custom constructor does not survive pickling)."""
-
-    stage: str
-    failure_class: str
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, exc: BaseException, stage: str) -> Failure:
-        if isinstance(exc, StageFailure):
-            return cls(exc.stage, exc.failure_class, str(exc), dict(exc.details))
-        return cls(stage, "error", f"{type(exc).__name__}: {exc}")
-
-    def error(self) -> StageFailure:
-        return StageFailure(self.stage, self.failure_class, self.message, details=self.details)
 
 
 @dataclass(frozen=True)
@@ -85,45 +57,35 @@ class RemoteEvaluation:
     node: str = ""
     placement: dict[str, Any] = field(default_factory=dict)  # the worker's node and the slot's GPU or cores
 
-
-def _default_prepare(record: CommitmentRecord, settings: Settings) -> PreparedModel:
-    from harness.round.supervisor import _default_prepare as prepare
-
-    return prepare(record, settings)
+    def prepared(self) -> PreparedModel:
+        """The prepared model as the head sees it (its files stay on the worker), or the prepare failure."""
+        if self.prepare_failure is not None:
+            raise self.prepare_failure.error()
+        assert self.identity is not None
+        return PreparedModel(
+            model_dir=Path(self.model_dir), identity=self.identity, facts=self.facts, policy=self.policy
+        )
 
 
 def evaluate_on_worker(
-    record: CommitmentRecord,
-    settings: Settings,
-    *,
-    competition: str,
-    seed: str,
-    done: Mapping[str, Mapping[str, Any]],
-    budget_s: float,
-    prepare: PrepareStage | None,
-    evaluate: EvaluateStage | None,
+    job: ModelJob, *, prepare: PrepareStage | None, evaluate: EvaluateStage | None
 ) -> RemoteEvaluation:
     """The body of the Ray task: prepare (fetch, hash, policy) and evaluate here, on this worker's Docker engine,
     in one of this host's sandbox slots (placement from this host's environment: `worker_host`).
 
     `prepare`/`evaluate` None means the real stages, built here from the settings (a sandbox stage holds a Docker
     client, which is this host's and is not sent over the wire)."""
-    import ray
-
-    from harness.round.executors.worker_host import hold_host_slot, host_settings, placement_of
+    import ray  # why: an optional dependency, present where a Ray task runs
 
     node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
     try:
-        settings = host_settings(settings)
+        settings = host_settings(job.settings)
     except StageFailure as exc:
-        return RemoteEvaluation(prepare_failure=Failure.of(exc, "executor"), node=node)
-    prepare = prepare or _default_prepare
-    if evaluate is None:
-        from harness.evaluation.stage import SandboxEvaluateStage
-
-        evaluate = SandboxEvaluateStage(settings)
+        return RemoteEvaluation(prepare_failure=exc.failure, node=node)
+    prepare = prepare or prepare_record
+    evaluate = evaluate or SandboxEvaluateStage(settings)
     try:
-        prepared = prepare(record, settings)
+        prepared = prepare(job.record, settings)
     except Exception as exc:
         return RemoteEvaluation(prepare_failure=Failure.of(exc, "prepare"), node=node)
     records: list[tuple[str, float, dict[str, Any] | None]] = []
@@ -138,15 +100,15 @@ def evaluate_on_worker(
         policy=prepared.policy,
         node=node,
     )
-    deadline = time.monotonic() + budget_s
+    deadline = time.monotonic() + job.budget_s
     try:
-        with hold_host_slot(settings.sandbox, settings.paths.slots, deadline_s=budget_s) as slot:
+        with hold_host_slot(settings.sandbox, settings.paths.slots, deadline_s=job.budget_s) as slot:
             result = replace(result, placement={"node": node, **placement_of(settings.sandbox, slot)})
             outcome = evaluate(
                 prepared,
-                competition=competition,
-                seed=seed,
-                done=done,
+                competition=job.competition,
+                seed=job.seed,
+                done=job.done,
                 record=keep,
                 deadline=deadline,
                 stop=threading.Event(),
@@ -158,20 +120,10 @@ def evaluate_on_worker(
 
 
 def replay_remote_evaluation(
-    prepared: PreparedModel,
-    *,
-    competition: str,
-    seed: str,
-    done: Mapping[str, Mapping[str, Any]],
-    record: Callable[[str, float, dict[str, Any] | None], None],
-    deadline: float,
-    stop: threading.Event,
+    remote: RemoteEvaluation, *, done: Mapping[str, Mapping[str, Any]], record: TaskRecorder
 ) -> EvaluationOutcome:
-    """The head's evaluate stage under Ray: records what the worker returned (tasks already recorded are kept as
-    they are), then gives its summary or its failure, as if the evaluation had run here."""
-    from harness.evaluation.contract import EvaluationOutcome
-
-    remote: RemoteEvaluation = prepared.facts[REMOTE_KEY]
+    """What the worker returned, as if the evaluation had run here: its task records (tasks recorded before are
+    kept as they are), then its summary or its failure."""
     for task_id, score, details in remote.records:
         if task_id not in done:
             record(task_id, score, details)
@@ -179,6 +131,49 @@ def replay_remote_evaluation(
         raise remote.evaluate_failure.error()
     assert remote.score is not None
     return EvaluationOutcome(score=remote.score, details=remote.details)
+
+
+class _RemoteModel:
+    """One model's stages under Ray, for the head: `prepare` runs the Ray task (prepare and evaluate on a worker)
+    and waits for it; `evaluate` replays the result it got."""
+
+    def __init__(
+        self, submit: Callable[[ModelJob], Any], job: ModelJob, heartbeat: Callable[[], None], stop: threading.Event
+    ) -> None:
+        self.submit = submit
+        self.job = job
+        self.heartbeat = heartbeat
+        self.stop = stop
+        self.result: RemoteEvaluation | None = None
+
+    def prepare(self) -> PreparedModel:
+        import ray  # why: an optional dependency, needed only with this executor
+
+        ref = self.submit(self.job)
+        while not ray.wait([ref], timeout=POLL_S)[0]:
+            if self.stop.is_set():
+                ray.cancel(ref, force=True)
+                raise Stopped()
+            self.heartbeat()
+        try:
+            self.result = ray.get(ref)
+        except Exception as exc:  # retries spent (every node that took it was lost): recorded, the round goes on
+            raise StageFailure("executor", "node-lost", f"{type(exc).__name__}: {exc}", retryable=True) from None
+        return self.result.prepared()
+
+    def evaluate(
+        self,
+        prepared: PreparedModel,
+        *,
+        competition: str,
+        seed: str,
+        done: Mapping[str, Mapping[str, Any]],
+        record: TaskRecorder,
+        deadline: float,
+        stop: threading.Event,
+    ) -> EvaluationOutcome:
+        assert self.result is not None, "evaluate before prepare"
+        return replay_remote_evaluation(self.result, done=done, record=record)
 
 
 class RayExecutor:
@@ -203,7 +198,7 @@ class RayExecutor:
         self._remote: Any = None
 
     def _connect(self) -> Any:
-        import ray
+        import ray  # why: an optional dependency, needed only with this executor
 
         if not ray.is_initialized():
             ray.init(address=self.address, log_to_driver=False, logging_level="WARNING")
@@ -212,6 +207,10 @@ class RayExecutor:
                 resources={SLOT_RESOURCE: 1}, num_cpus=0, max_retries=self.max_retries, retry_exceptions=False
             )
         return ray
+
+    def _submit(self, job: ModelJob) -> Any:
+        self._connect()
+        return self._remote.remote(job, prepare=self.prepare, evaluate=self.evaluate)
 
     def __bool__(self) -> bool:
         return True  # never `len()` (which joins the cluster) just to test whether an executor was given
@@ -228,59 +227,12 @@ class RayExecutor:
         Ray holds the slots, so a thread holds nothing."""
         return map_in_threads(jobs, len(self), contextlib.nullcontext, "ray")
 
-    def process(self, supervisor: Supervisor, round_id: int, seed: str, candidate: Candidate) -> ModelResult:
-        """One model: skip what was judged before a restart, else run it on a worker and record its result."""
-        from harness.evaluation.contract import Stopped
-
-        store, model = supervisor.store, candidate.model
-        verdict = store.verdict(round_id, model.id)
-        finished = store.evaluation_of(round_id, model.id)
-        if (verdict is not None and not verdict[0]) or (finished is not None and finished.finished):
-            return supervisor.process_model(round_id, seed, candidate)  # answers from the store, runs nothing
-        done = (
-            {
-                task: {**(details or {}), "score": score}
-                for task, (score, details) in store.task_results(finished.id).items()
-            }
-            if finished is not None
-            else {}
-        )
-        commitment = candidate.record.commitment
-        competition = (commitment.competition if commitment else None) or supervisor.config.default_competition
-        ray = self._connect()
-        ref = self._remote.remote(
-            candidate.record,
-            supervisor.settings,
-            competition=competition,
-            seed=seed,
-            done=done,
-            budget_s=supervisor.config.model_time_budget_s,
-            prepare=self.prepare,
-            evaluate=self.evaluate,
-        )
-        while not ray.wait([ref], timeout=POLL_S)[0]:
-            if supervisor.stop_event.is_set():
-                ray.cancel(ref, force=True)
-                raise Stopped()
-            supervisor.heartbeat = time.monotonic()
-        outcome: Future[PreparedModel] = Future()
-        try:
-            remote: RemoteEvaluation = ray.get(ref)
-        except Exception as exc:  # retries spent (every node that took it was lost): recorded, the round goes on
-            outcome.set_exception(StageFailure("executor", "node-lost", f"{type(exc).__name__}: {exc}"))
-        else:
-            if remote.prepare_failure is not None:
-                outcome.set_exception(remote.prepare_failure.error())
-            else:
-                assert remote.identity is not None
-                prepared = PreparedModel(
-                    model_dir=Path(remote.model_dir),
-                    identity=remote.identity,
-                    facts={**remote.facts, REMOTE_KEY: remote},
-                    policy=remote.policy,
-                )
-                outcome.set_result(prepared)
-        return supervisor.process_model(round_id, seed, replace(candidate, future=outcome))
+    def stages(
+        self, job: ModelJob, here: ModelStages, *, heartbeat: Callable[[], None], stop: threading.Event
+    ) -> ModelStages:
+        """Both stages on a worker: `prepare` waits for the Ray task, `evaluate` replays what it recorded."""
+        remote = _RemoteModel(self._submit, job, heartbeat, stop)
+        return ModelStages(prepare=remote.prepare, evaluate=remote.evaluate)
 
 
 def ray_executor_for(settings: Settings) -> RayExecutor:

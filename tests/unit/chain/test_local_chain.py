@@ -18,11 +18,6 @@ def good(name: str = "acme/m", rev: str = REV) -> str:
     return f"{name}:{rev}:{HASH}"
 
 
-@pytest.fixture
-def chain(tmp_path: Path) -> LocalChain:
-    return LocalChain(tmp_path / "chain.sqlite", block_period_s=0)
-
-
 def test_is_a_chain(chain: LocalChain) -> None:
     assert isinstance(chain, Chain)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli.app import main
-from harness.cli.commands.status_cmd import EMPTY_STATUS
 from harness.state.store import Store
+from harness.views.status import EMPTY_STATUS
 
 HOSTILE = "pytorch_model.bin is a pickle \x1b[31m[bold]red[/bold] | @everyone"
 
@@ -90,7 +90,7 @@ def test_status_json_is_store_status_plus_recent_failures(filled: Path, capsys: 
     assert code == 0
     shown = json.loads(out)
     with Store(filled) as store:
-        expected = json.loads(json.dumps(store.status() | {"recent_failures": store.recent_failures(10)}))
+        expected = json.loads(json.dumps(store.read.status() | {"recent_failures": store.read.recent_failures(10)}))
     assert shown == expected
     assert shown["round_in_progress"]["id"] == 2
     assert shown["round_in_progress"]["progress"] == {

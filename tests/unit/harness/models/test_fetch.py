@@ -10,7 +10,15 @@ import pytest
 
 import policies
 from harness.models.content_hash import PREFIX, ContentHashError, local_model_hash, model_hash, salted_hash
-from harness.models.fetch import FetchError, cached_models, fetch, fetch_model, verify_local_model
+from harness.models.fetch import (
+    FetchError,
+    FetchUnreachable,
+    HashMismatch,
+    cached_models,
+    fetch,
+    fetch_model,
+    verify_local_model,
+)
 from harness.models.ref import parse_model_ref
 from policies import HubConfig
 from tests.support.hubserver import HubServer
@@ -107,8 +115,20 @@ def test_hash_mismatch_is_rejected_and_removed(hub: HubServer, tmp_path: Path) -
     sha = hub.add_repo("org/tiny", root)
     wrong = model_hash(root, files, "5SomeoneElse")  # same content committed under another hotkey
     models = tmp_path / "models"
-    with pytest.raises(FetchError, match="content hash mismatch"):
+    with pytest.raises(HashMismatch, match="content hash mismatch"):
         _fetch(hub, "org/tiny", sha, files, wrong, models)
+    assert list(models.iterdir()) == [models / ".lock"]
+
+
+def test_a_hub_that_keeps_failing_is_unreachable_not_a_bad_model(hub: HubServer, tmp_path: Path) -> None:
+    """5xx on every try: the fetch fails as `FetchUnreachable` (tried again next round), never as a mismatch."""
+    root = write_tiny_model(tmp_path / "m")
+    files = _files(root)
+    sha = hub.add_repo("org/tiny", root)
+    hub.fail_next(1000)
+    models = tmp_path / "models"
+    with pytest.raises(FetchUnreachable, match="unreachable"):
+        _fetch(hub, "org/tiny", sha, files, model_hash(root, files, HOTKEY), models)
     assert list(models.iterdir()) == [models / ".lock"]
 
 

@@ -11,17 +11,17 @@ import pytest
 
 from chain.commitment import Commitment
 from chain.local import LocalChain
-from chain.retry import RetryPolicy
 from harness.errors import StageFailure
 from harness.models.content_hash import model_hash
 from harness.models.prepare import prepare_commitment
+from harness.round.executors.local import single_slot
 from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
 from harness.state.store import Store
 from policies.config import HubConfig, PolicyConfig
 from tests.support.hostile_hub import SHA, HostileHub
 from tests.support.model_factory import write_tiny_model
-from tests.unit.harness.round.test_supervisor import Stages, _commit
+from tests.support.rounds import Stages, commit, dead_hub_url
 
 HOTKEY = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
 EVIL_TEMPLATE = "{{ messages.__class__ }}"
@@ -76,10 +76,17 @@ def test_a_check_past_its_deadline_is_prepare_timeout(tmp_path: Path) -> None:
     assert (caught.value.stage, caught.value.failure_class) == ("prepare", "prepare-timeout")
 
 
-def test_round_goes_on_past_a_prepare_that_never_returns(tmp_path: Path) -> None:
-    chain = LocalChain(tmp_path / "chain.sqlite", block_period_s=0, retry=RetryPolicy(attempts=3, wait_s=0))
-    _commit(chain, "stuck", "org/stuck", "4")
-    _commit(chain, "good", "org/good", "1")
+def test_a_hub_that_does_not_answer_is_a_retryable_prepare_failure_not_a_verdict(tmp_path: Path) -> None:
+    commitment = Commitment("org", "away", SHA, "b" * 64)
+    with pytest.raises(StageFailure) as caught:
+        prepare_commitment(commitment, HOTKEY, _settings(tmp_path, dead_hub_url()))
+    failure = caught.value.failure
+    assert (failure.stage, failure.failure_class, failure.retryable) == ("prepare", "unreachable", True)
+
+
+def test_round_goes_on_past_a_prepare_that_never_returns(tmp_path: Path, chain: LocalChain) -> None:
+    commit(chain, "stuck", "org/stuck", "4")
+    commit(chain, "good", "org/good", "1")
     stages = Stages({"stuck": "s", "good": "g"}, {"stuck": 0.9, "good": 0.5})
     release = threading.Event()
     scripted = stages.prepare
@@ -94,12 +101,12 @@ def test_round_goes_on_past_a_prepare_that_never_returns(tmp_path: Path) -> None
     settings.fetch.model_deadline_s = 0.2  # the round waits 1.1 * (2 * 0.2 + 0.2) s for a prepare
     sup = Supervisor(
         settings, chain, Store(tmp_path / "state.sqlite"),
-        evaluate=stages.evaluate, prepare=prepare,
+        executor=single_slot(), evaluate=stages.evaluate, prepare=prepare,
     )  # fmt: skip
     try:
         round_id = sup.run_round()
     finally:
         release.set()
-    failures = [(f["stage"], f["class"]) for f in sup.store.failures(round_id)]
+    failures = [(f["stage"], f["class"]) for f in sup.store.read.failures(round_id)]
     assert ("prepare", "prepare-timeout") in failures
-    assert [row["hotkey"] for row in sup.store.leaderboard(round_id)] == ["good"]
+    assert [row["hotkey"] for row in sup.store.read.leaderboard(round_id)] == ["good"]

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from harness.round.executors import LocalExecutor, executor_for
+from chain.local import LocalChain
+from harness.round.executors.local import LocalExecutor, executor_for
 from harness.round.supervisor import Supervisor
 from harness.sandbox import SandboxConfig, SandboxSpec, container_kwargs
 from harness.sandbox.pool import Slot, SlotPool, current_overrides, plan_slots, split_cores
 from harness.settings.root import Settings
 from harness.state.store import Store
-from tests.unit.harness.round.test_supervisor import Stages, _commit, _weights, chain  # noqa: F401  (the chain fixture)
+from tests.support.rounds import Stages, commit, weights_by_hotkey
 
 
 def test_gpu_pool_pins_one_sandbox_per_device() -> None:
@@ -119,10 +120,10 @@ def test_executor_from_settings() -> None:
     assert len(executor_for(SandboxConfig(engine="sglang", gpu_devices=["0", "1"]))) == 2
 
 
-def test_round_on_two_slots_records_every_model_once(tmp_path: Path, chain) -> None:  # noqa: F811
+def test_round_on_two_slots_records_every_model_once(tmp_path: Path, chain: LocalChain) -> None:
     """Four models on two CPU slots: each evaluated once, in a sandbox pinned to a slot, copies still lose."""
     for hotkey, tag in [("a", "1"), ("b", "2"), ("c", "3"), ("copy", "1")]:
-        _commit(chain, hotkey, f"org/{hotkey}", tag)
+        commit(chain, hotkey, f"org/{hotkey}", tag)
     stages = Stages({"a": "ia", "b": "ib", "c": "ic", "copy": "ia"}, {"a": 0.9, "b": 0.5, "c": 0.1, "copy": 0.9})
     pinned: dict[str, str] = {}
     evaluate = stages.evaluate
@@ -146,16 +147,16 @@ def test_round_on_two_slots_records_every_model_once(tmp_path: Path, chain) -> N
     evaluated = sorted(stages.identities[hotkey] for hotkey in stages.evaluated)
     assert evaluated == ["ia", "ib", "ic"]
     assert set(pinned.values()) <= {"0", "1"} and len(pinned) == 3
-    weights = _weights(chain)
+    weights = weights_by_hotkey(chain)
     assert weights.get("copy", 0.0) == 0.0
     assert weights["a"] > weights["b"] > weights["c"]
     assert len(stages.task_calls) == 12
 
 
-def test_a_copy_and_its_original_in_two_slots_are_not_evaluated_at_once(tmp_path: Path, chain) -> None:  # noqa: F811
+def test_a_copy_and_its_original_in_two_slots_are_not_evaluated_at_once(tmp_path: Path, chain: LocalChain) -> None:
     """Both reach evaluation together; without the per-content lock both would run (and both meet here)."""
-    _commit(chain, "orig", "org/orig", "1")
-    _commit(chain, "copy", "org/copy", "1")
+    commit(chain, "orig", "org/orig", "1")
+    commit(chain, "copy", "org/copy", "1")
     stages = Stages({"orig": "same", "copy": "same"}, {"orig": 0.7, "copy": 0.7})
     meet = threading.Barrier(2, timeout=2)
     met: list[bool] = []
@@ -190,5 +191,5 @@ def test_a_copy_and_its_original_in_two_slots_are_not_evaluated_at_once(tmp_path
     sup.run_round()
     assert met == [False], "the same content was evaluated twice at once"
     assert stages.evaluated == ["copy"]
-    weights = _weights(chain)
+    weights = weights_by_hotkey(chain)
     assert weights["orig"] > 0 and weights.get("copy", 0.0) == 0.0, "the copy took its original's score"

@@ -17,19 +17,20 @@ from typing import Any
 
 import pytest
 
+from chain.base import CommitmentRecord
 from chain.commitment import format as format_commitment
 from chain.local import LocalChain
-from chain.retry import RetryPolicy
-from harness.errors import StageFailure
+from harness.errors import Failure, StageFailure
 from harness.evaluation.contract import EvaluationOutcome
 from harness.models.prepare import PreparedModel
+from harness.round.executors.base import ModelJob
 from harness.round.executors.ray_executor import (
-    REMOTE_KEY,
-    Failure,
     RayExecutor,
     RemoteEvaluation,
+    evaluate_on_worker,
     replay_remote_evaluation,
 )
+from harness.round.service import build_supervisor
 from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
 from harness.state.store import Store
@@ -104,13 +105,11 @@ def _supervisor(tmp_path: Path, chain: LocalChain, stages: WorkerStages, cluster
         supervisor={"executor": "ray", "ray_address": cluster.address},
     )
     executor = RayExecutor(cluster.address, prepare=stages.prepare, evaluate=stages.evaluate, max_retries=3)
-    return Supervisor(
-        settings, chain, Store(tmp_path / "state.sqlite"), evaluate=replay_remote_evaluation, executor=executor
-    )
+    return Supervisor(settings, chain, Store(tmp_path / "state.sqlite"), executor=executor)
 
 
 def _tasks(store: Store, round_id: int) -> dict[int, dict[str, tuple[float, dict[str, Any] | None]]]:
-    return {e.model_id: store.task_results(e.id) for e in store.evaluations(round_id)}
+    return {e.model_id: store.read.task_results(e.id) for e in store.read.evaluations(round_id)}
 
 
 def test_head_replays_worker_records_keeping_tasks_recorded_before_and_the_failure() -> None:
@@ -119,36 +118,61 @@ def test_head_replays_worker_records_keeping_tasks_recorded_before_and_the_failu
         records=[("t0", 0.1, {"n": "worker"}), ("t1", 0.9, {"n": "worker"})],
         evaluate_failure=Failure("sandbox", "crashed", "engine exited with 139"),
     )
-    prepared = PreparedModel(model_dir=Path("/nonexistent"), identity="i", facts={REMOTE_KEY: remote})
     recorded: list[tuple[str, float]] = []
     with pytest.raises(StageFailure) as failure:
         replay_remote_evaluation(
-            prepared,
-            competition="toolcall",
-            seed="s",
+            remote,
             done={"t0": {"score": 0.5}},
             record=lambda task, score, _details: recorded.append((task, score)),
-            deadline=0.0,
-            stop=threading.Event(),
         )
     assert recorded == [("t1", 0.9)]  # t0 was recorded before a restart and stays as it was
     assert (failure.value.stage, failure.value.failure_class) == ("sandbox", "crashed")
 
 
-def test_service_with_ray_executor_runs_stages_on_workers_and_replays_on_the_head(tmp_path: Path) -> None:
-    from harness.round.service import build_supervisor
+def _job(tmp_path: Path, hotkey: str, done: dict[str, dict[str, Any]] | None = None) -> ModelJob:
+    record = CommitmentRecord.from_raw(0, hotkey, 1, format_commitment(f"org/{hotkey}", SHA, "1" * 64))
+    settings = Settings(cache_dir=tmp_path / "cache")
+    return ModelJob(record, settings, competition="toolcall", seed="s", done=done or {}, budget_s=30.0)
 
+
+def _prepare_here(record: Any, _settings: Settings) -> PreparedModel:
+    if record.hotkey == "bad":
+        raise StageFailure("policy", "rejected", "pickle: pytorch_model.bin", details={"violations": []})
+    return PreparedModel(model_dir=Path("/nonexistent"), identity=f"i{record.hotkey}", facts={})
+
+
+def _evaluate_here(prepared: PreparedModel, *, done: Mapping[str, Any], record: Any, **_kw: Any) -> EvaluationOutcome:
+    scores = {task: float(row["score"]) for task, row in done.items()}
+    for task in (f"t{i}" for i in range(TASKS)):
+        if task not in done:
+            scores[task] = 0.5
+            record(task, 0.5, {"pid": os.getpid()})
+    return EvaluationOutcome(score=sum(scores.values()) / TASKS)
+
+
+def test_a_worker_runs_both_stages_and_returns_a_typed_result(tmp_path: Path) -> None:
+    """The body of the Ray task, run in this process: the worker's records and summary, or its prepare failure
+    as the one `Failure` type (it pickles), come back as fields of `RemoteEvaluation`."""
+    remote = evaluate_on_worker(
+        _job(tmp_path, "a", done={"t0": {"score": 1.0}}), prepare=_prepare_here, evaluate=_evaluate_here
+    )
+    assert remote.prepared().identity == "ia" and remote.prepare_failure is None
+    assert [task for task, _, _ in remote.records] == ["t1", "t2", "t3"]  # t0 was done before: not asked again
+    assert remote.score == pytest.approx((1.0 + 3 * 0.5) / TASKS)
+    rejected = evaluate_on_worker(_job(tmp_path, "bad"), prepare=_prepare_here, evaluate=_evaluate_here)
+    assert isinstance(rejected.prepare_failure, Failure) and rejected.records == []
+    assert (rejected.prepare_failure.stage, rejected.prepare_failure.failure_class) == ("policy", "rejected")
+    with pytest.raises(StageFailure, match="pickle"):
+        rejected.prepared()
+
+
+def test_service_with_ray_executor_leaves_both_stages_to_the_workers_and_joins_lazily(tmp_path: Path) -> None:
     settings = Settings(cache_dir=tmp_path, supervisor={"executor": "ray", "ray_address": "10.0.0.1:6379"})
     sup = build_supervisor(settings)
     assert isinstance(sup.executor, RayExecutor) and sup.executor.address == "10.0.0.1:6379"
-    assert sup.evaluate is replay_remote_evaluation and not sup.executor.prepares_on_head
-    assert sup.executor.evaluate is None  # the sandbox stage is built on each worker, with its own Docker engine
+    assert not sup.executor.prepares_on_head
+    assert sup.executor.prepare is None and sup.executor.evaluate is None  # the real stages, built on each worker
     assert not ray.is_initialized() or ray.get_runtime_context().gcs_address != "10.0.0.1:6379"  # joins lazily
-
-
-@pytest.fixture
-def chain(tmp_path: Path) -> LocalChain:
-    return LocalChain(tmp_path / "chain.sqlite", block_period_s=0, retry=RetryPolicy(attempts=3, wait_s=0))
 
 
 @pytest.mark.slow
@@ -168,15 +192,15 @@ def test_round_runs_every_model_on_the_workers_and_the_head_records_it(
 
     round_id = sup.run_round()
 
-    board = {row["hotkey"]: row["score"] for row in sup.store.leaderboard(round_id)}
+    board = {row["hotkey"]: row["score"] for row in sup.store.read.leaderboard(round_id)}
     assert board == {"a": pytest.approx(0.9), "b": pytest.approx(0.6), "c": pytest.approx(0.3)}
     tasks = _tasks(sup.store, round_id)
     assert len(tasks) == 3 and all(sorted(rows) == [f"t{i}" for i in range(TASKS)] for rows in tasks.values())
     nodes = {details["node"] for rows in tasks.values() for _, details in rows.values() if details}
     assert len(nodes) == 2, "both worker nodes evaluated models"
-    failures = sorted((f["stage"], f["class"]) for f in sup.store.failures(round_id))
+    failures = sorted((f["stage"], f["class"]) for f in sup.store.read.failures(round_id))
     assert failures == [("dedupe", "copy"), ("policy", "rejected")]
-    assert chain.last_weights() is not None and sup.store.get_round(round_id).status == "done"
+    assert chain.last_weights() is not None and sup.store.read.get_round(round_id).status == "done"
 
 
 @pytest.mark.slow
@@ -208,12 +232,12 @@ def test_stop_cancels_the_ray_tasks_and_a_restarted_head_finishes_the_round(
     sup.request_stop()
     runner.join(timeout=WAIT_S)
     assert [type(exc).__name__ for exc in raised] == ["Stopped"]
-    round_id = sup.store.current_round().id
+    round_id = sup.store.read.current_round().id
     assert all(not rows for rows in _tasks(sup.store, round_id).values()), "a cancelled task recorded nothing"
 
     resumed = _supervisor(tmp_path, chain, stages, cluster)
     assert resumed.run_round() == round_id
-    board = {row["hotkey"]: row["score"] for row in resumed.store.leaderboard(round_id)}
+    board = {row["hotkey"]: row["score"] for row in resumed.store.read.leaderboard(round_id)}
     assert board == {"a": pytest.approx(0.4), "b": pytest.approx(0.8)}
     assert all(sorted(rows) == [f"t{i}" for i in range(TASKS)] for rows in _tasks(resumed.store, round_id).values())
 
@@ -237,7 +261,7 @@ def test_worker_node_killed_mid_evaluation_is_retried_on_the_other_node_once(
     while not list(markers.glob("victim.t1.*")):  # the first task is recorded on the worker, the second running
         assert time.monotonic() < deadline and runner.is_alive(), "the evaluation never started"
         time.sleep(0.1)
-    first = next(markers.glob("victim.t1.*"))
+    (first,) = markers.glob("victim.t1.*")  # exactly one attempt marked; glob order is not defined
     killed_node = first.read_text()
     victim_node = cluster.node_of(int(first.name.rsplit(".", 1)[1]))
     cluster.crash(victim_node)
@@ -255,6 +279,6 @@ def test_worker_node_killed_mid_evaluation_is_retried_on_the_other_node_once(
     }
     assert killed_node not in {details["node"] for _, details in results.values() if details}
     assert len(list(markers.glob("victim.t0.*"))) == 2, "the evaluation ran twice: once lost, once retried"
-    board = {row["hotkey"]: row["score"] for row in sup.store.leaderboard(round_id)}
+    board = {row["hotkey"]: row["score"] for row in sup.store.read.leaderboard(round_id)}
     assert board == {"victim": pytest.approx(0.7)}
-    assert sup.store.failures(round_id) == []
+    assert sup.store.read.failures(round_id) == []

@@ -8,134 +8,42 @@ a stop, weights — which is what would break if the supervisor broke.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chain.commitment import format as format_commitment
 from chain.local import LocalChain
-from chain.retry import RetryPolicy
 from harness.errors import StageFailure
 from harness.evaluation.contract import EvaluationOutcome, Stopped
 from harness.models.prepare import PreparedModel
-from harness.round.supervisor import Supervisor
-from harness.settings.root import Settings
-from harness.state.store import Store
-
-SHA = "a" * 40
-
-
-def _hash(tag: str) -> str:
-    return (tag * 64)[:64]
-
-
-class Stages:
-    """Scripted stages: identities and per-task scores per hotkey, failures on demand."""
-
-    def __init__(self, identities: dict[str, str], quality: dict[str, float], tasks: int = 4) -> None:
-        self.identities = identities
-        self.quality = quality
-        self.tasks = tasks
-        self.prepared: list[str] = []
-        self.evaluated: list[str] = []
-        self.task_calls: list[tuple[str, str]] = []
-        self.fail_prepare: dict[str, StageFailure] = {}
-        self.fail_evaluate: dict[str, StageFailure] = {}
-        self.stop_after_tasks: int | None = None
-
-    def prepare(self, record: Any, _settings: Settings) -> PreparedModel:
-        self.prepared.append(record.hotkey)
-        if record.hotkey in self.fail_prepare:
-            raise self.fail_prepare[record.hotkey]
-        return PreparedModel(
-            model_dir=Path("/nonexistent") / record.hotkey,
-            identity=self.identities[record.hotkey],
-            facts={"hotkey": record.hotkey},
-        )
-
-    def evaluate(
-        self,
-        prepared: PreparedModel,
-        *,
-        competition: str,
-        seed: str,
-        done: Mapping[str, float],
-        record: Any,
-        deadline: float,
-        stop: threading.Event,
-    ) -> EvaluationOutcome:
-        hotkey = prepared.facts["hotkey"]
-        self.evaluated.append(hotkey)
-        if hotkey in self.fail_evaluate:
-            raise self.fail_evaluate[hotkey]
-        scores = {task: float(row["score"]) for task, row in done.items()}
-        for index in range(self.tasks):
-            task = f"t{index}"
-            if task in done:
-                continue
-            if stop.is_set():
-                raise Stopped()
-            self.task_calls.append((hotkey, task))
-            scores[task] = self.quality[hotkey]
-            record(task, scores[task], {"seed": seed})
-            if self.stop_after_tasks is not None and len(self.task_calls) >= self.stop_after_tasks:
-                stop.set()
-        return EvaluationOutcome(score=sum(scores.values()) / self.tasks, details={"competition": competition})
-
-
-@pytest.fixture
-def chain(tmp_path: Path) -> LocalChain:
-    return LocalChain(tmp_path / "chain.sqlite", block_period_s=0, retry=RetryPolicy(attempts=3, wait_s=0))
-
-
-def _commit(chain: LocalChain, hotkey: str, repo: str, tag: str) -> None:
-    chain.register(hotkey)
-    chain.commit(hotkey, format_commitment(repo, SHA, _hash(tag)))
-    chain.advance(1)
-
-
-def _supervisor(
-    tmp_path: Path, chain: LocalChain, stages: Stages, state: str = "state.sqlite", **scoring
-) -> Supervisor:
-    """Proportional weights and a moving score that starts at the first score, so numbers are easy to check."""
-    scoring = {"weights_method": "proportional", "new_model_prior": None, "ema_alpha": 0.5, **scoring}
-    settings = Settings(cache_dir=tmp_path / "cache", scoring=scoring)
-    return Supervisor(settings, chain, Store(tmp_path / state), evaluate=stages.evaluate, prepare=stages.prepare)
-
-
-def _weights(chain: LocalChain) -> dict[str, float]:
-    last = chain.last_weights()
-    assert last is not None
-    hotkey = {n.uid: n.hotkey for n in chain.neurons()}
-    return {hotkey[u]: w for u, w in zip(last.uids, last.weights, strict=True)}
+from tests.support.rounds import Stages, commit, scripted_supervisor, weights_by_hotkey
 
 
 def test_round_scores_ranks_and_sets_weights(tmp_path: Path, chain: LocalChain) -> None:
-    _commit(chain, "good", "org/good", "1")
-    _commit(chain, "worse", "org/worse", "2")
+    commit(chain, "good", "org/good", "1")
+    commit(chain, "worse", "org/worse", "2")
     stages = Stages({"good": "id-good", "worse": "id-worse"}, {"good": 0.8, "worse": 0.2})
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     round_id = sup.run_round()
-    board = {row["hotkey"]: row["score"] for row in sup.store.leaderboard(round_id)}
+    board = {row["hotkey"]: row["score"] for row in sup.store.read.leaderboard(round_id)}
     assert board == {"good": pytest.approx(0.8), "worse": pytest.approx(0.2)}
     last = chain.last_weights()
     assert last is not None
     weights = dict(zip(last.uids, last.weights, strict=True))
     uid = {n.hotkey: n.uid for n in chain.neurons()}
     assert weights[uid["good"]] == pytest.approx(0.8) and weights[uid["worse"]] == pytest.approx(0.2)
-    assert sup.store.get_round(round_id).status == "done"
+    assert sup.store.read.get_round(round_id).status == "done"
 
 
 def test_later_copy_of_same_content_gets_nothing_and_is_not_evaluated(tmp_path: Path, chain: LocalChain) -> None:
-    _commit(chain, "good", "org/good", "1")
-    _commit(chain, "copy", "org/copied", "3")
+    commit(chain, "good", "org/good", "1")
+    commit(chain, "copy", "org/copied", "3")
     stages = Stages({"good": "same", "copy": "same"}, {"good": 0.9, "copy": 0.9})
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     round_id = sup.run_round()
     assert stages.evaluated == ["good"]
-    failures = sup.store.failures(round_id)
+    failures = sup.store.read.failures(round_id)
     assert [(f["stage"], f["class"]) for f in failures] == [("dedupe", "copy")]
     last = chain.last_weights()
     uid = {n.hotkey: n.uid for n in chain.neurons()}
@@ -147,34 +55,34 @@ def test_malformed_commitment_and_stage_failures_are_recorded_and_round_goes_on(
 ) -> None:
     chain.register("junk")
     chain.commit("junk", "not a commitment")
-    _commit(chain, "hostile", "org/hostile", "4")
-    _commit(chain, "crashy", "org/crashy", "5")
-    _commit(chain, "good", "org/good", "1")
+    commit(chain, "hostile", "org/hostile", "4")
+    commit(chain, "crashy", "org/crashy", "5")
+    commit(chain, "good", "org/good", "1")
     stages = Stages({"hostile": "h", "crashy": "c", "good": "g"}, {"good": 0.5, "crashy": 0.5, "hostile": 0.5})
     stages.fail_prepare["hostile"] = StageFailure(
         "policy", "rejected", "pickle: pytorch_model.bin", details={"violations": [{"rule": "pickle"}]}
     )
     stages.fail_evaluate["crashy"] = StageFailure("sandbox", "crashed", "engine exited with 139")
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     round_id = sup.run_round()
-    classes = sorted((f["subject"].split(":")[0], f["stage"], f["class"]) for f in sup.store.failures(round_id))
+    classes = sorted((f["subject"].split(":")[0], f["stage"], f["class"]) for f in sup.store.read.failures(round_id))
     assert classes == [
         ("hotkey", "commitment", "malformed"),
         ("model", "policy", "rejected"),
         ("model", "sandbox", "crashed"),
     ]
-    report = sup.store.report(round_id)
+    report = sup.store.read.report(round_id)
     verdicts = {m["repo"]: m["allowed"] for m in report["models"]}
     assert verdicts == {"org/hostile": False, "org/crashy": True, "org/good": True}
-    assert [row["hotkey"] for row in sup.store.leaderboard(round_id)] == ["good"]
+    assert [row["hotkey"] for row in sup.store.read.leaderboard(round_id)] == ["good"]
 
 
 def test_stop_mid_round_then_resume_redoes_nothing_finished(tmp_path: Path, chain: LocalChain) -> None:
-    _commit(chain, "a", "org/a", "1")
-    _commit(chain, "b", "org/b", "2")
+    commit(chain, "a", "org/a", "1")
+    commit(chain, "b", "org/b", "2")
     stages = Stages({"a": "ia", "b": "ib"}, {"a": 0.6, "b": 0.3}, tasks=3)
     stages.stop_after_tasks = 4  # all of a's tasks, then one of b's
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     with pytest.raises(Stopped):
         sup.run_round()
     first_calls = list(stages.task_calls)
@@ -182,40 +90,40 @@ def test_stop_mid_round_then_resume_redoes_nothing_finished(tmp_path: Path, chai
     assert chain.last_weights() is None
 
     stages.stop_after_tasks = None
-    resumed = _supervisor(tmp_path, chain, stages)
+    resumed = scripted_supervisor(tmp_path, chain, stages)
     round_id = resumed.run_round()
     assert round_id == 1
     assert stages.task_calls[len(first_calls) :] == [("b", "t1"), ("b", "t2")]
-    board = {row["hotkey"]: row["score"] for row in resumed.store.leaderboard(round_id)}
+    board = {row["hotkey"]: row["score"] for row in resumed.store.read.leaderboard(round_id)}
     assert board == {"a": pytest.approx(0.6), "b": pytest.approx(0.3)}
 
 
 def test_set_weights_timeouts_are_retried(tmp_path: Path, chain: LocalChain) -> None:
-    _commit(chain, "good", "org/good", "1")
+    commit(chain, "good", "org/good", "1")
     chain.inject_fault("set_weights", "timeout", 2)
     stages = Stages({"good": "g"}, {"good": 1.0})
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     round_id = sup.run_round()
-    assert sup.store.weights_for(round_id) is not None
+    assert sup.store.read.weights_for(round_id) is not None
     assert chain.last_weights() is not None
-    assert sup.store.failures(round_id) == []
+    assert sup.store.read.failures(round_id) == []
 
 
 def test_set_weights_failure_after_retries_is_recorded_not_fatal(tmp_path: Path, chain: LocalChain) -> None:
-    _commit(chain, "good", "org/good", "1")
+    commit(chain, "good", "org/good", "1")
     chain.inject_fault("set_weights", "timeout", 10)
     stages = Stages({"good": "g"}, {"good": 1.0})
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     round_id = sup.run_round()
-    assert sup.store.weights_for(round_id) is None
-    failure = sup.store.failures(round_id)
-    assert [(f["stage"], f["class"]) for f in failure] == [("weights", "ChainTimeout")]
-    assert sup.store.get_round(round_id).status == "done"
+    assert sup.store.read.weights_for(round_id) is None
+    failure = sup.store.read.failures(round_id)
+    assert [(f["stage"], f["class"]) for f in failure] == [("weights", "chain-timeout")]
+    assert sup.store.read.get_round(round_id).status == "done"
 
 
 def test_prepare_of_next_model_overlaps_evaluation(tmp_path: Path, chain: LocalChain) -> None:
-    _commit(chain, "a", "org/a", "1")
-    _commit(chain, "b", "org/b", "2")
+    commit(chain, "a", "org/a", "1")
+    commit(chain, "b", "org/b", "2")
     stages = Stages({"a": "ia", "b": "ib"}, {"a": 0.5, "b": 0.5})
     seen_during_eval: list[list[str]] = []
     original = stages.evaluate
@@ -229,17 +137,17 @@ def test_prepare_of_next_model_overlaps_evaluation(tmp_path: Path, chain: LocalC
             seen_during_eval.append(list(stages.prepared))
         return original(prepared, **kwargs)
 
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     sup.evaluate = evaluate
     sup.run_round()
     assert seen_during_eval == [["a", "b"]]
 
 
 def test_moving_score_is_per_model_and_uses_earlier_rounds(tmp_path: Path, chain: LocalChain) -> None:
-    _commit(chain, "a", "org/a", "1")
-    _commit(chain, "b", "org/b", "2")
+    commit(chain, "a", "org/a", "1")
+    commit(chain, "b", "org/b", "2")
     stages = Stages({"a": "ia", "b": "ib"}, {"a": 1.0, "b": 0.0})
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     sup.run_round()
     stages.quality = {"a": 0.0, "b": 1.0}
     chain.advance(5)
@@ -250,47 +158,47 @@ def test_moving_score_is_per_model_and_uses_earlier_rounds(tmp_path: Path, chain
 
 
 def test_a_copy_earns_nothing_even_when_the_original_cannot_be_fetched(tmp_path: Path, chain: LocalChain) -> None:
-    _commit(chain, "original", "org/good", "1")
-    _commit(chain, "copier", "org/copied", "3")
+    commit(chain, "original", "org/good", "1")
+    commit(chain, "copier", "org/copied", "3")
     stages = Stages({"original": "same", "copier": "same"}, {"original": 0.9, "copier": 0.9})
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     sup.run_round()
     chain.advance(1)
     stages.fail_prepare["original"] = StageFailure("fetch", "fetch", "the Hub is down for this repo")
     round_id = sup.run_round()
     assert stages.evaluated == ["original"], "the copy was evaluated in the original's place"
-    assert _weights(chain) == {"original": pytest.approx(1.0)}  # not evaluated this round: keeps its value
-    assert ("dedupe", "copy") in [(f["stage"], f["class"]) for f in sup.store.failures(round_id)]
+    assert weights_by_hotkey(chain) == {"original": pytest.approx(1.0)}  # not evaluated this round: keeps its value
+    assert ("dedupe", "copy") in [(f["stage"], f["class"]) for f in sup.store.read.failures(round_id)]
 
 
 def test_the_first_committer_owns_content_seen_first_from_a_later_copy(tmp_path: Path, chain: LocalChain) -> None:
-    _commit(chain, "original", "org/good", "1")
-    _commit(chain, "copier", "org/copied", "3")
+    commit(chain, "original", "org/good", "1")
+    commit(chain, "copier", "org/copied", "3")
     stages = Stages({"original": "same", "copier": "same"}, {"original": 0.9, "copier": 0.9})
     stages.fail_prepare["original"] = StageFailure("fetch", "fetch", "down")
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     sup.run_round()  # only the copy could be fetched: it is evaluated, for now
-    assert _weights(chain) == {"copier": pytest.approx(1.0)}
+    assert weights_by_hotkey(chain) == {"copier": pytest.approx(1.0)}
     del stages.fail_prepare["original"]
     chain.advance(1)
     sup.run_round()
-    assert "copier" not in _weights(chain)
-    owner = sup.store.identity_owner("same")
-    assert owner is not None and owner[2] == "original"
+    assert "copier" not in weights_by_hotkey(chain)
+    owner = sup.store.read.identity_owner("same")
+    assert owner is not None and owner.hotkey == "original"
 
 
 def test_a_failed_evaluation_counts_zero(tmp_path: Path, chain: LocalChain) -> None:
-    _commit(chain, "a", "org/a", "1")
-    _commit(chain, "b", "org/b", "2")
+    commit(chain, "a", "org/a", "1")
+    commit(chain, "b", "org/b", "2")
     stages = Stages({"a": "ia", "b": "ib"}, {"a": 0.8, "b": 0.4})
-    sup = _supervisor(tmp_path, chain, stages)
+    sup = scripted_supervisor(tmp_path, chain, stages)
     first = sup.run_round()
     stages.fail_evaluate["a"] = StageFailure("sandbox", "crashed", "engine exited with 139")
     chain.advance(1)
     second = sup.run_round()
-    assert sup.store.moving_scores(first) == {("a", "ia"): pytest.approx(0.8), ("b", "ib"): pytest.approx(0.4)}
-    assert sup.store.moving_scores(second) == {("a", "ia"): pytest.approx(0.4), ("b", "ib"): pytest.approx(0.4)}
-    assert _weights(chain) == {"a": pytest.approx(0.5), "b": pytest.approx(0.5)}
+    assert sup.store.read.moving_scores(first) == {("a", "ia"): pytest.approx(0.8), ("b", "ib"): pytest.approx(0.4)}
+    assert sup.store.read.moving_scores(second) == {("a", "ia"): pytest.approx(0.4), ("b", "ib"): pytest.approx(0.4)}
+    assert weights_by_hotkey(chain) == {"a": pytest.approx(0.5), "b": pytest.approx(0.5)}
 
 
 @pytest.mark.parametrize(("fallback", "expected"), [("burn", {"a": 1.0}), ("uniform", {"b": 0.5, "c": 0.5})])
@@ -298,21 +206,21 @@ def test_weights_are_set_every_round_with_a_fallback(
     tmp_path: Path, chain: LocalChain, fallback: str, expected: dict[str, float]
 ) -> None:
     chain.register("a")  # uid 0: the burn uid, commits nothing
-    _commit(chain, "b", "org/b", "2")
-    _commit(chain, "c", "org/c", "3")
+    commit(chain, "b", "org/b", "2")
+    commit(chain, "c", "org/c", "3")
     stages = Stages({"b": "ib", "c": "ic"}, {"b": 0.0, "c": 0.0})
-    sup = _supervisor(tmp_path, chain, stages, weights_fallback=fallback, burn_uid=0)
+    sup = scripted_supervisor(tmp_path, chain, stages, weights_fallback=fallback, burn_uid=0)
     round_id = sup.run_round()
-    assert _weights(chain) == pytest.approx(expected)
-    assert sup.store.weights_for(round_id)["receipt"]["mode"] == fallback
-    assert ("weights", f"fallback-{fallback}") in [(f["stage"], f["class"]) for f in sup.store.failures(round_id)]
+    assert weights_by_hotkey(chain) == pytest.approx(expected)
+    assert sup.store.read.weights_for(round_id)["receipt"]["mode"] == fallback
+    assert ("weights", f"fallback-{fallback}") in [(f["stage"], f["class"]) for f in sup.store.read.failures(round_id)]
 
 
 def test_round_seed_is_the_epoch_boundary_and_later_commitments_wait(tmp_path: Path) -> None:
     chain = LocalChain(tmp_path / "chain.sqlite", block_period_s=0, tempo=10)
-    _commit(chain, "early", "org/early", "1")  # block 0
+    commit(chain, "early", "org/early", "1")  # block 0
     chain.advance(10)  # block 11: the epoch opened at block 10
-    _commit(chain, "late", "org/late", "2")  # block 11, after the seed block
+    commit(chain, "late", "org/late", "2")  # block 11, after the seed block
     seeds: list[list[str]] = []
     for state in ("one.sqlite", "two.sqlite"):  # two validators, started 4 blocks apart in the same epoch
         stages = Stages({"early": "ie", "late": "il"}, {"early": 0.5, "late": 0.9})
@@ -323,11 +231,11 @@ def test_round_seed_is_the_epoch_boundary_and_later_commitments_wait(tmp_path: P
             seen.append(seed)  # noqa: B023
             return original(prepared, seed=seed, **kwargs)  # noqa: B023
 
-        sup = _supervisor(tmp_path, chain, stages, state=state)
+        sup = scripted_supervisor(tmp_path, chain, stages, state=state)
         sup.evaluate = evaluate
         round_id = sup.run_round()
         assert stages.evaluated == ["early"], "a commitment made after the seed block took part"
-        assert sup.store.get_round(round_id).block == 10
+        assert sup.store.read.get_round(round_id).block == 10
         assert sup.epoch_done()
         seeds.append(seen)
         chain.advance(4)

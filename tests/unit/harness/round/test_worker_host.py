@@ -14,6 +14,7 @@ import pytest
 from harness.errors import StageFailure
 from harness.evaluation.contract import EvaluationOutcome
 from harness.models.prepare import PreparedModel
+from harness.round.executors.base import ModelJob
 from harness.round.executors.ray_executor import evaluate_on_worker
 from harness.round.executors.worker_host import hold_host_slot, host_settings
 from harness.sandbox.config import SandboxConfig
@@ -101,16 +102,8 @@ def test_worker_evaluates_in_its_hosts_slot_and_reports_where(tmp_path: Path, mo
     monkeypatch.setenv("HARNESS_SANDBOX__CPU_SLOTS", "2")
     monkeypatch.setattr("harness.sandbox.pool.host_cores", lambda: [0, 1, 2, 3])
     head = Settings(cache_dir=tmp_path)
-    result = evaluate_on_worker(
-        None,  # type: ignore[arg-type]  (the scripted prepare never reads the record)
-        head,
-        competition="toolcall",
-        seed="s",
-        done={},
-        budget_s=30,
-        prepare=prepare,
-        evaluate=evaluate,
-    )
+    job = ModelJob(None, head, competition="toolcall", seed="s", done={}, budget_s=30)  # type: ignore[arg-type]
+    result = evaluate_on_worker(job, prepare=prepare, evaluate=evaluate)  # the scripted prepare reads no record
     assert result.evaluate_failure is None and result.score == 0.5
     assert seen == [{"cpuset_cpus": "0,1", "cpus": 2.0}]  # this host's first slot of two, not the head's one
     assert result.placement == {"node": "", "cpuset_cpus": "0,1", "cpus": 2.0}
@@ -123,13 +116,9 @@ def test_a_worker_with_more_slots_than_cores_fails_as_its_own_configuration(
 ) -> None:
     monkeypatch.setenv("HARNESS_SANDBOX__CPU_SLOTS", "64")
     monkeypatch.setattr("harness.sandbox.pool.host_cores", lambda: [0, 1])
+    job = ModelJob(None, Settings(cache_dir=tmp_path), "toolcall", "s", done={}, budget_s=30)  # type: ignore[arg-type]
     result = evaluate_on_worker(
-        None,  # type: ignore[arg-type]
-        Settings(cache_dir=tmp_path),
-        competition="toolcall",
-        seed="s",
-        done={},
-        budget_s=30,
+        job,
         prepare=lambda _record, _settings: PreparedModel(model_dir=tmp_path, identity="i", facts={}),
         evaluate=lambda *_a, **_k: pytest.fail("no slot, no evaluation"),
     )

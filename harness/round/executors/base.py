@@ -1,0 +1,102 @@
+"""What the round asks of an executor: where one model's prepare and evaluate stages run, and how many at once.
+
+The supervisor is the head: it alone reads and writes the state store and the chain, and it alone decides
+what a model's result means (already judged, verdict, copy, score). An executor only runs stages and hands
+their results back, so neither side reaches into the other:
+
+- `local` runs the head's own stages here, each model in a sandbox slot of this host, prepared ahead;
+- `ray` runs prepare and evaluate together as one Ray task on a worker host, and gives the head the worker's
+  result as a typed value (`RemoteEvaluation`) whose task records the head then writes as if they ran here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from chain.base import CommitmentRecord
+from harness.evaluation.contract import EvaluateStage
+from harness.models.prepare import PreparedModel
+from harness.settings.root import Settings
+
+T = TypeVar("T")
+
+PrepareStage = Callable[[CommitmentRecord, Settings], PreparedModel]
+"""Policy, fetch and hash check of one commitment (`harness.models.prepare.prepare_record` for real)."""
+
+
+@dataclass(frozen=True)
+class ModelJob:
+    """One model as the head hands it to an executor: everything a worker needs to prepare and evaluate it."""
+
+    record: CommitmentRecord
+    settings: Settings
+    competition: str
+    seed: str
+    done: Mapping[str, Mapping[str, Any]]  # tasks recorded before a restart: kept, not asked again
+    budget_s: float
+
+
+@dataclass(frozen=True)
+class ModelStages:
+    """One model's stages as the head runs them: `prepare()` gives the prepared model or raises its
+    `StageFailure`; `evaluate` runs (or replays) its tasks, each recorded by the head as it comes."""
+
+    prepare: Callable[[], PreparedModel]
+    evaluate: EvaluateStage
+
+
+class Executor(Protocol):
+    """Where a round's models run. `prepares_on_head`: the head prepares upcoming models ahead, in threads,
+    while others are evaluated (false when a worker prepares its own)."""
+
+    prepares_on_head: bool
+
+    def __len__(self) -> int:
+        """Models in flight at once."""
+        ...
+
+    def map(self, jobs: Sequence[Callable[[], T]]) -> list[T]:
+        """Run the head's side of each model's job, `len(self)` at once; results in job order. When one raises,
+        jobs not yet started are not started and the first error is raised once the running ones return."""
+        ...
+
+    def stages(
+        self, job: ModelJob, here: ModelStages, *, heartbeat: Callable[[], None], stop: threading.Event
+    ) -> ModelStages:
+        """The stages that run `job`: `here` (the head's own) or stand-ins for stages run elsewhere, which call
+        `heartbeat` while they wait and give up (`Stopped`) once `stop` is set."""
+        ...
+
+
+def map_in_threads(
+    jobs: Sequence[Callable[[], T]], workers: int, hold: Callable[[], AbstractContextManager[Any]], name: str
+) -> list[T]:
+    """Jobs on `workers` threads, each inside `hold()`; results in job order. When a job raises, jobs not yet
+    started are not started, running ones return, and the first error is raised."""
+    failed = threading.Event()
+
+    def guarded(job: Callable[[], T]) -> T | None:
+        with hold():
+            if failed.is_set():
+                return None  # an earlier job raised: this one is not started
+            try:
+                return job()
+            except BaseException:
+                failed.set()
+                raise
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as threads:
+        futures = [threads.submit(guarded, job) for job in jobs]
+        results = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except BaseException:
+                threads.shutdown(wait=True, cancel_futures=True)
+                raise
+        return results  # type: ignore[return-value]  (None only when a job raised, and then this raised)
