@@ -33,8 +33,8 @@ def run() -> dict:
     from harness.settings.root import default_cache_dir
     from policies.config import HubConfig, PolicyConfig
     from tests.support.hostile_hub import SHA, HostileHub
+    from tests.support.hostile_models import HOSTILE
     from tests.support.model_factory import write_tiny_model
-    from tests.unit.policies.test_hostile_model import HOSTILE
 
     config = PolicyConfig()
     tiny = smollm2_dir(default_cache_dir())

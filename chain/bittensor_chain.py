@@ -43,7 +43,6 @@ from chain.retry import RetryPolicy, TransientChainError, call_with_retry
 
 T = TypeVar("T")
 SubstrateFactory = Callable[[], Any]
-U16_MAX = 65535
 _ST = bt_storage.SubtensorModule
 
 

@@ -23,7 +23,7 @@ HASH_B64_LEN = 43  # unpadded base64url of 32 bytes
 MAX_REPO_ID = MAX_BYTES - (1 + 40 + 1 + HASH_B64_LEN)
 
 _REPO_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
-_REVISION = re.compile(r"[0-9a-f]{40}")
+_REVISION = re.compile(r"[0-9a-f]{40}")  # the wire format's own copy of policies.revision: chain imports no policies
 _HASH = re.compile(r"[0-9a-f]{64}")
 _HASH_B64 = re.compile(r"[A-Za-z0-9_-]{43}")
 _COMPETITION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")

@@ -35,6 +35,6 @@ def open_chain(config: ChainConfig, default_dir: Path) -> Chain:
     """`default_dir` is where the local chain lives when `config.local_db` is unset (the harness cache)."""
     if config.backend == "local":
         return open_local_chain(config, default_dir)
-    from chain.bittensor_chain import BittensorChain
+    from chain.bittensor_chain import BittensorChain  # why: the bittensor SDK is slow to import, needed only here
 
     return BittensorChain(config)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field, PrivateAttr
 
 # Causal LMs and vision-LMs that both engines (sglang and `transformers serve`) load without remote code;
 # tests check each name against transformers' auto-model mappings.
@@ -128,13 +131,34 @@ class HubConfig(BaseModel):
     )
     max_redirects: int = Field(default=5, ge=0, le=20, description="Redirect hops followed for file reads.")
 
-    def resolved_endpoint(self) -> str:
-        import os
+    # Read when the config is built, like every other setting, but kept out of the fields: $HF_ENDPOINT is the
+    # fallback of `endpoint` (so `harness config` shows the setting, not the environment), and the token is never
+    # a setting, so that `harness config` cannot print a secret.
+    # A config sent to another process (a Ray worker) carries neither: that host reads its own environment, as it
+    # did when these were read at call time, and the head's token never travels.
+    _env_endpoint: str | None = PrivateAttr(default_factory=lambda: _from_env("HF_ENDPOINT"))
+    _env_token: str | None = PrivateAttr(default_factory=lambda: _from_env("HF_TOKEN"))
 
-        return (self.endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    def __getstate__(self) -> dict[Any, Any]:
+        state = dict(super().__getstate__())
+        state["__pydantic_private__"] = None
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        object.__setattr__(
+            self,
+            "__pydantic_private__",
+            {"_env_endpoint": _from_env("HF_ENDPOINT"), "_env_token": _from_env("HF_TOKEN")},
+        )
+
+    def resolved_endpoint(self) -> str:
+        return (self.endpoint or self._env_endpoint or "https://huggingface.co").rstrip("/")
 
     def resolved_token(self) -> str | None:
-        """Read from $HF_TOKEN only, so that `harness config` never prints a secret."""
-        import os
+        """From $HF_TOKEN only."""
+        return self._env_token
 
-        return os.environ.get("HF_TOKEN") or None
+
+def _from_env(name: str) -> str | None:
+    return os.environ.get(name) or None

@@ -16,7 +16,6 @@ to the same loopback http origin, for a local mirror), at most `max_redirects` h
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,8 +27,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from policies.config import HubConfig
 from policies.errors import CheckError, HubUnreachable
 from policies.manifest import FileEntry
+from policies.revision import is_commit_sha
 
-SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 MAX_LISTED_SIZE = 2**50  # 1 PiB: a listed size beyond this is a lie, not a model
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -121,7 +120,7 @@ class HubClient:
         info = self.retrying(what, call)
         sha = info.get("sha") if isinstance(info, dict) else None
         siblings = info.get("siblings") if isinstance(info, dict) else None
-        if not isinstance(sha, str) or not SHA_RE.match(sha) or not isinstance(siblings, list):
+        if not is_commit_sha(sha) or not isinstance(siblings, list):
             raise CheckError(f"{what}: the Hub's answer lacks a commit sha or a file list")
         if len(siblings) > self.config.max_listed_files:
             raise HubAnswerError(

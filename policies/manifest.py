@@ -20,7 +20,6 @@ from policies.printable import printable
 from policies.safetensors_header import HeaderError, SafetensorsHeader, read_header
 
 HEAD_BYTES = 64
-TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,6 @@ DUNDER = re.compile(r"__\w+__")
 ATTRIBUTE_FILTERS = frozenset({"map", "selectattr", "rejectattr", "sort", "groupby", "sum", "unique", "min", "max"})
 
 
-class TemplateViolation(ValueError):
-    """The template is refused; the message says where and why."""
-
-
 class _GenerationTag(Extension):
     """Parse-only support for transformers' `{% generation %}...{% endgeneration %}` block."""
 

@@ -11,9 +11,24 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.commands import (
+    chain_cmd,
+    check_cmd,
+    commitment_cmd,
+    config_cmd,
+    demo_cmd,
+    doctor_cmd,
+    hub_cmd,
+    run_cmd,
+    sandbox_cmd,
+    selftest_cmd,
+    status_cmd,
+    tasks_cmd,
+)
 from harness.cli.context import State
 from harness.errors import HarnessError
 from harness.logging import configure_logging
+from policies.printable import printable
 
 app = typer.Typer(
     name="harness",
@@ -51,22 +66,7 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    """Import each command module; a module adds its commands to `app`."""
-    from harness.cli.commands import (
-        chain_cmd,
-        check_cmd,
-        commitment_cmd,
-        config_cmd,
-        demo_cmd,
-        doctor_cmd,
-        hub_cmd,
-        run_cmd,
-        sandbox_cmd,
-        selftest_cmd,
-        status_cmd,
-        tasks_cmd,
-    )
-
+    """Each command module adds its commands to `app`, in the order `harness --help` lists them."""
     for module in (
         config_cmd,
         check_cmd,
@@ -138,8 +138,6 @@ def _dispatch(argv: list[str] | None) -> int:
         # With standalone_mode=False click returns a command's `typer.Exit(code)` instead of raising it.
         result = app(args=argv, standalone_mode=False)
     except HarnessError as exc:
-        from policies.printable import printable
-
         print(f"error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except typer.Exit as exc:

@@ -233,7 +233,7 @@ def smollm2_degraded_dir(cache_dir: Path) -> Path:
 
 def vlm_name() -> str:
     """The demo VLM's cache folder name: changes with the training recipe and code, so a change rebuilds."""
-    from harness.demo.vlm_train import recipe_digest
+    from harness.demo.vlm_train import recipe_digest  # why: keeps PIL and the task generators out of every CLI start
 
     return f"vlm-smollm2-clip-{recipe_digest()}"
 
@@ -241,7 +241,7 @@ def vlm_name() -> str:
 def _build_vlm(out: Path, cache_dir: Path) -> None:
     import json
 
-    from harness.demo.vlm_train import build_vlm
+    from harness.demo.vlm_train import build_vlm  # why: keeps PIL and the task generators out of every CLI start
 
     metrics = build_vlm(out, smollm2_dir(cache_dir))
     # Beside the folder, not in it: the model's files are exactly what a miner would publish.

@@ -9,12 +9,12 @@ make:
 - `GET /api/models/ORG/NAME/tree/REV[/PATH][?recursive=true]`: the tree listing `snapshot_download` uses;
 - 404s carrying the Hub's `X-Error-Code` (`RepoNotFound`, `RevisionNotFound`, `EntryNotFound`).
 
-Two content sources share that one server:
-- `MirrorServer(root)`: a directory tree `ROOT/ORG/NAME/REVISION/<files>` (REVISION a 40-hex sha), with
-  branches as `ROOT/ORG/NAME/refs/BRANCH` files holding a sha. `publish()` fills it (content-addressed, so
-  publishing the same folder twice is a no-op). `harness hub serve` / `harness hub publish` drive it.
-- `HubServer()`: in-memory repos for tests (`add_repo`), with failure injection (`fail_next`), a switch that
-  ignores Range (`honour_range = False`) and a request log (`requests`).
+`MirrorServer(root)` serves a directory tree `ROOT/ORG/NAME/REVISION/<files>` (REVISION a 40-hex sha), with
+branches as `ROOT/ORG/NAME/refs/BRANCH` files holding a sha. `publish()` fills it (content-addressed, so
+publishing the same folder twice is a no-op). `harness hub serve` / `harness hub publish` drive it.
+`HubHTTPServer` is the protocol over any `lookup()`; its no-op hooks (`_started`, `_record`, `_finished`,
+`_take_failure`, `honour_range`) let the test Hub (`tests/support/hubserver.py`: in-memory repos, a request log,
+failure injection, a server that ignores Range) reuse it without the product carrying any of that.
 
 Only files found in a revision's listing are ever served (no path from a URL reaches the filesystem), and
 symlinks are neither listed nor followed. Nothing is ever written by a request.
@@ -39,9 +39,9 @@ from urllib.parse import unquote, urlsplit
 
 from harness.errors import HarnessError
 from harness.models.content_hash import check_path, file_sha256
+from policies.revision import is_commit_sha
 
 CHUNK = 1024 * 1024
-SHA_RE = re.compile(r"[0-9a-f]{40}")
 _REPO_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _BRANCH = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 REVISION_PREFIX = b"subnet-harness/mirror-revision/v1\n"
@@ -96,16 +96,12 @@ def check_repo_id(repo_id: str) -> tuple[str, str]:
 class HubHTTPServer:
     """Serves the Hub API over `lookup()`; subclasses say where repos live. Binds `host:port` (0 = any free)."""
 
+    honour_range = True  # an instrumented test server may turn it off to play a CDN that ignores Range
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
-        self._requests: list[Request] = []
-        self._in_flight = 0  # handlers that have not recorded their request yet
-        self.honour_range = True  # False emulates a server/CDN that ignores Range and sends the whole file
-        self._fail = 0
-        self._fail_status = 503
         self._lock = threading.Lock()
-        self._settled = threading.Condition(self._lock)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -158,84 +154,19 @@ class HubHTTPServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    # test controls
-    def fail_next(self, n: int, status: int = 503) -> None:
-        with self._lock:
-            self._fail, self._fail_status = n, status
-
+    # Hooks around each request, no-ops here: the product neither logs requests nor fails them on purpose.
     def _take_failure(self) -> int | None:
-        with self._lock:
-            if self._fail > 0:
-                self._fail -= 1
-                return self._fail_status
+        """A status to answer this request with instead of serving it (failure injection), or None."""
         return None
 
     def _started(self) -> None:
-        with self._lock:
-            self._in_flight += 1
+        """A handler began a request."""
 
     def _record(self, request: Request) -> None:
-        with self._lock:
-            self._requests.append(request)
+        """A request was answered (or is about to be answered with an injected failure)."""
 
     def _finished(self) -> None:
-        with self._settled:
-            self._in_flight -= 1
-            self._settled.notify_all()
-
-    @property
-    def requests(self) -> list[Request]:
-        """Every request answered so far. A handler records its request after the answer went out, so a client
-        that has its bytes may be faster than the record: wait (briefly) until no handler is still finishing."""
-        with self._settled:
-            self._settled.wait_for(lambda: self._in_flight == 0, timeout=5.0)
-            return list(self._requests)
-
-    def downloads_of(self, name: str) -> list[Request]:
-        """GET requests for a file path (any repo), for asserting what a client fetched."""
-        return [r for r in self.requests if r.method == "GET" and "/resolve/" in r.path and r.path.endswith(name)]
-
-
-class HubServer(HubHTTPServer):
-    """In-memory repos for tests: `with HubServer() as hub: sha = hub.add_repo("org/name", folder)`."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(host, port)
-        self.repos: dict[str, dict[str, Revision]] = {}  # repo -> {sha or branch: revision}
-
-    def lookup(self, repo_id: str, revision: str) -> Revision:
-        with self._lock:
-            revs = self.repos.get(repo_id)
-            if revs is None:
-                raise RepoNotFound(repo_id)
-            if revision not in revs:
-                raise RevisionNotFound(revision)
-            return revs[revision]
-
-    def add_repo(
-        self,
-        repo_id: str,
-        folder: str | os.PathLike[str] | None = None,
-        files: dict[str, bytes | Path] | None = None,
-        branch: str = "main",
-    ) -> str:
-        """Publish a new revision of `repo_id` (folder and/or in-memory files); `branch` then points at it.
-
-        Returns the commit sha. Symlinks in the folder are skipped: the Hub has none.
-        """
-        content: dict[str, bytes | Path] = dict(_folder_files(Path(folder))) if folder is not None else {}
-        content.update(files or {})
-        digest = hashlib.sha1(repo_id.encode())
-        for name in sorted(content):
-            item = content[name]
-            digest.update(name.encode() + b"\0" + (item if isinstance(item, bytes) else str(item.stat()).encode()))
-        sha = digest.hexdigest()
-        revision = Revision(sha, content)
-        with self._lock:
-            revs = self.repos.setdefault(repo_id, {})
-            revs[sha] = revision
-            revs[branch] = revision
-        return sha
+        """A handler is done with its request, record included."""
 
 
 class MirrorServer(HubHTTPServer):
@@ -260,7 +191,7 @@ class MirrorServer(HubHTTPServer):
         with self._lock:
             cached = self._cache.get((repo_id, sha))
         if cached is None:
-            cached = Revision(sha, dict(_folder_files(base / sha)))
+            cached = Revision(sha, dict(folder_files(base / sha)))
             with self._lock:
                 self._cache[(repo_id, sha)] = cached
         return cached
@@ -269,7 +200,7 @@ class MirrorServer(HubHTTPServer):
 # -- the mirror directory ----------------------------------------------------------------------------------------
 
 
-def _folder_files(root: Path) -> list[tuple[str, Path]]:
+def folder_files(root: Path) -> list[tuple[str, Path]]:
     """Regular files under `root` (repo-relative POSIX paths), sorted; symlinks and `.git/` left out."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -285,7 +216,7 @@ def _folder_files(root: Path) -> list[tuple[str, Path]]:
 def resolve_revision(root: str | os.PathLike[str], repo_id: str, revision: str) -> str | None:
     """A 40-hex sha present in the mirror, or the sha a branch file names; None if neither exists."""
     base = Path(root) / repo_id
-    if SHA_RE.fullmatch(revision):
+    if is_commit_sha(revision):
         target = base / revision
         return revision if target.is_dir() and not target.is_symlink() else None
     if not _BRANCH.fullmatch(revision) or ".." in revision:
@@ -294,7 +225,7 @@ def resolve_revision(root: str | os.PathLike[str], repo_id: str, revision: str) 
         sha = (base / "refs" / revision).read_text().strip()
     except OSError:
         return None
-    return sha if SHA_RE.fullmatch(sha) and (base / sha).is_dir() else None
+    return sha if is_commit_sha(sha) and (base / sha).is_dir() else None
 
 
 def revision_sha(digests: dict[str, str]) -> str:
@@ -341,7 +272,7 @@ def publish(
     links = [p for p in src.rglob("*") if p.is_symlink()]
     if links:
         raise MirrorError(f"{src} contains symlinks ({links[0].relative_to(src)}); the Hub has none")
-    files = _folder_files(src)
+    files = folder_files(src)
     if not files:
         raise MirrorError(f"{src} has no files to publish")
     digests = {}
@@ -585,13 +516,15 @@ def _parse_range(value: str, size: int) -> tuple[int, int] | None:
 
 __all__ = [
     "HubHTTPServer",
-    "HubServer",
     "MirrorError",
     "MirrorServer",
     "Published",
+    "RepoNotFound",
     "Request",
     "Revision",
+    "RevisionNotFound",
     "check_repo_id",
+    "folder_files",
     "mirror_repos",
     "publish",
     "resolve_revision",

@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.logging import get_logger
+from harness.tasks import caption_gen
+from harness.tasks.caption_gen import BACKGROUNDS, COLOURS, SHAPES, plural, render, sample_scene
+from harness.tasks.toolcall_library import number_word
 
 log = get_logger(__name__)
 
@@ -113,8 +116,6 @@ RECIPE = VlmRecipe()
 
 def recipe_digest(recipe: VlmRecipe = RECIPE) -> str:
     """Cache key: the recipe plus the source of the trainer and the scene generator it learns from."""
-    from harness.tasks import caption_gen
-
     digest = hashlib.sha256(json.dumps(asdict(recipe), sort_keys=True).encode())
     for module_file in (__file__, caption_gen.__file__):
         digest.update(Path(module_file).read_bytes())
@@ -127,9 +128,6 @@ MAX_GROUPS = 3
 
 
 def _group_words(scene: dict) -> list[list[str]]:
-    from harness.tasks.caption_gen import plural
-    from harness.tasks.toolcall_library import number_word
-
     groups = scene["groups"]
     fields = []
     for i, g in enumerate(groups):
@@ -175,9 +173,6 @@ def slot_tokens(scene: dict, tokenizer: Any, slots: int) -> list[int | None]:
 
 def slot_vocabulary(tokenizer: Any) -> list[int]:
     """Token ids the slots can hold: every word of every canonical caption, the pad (a space) first."""
-    from harness.tasks.caption_gen import BACKGROUNDS, COLOURS, SHAPES, plural
-    from harness.tasks.toolcall_library import number_word
-
     words = [" " + c for c in COLOURS] + [" " + s for s in SHAPES] + [" " + plural(s, 2) for s in SHAPES]
     words += [" " + number_word(n) for n in range(1, 10)] + [",", " and", ".", " on", " a", " background"]
     words += [" " + b for b in BACKGROUNDS]
@@ -269,8 +264,6 @@ def _pixels(images: list[bytes], processor: Any) -> Any:
 
 
 def _scene_batch(rng: random.Random, n: int, recipe: VlmRecipe) -> tuple[list[dict], list[bytes]]:
-    from harness.tasks.caption_gen import render, sample_scene
-
     scenes = [sample_scene(rng) for _ in range(n)]
     return scenes, [render(s, recipe.render_size) for s in scenes]
 
@@ -346,8 +339,6 @@ def train(model: Any, processor: Any, recipe: VlmRecipe = RECIPE) -> dict:
 def slot_accuracy(model: Any, processor: Any, rng: random.Random, n: int, recipe: VlmRecipe = RECIPE) -> dict:
     """Held-out accuracy of the slot words: whole caption exact, and per word kind (colour, shape, count)."""
     import torch
-
-    from harness.tasks.caption_gen import COLOURS
 
     tokenizer = processor.tokenizer
     vocab = slot_vocabulary(tokenizer)

@@ -24,7 +24,6 @@ import httpx
 from harness.errors import HarnessError
 
 FailureClass = Literal["start-timeout", "crashed", "oom", "request-timeout", "bad-response", "request-too-large"]
-FAILURE_CLASSES: tuple[str, ...] = ("start-timeout", "crashed", "oom", "request-timeout", "bad-response")
 
 T = TypeVar("T")
 

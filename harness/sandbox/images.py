@@ -22,7 +22,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +35,13 @@ from harness.sandbox import supervisor_image
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.gpu import query_gpus
 from harness.sandbox.runtime import docker_client
+from harness.settings.build import BuildEnvironment, build_environment
+from harness.settings.root import load_settings
 
 IMAGES_DIR = Path(__file__).resolve().parents[2] / "sandbox_images"
 BUILD_DIR = IMAGES_DIR / ".build"
 INPUTS_LABEL = "io.harness.inputs"
 TORCH_WHEEL_GLOB = "torch-2.13.0+cpu-cp311-*.whl"
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 INPUTS = {
     "cpu": ["cpu/Dockerfile", "cpu/serve_cpu.py", "common/sandbox-entry"],
@@ -56,10 +58,10 @@ class BuildResult:
     detail: str = ""
 
 
-def _pip_config_values(key: str) -> list[str]:
+def _pip_config_values(key: str, env: BuildEnvironment) -> list[str]:
     """Values of a pip config key from the files pip reads (global, user, site), without running pip."""
     files = [Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"), Path.home() / ".config/pip/pip.conf"]
-    files += [Path(p) for p in os.environ.get("PIP_CONFIG_FILE", "").split(os.pathsep) if p]
+    files += [Path(p) for p in env.pip_config_files]
     values = []
     for path in files:
         if not path.is_file():
@@ -75,23 +77,21 @@ def _pip_config_values(key: str) -> list[str]:
     return values
 
 
-def find_ca_bundle() -> Path | None:
+def find_ca_bundle(env: BuildEnvironment) -> Path | None:
     """The CA bundle builds should trust: HARNESS_BUILD_CA_BUNDLE, else what the host's pip uses."""
-    candidates = [os.environ.get("HARNESS_BUILD_CA_BUNDLE", ""), os.environ.get("PIP_CERT", "")]
-    candidates += _pip_config_values("cert")
-    candidates += [os.environ.get("REQUESTS_CA_BUNDLE", ""), os.environ.get("SSL_CERT_FILE", "")]
+    candidates = [env.ca_bundle, env.pip_cert, *_pip_config_values("cert", env), env.requests_ca_bundle]
+    candidates.append(env.ssl_cert_file)
     for value in candidates:
         if value and Path(value).is_file():
             return Path(value)
     return None
 
 
-def find_torch_wheel() -> Path | None:
+def find_torch_wheel(env: BuildEnvironment) -> Path | None:
     """The host's torch CPU wheel: HARNESS_TORCH_WHEEL, else pip's find-links directories."""
-    explicit = os.environ.get("HARNESS_TORCH_WHEEL")
-    if explicit:
-        return Path(explicit) if Path(explicit).is_file() else None
-    dirs = os.environ.get("PIP_FIND_LINKS", "").split() + _pip_config_values("find-links") + ["/opt/wheels"]
+    if env.torch_wheel:
+        return Path(env.torch_wheel) if Path(env.torch_wheel).is_file() else None
+    dirs = [*env.pip_find_links, *_pip_config_values("find-links", env), "/opt/wheels"]
     for entry in dirs:
         directory = Path(entry.removeprefix("file://"))
         if directory.is_dir():
@@ -101,11 +101,11 @@ def find_torch_wheel() -> Path | None:
     return None
 
 
-def prepare_build_dir(log: Callable[[str], None]) -> None:
+def prepare_build_dir(env: BuildEnvironment, log: Callable[[str], None]) -> None:
     """Fill the gitignored `.build/`: wheelhouse (torch) and the CA bundle (empty file = none needed)."""
     wheels = BUILD_DIR / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    wheel = find_torch_wheel()
+    wheel = find_torch_wheel(env)
     if wheel is None:
         log("no local torch CPU wheel found: the build will download torch (set HARNESS_TORCH_WHEEL)")
     else:
@@ -115,7 +115,7 @@ def prepare_build_dir(log: Callable[[str], None]) -> None:
                 os.link(wheel, target)
             except OSError:
                 shutil.copy2(wheel, target)
-    ca = find_ca_bundle()
+    ca = find_ca_bundle(env)
     ca_target = BUILD_DIR / "ca-bundle.crt"
     if ca is None:
         ca_target.write_bytes(b"")
@@ -161,13 +161,13 @@ def build_one(
     log: Callable[[str], None],
     force: bool = False,
     *,
+    proxies: Mapping[str, str] | None = None,
     wanted: str | None = None,
     context: Callable[[], Path] | None = None,
     dockerfile: str | None = None,
 ) -> BuildResult:
-    """Build `tag` unless its inputs label equals `wanted`; `context` prepares a build context lazily."""
-    import time
-
+    """Build `tag` unless its inputs label equals `wanted`; `context` prepares a build context lazily; `proxies`
+    are passed as build args (they do not change what is built, so they are not in the inputs label)."""
     started = time.monotonic()
     wanted = wanted or inputs_hash(name, buildargs, _image_id(client, base_ref))
     previous = ""
@@ -178,7 +178,6 @@ def build_one(
             return BuildResult(name, tag, False, 0.0, "up to date")
     except docker.errors.ImageNotFound:
         pass
-    proxies = {k: os.environ[k] for k in PROXY_VARS if os.environ.get(k)}
     path = context() if context else IMAGES_DIR
     dockerfile = dockerfile or f"{name}/Dockerfile"
     log(f"building {tag} from {dockerfile}")
@@ -186,7 +185,7 @@ def build_one(
         path=str(path),
         dockerfile=dockerfile,
         tag=tag,
-        buildargs={**buildargs, **proxies},
+        buildargs={**buildargs, **(proxies or {})},
         labels={INPUTS_LABEL: wanted},
         rm=True,
         forcerm=True,
@@ -209,6 +208,7 @@ def build_images(
     config: SandboxConfig,
     engines: list[str] | None = None,
     *,
+    build_env: BuildEnvironment,
     force: bool = False,
     supervisor_tag: str = "harness-supervisor:latest",
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
@@ -218,24 +218,34 @@ def build_images(
         if engines is None:
             engines = ["cpu", "supervisor"] + (["sglang"] if query_gpus() else [])
         results = []
+        proxies = build_env.proxies
         if "cpu" in engines:
             ensure_base(config, client, log)
-            prepare_build_dir(log)
+            prepare_build_dir(build_env, log)
             args = {"BASE_IMAGE": config.base_image}
-            results.append(build_one("cpu", config.cpu_image, args, config.base_image, client, log, force))
+            results.append(
+                build_one("cpu", config.cpu_image, args, config.base_image, client, log, force, proxies=proxies)
+            )
         if "supervisor" in engines:
             ensure_base(config, client, log)
-            results.append(build_supervisor(config, supervisor_tag, client, log, force))
+            results.append(build_supervisor(config, supervisor_tag, client, log, force, proxies=proxies))
         if "sglang" in engines:
             args = {"SGLANG_IMAGE": config.sglang_base_image}
-            results.append(build_one("sglang", config.sglang_image, args, config.sglang_base_image, client, log, force))
+            base = config.sglang_base_image
+            results.append(build_one("sglang", config.sglang_image, args, base, client, log, force, proxies=proxies))
         return results
     finally:
         client.close()
 
 
 def build_supervisor(
-    config: SandboxConfig, tag: str, client: docker.DockerClient, log: Callable[[str], None], force: bool = False
+    config: SandboxConfig,
+    tag: str,
+    client: docker.DockerClient,
+    log: Callable[[str], None],
+    force: bool = False,
+    *,
+    proxies: Mapping[str, str] | None = None,
 ) -> BuildResult:
     """The validator service image (compose/supervisor.Dockerfile) over a host-made wheelhouse."""
     constraints = supervisor_image.frozen_constraints()
@@ -248,6 +258,7 @@ def build_supervisor(
         client,
         log,
         force,
+        proxies=proxies,
         wanted=wanted,
         context=lambda: supervisor_image.prepare_context(constraints, log),
         dockerfile=str(supervisor_image.DOCKERFILE),
@@ -255,8 +266,6 @@ def build_supervisor(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from harness.settings.root import load_settings
-
     parser = argparse.ArgumentParser(prog="python -m harness.sandbox.images", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--engine",
@@ -269,7 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         results = build_images(
-            settings.sandbox, args.engine, force=args.force, supervisor_tag=settings.supervisor.image
+            settings.sandbox,
+            args.engine,
+            build_env=build_environment(),
+            force=args.force,
+            supervisor_tag=settings.supervisor.image,
         )
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)

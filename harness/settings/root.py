@@ -8,17 +8,20 @@ Each section is defined by the package that owns it, so `policies/` stays free o
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.config import ChainConfig
 from harness.sandbox.config import SandboxConfig
+from harness.sandbox.sglang_facts import SGLANG_VISION_SELECT_STRATEGIES, SGLANG_VISION_TOWERS
 from harness.settings.demo import DemoConfig
 from harness.settings.evaluation import EvaluationConfig
 from harness.settings.fetch import FetchConfig
+from harness.settings.keys import UnknownSettingError, check_env, check_tree, dotenv_names
 from harness.settings.mirror import MirrorConfig
 from harness.settings.paths import Paths
 from harness.settings.supervisor import SupervisorConfig
@@ -72,8 +75,6 @@ class Settings(BaseSettings):
     def _sglang_serves_the_vision_towers(self) -> Settings:
         """On sglang, the policy also asks what its vision adaptors can load (an operator's own entry wins)."""
         if self.sandbox.engine == "sglang":
-            from harness.sandbox.sglang_facts import SGLANG_VISION_SELECT_STRATEGIES, SGLANG_VISION_TOWERS
-
             for arch, towers in SGLANG_VISION_TOWERS.items():
                 self.policy.vision_towers.setdefault(arch, list(towers))
             for arch, strategies in SGLANG_VISION_SELECT_STRATEGIES.items():
@@ -136,12 +137,6 @@ def overrides_to_dict(overrides: list[str]) -> dict[str, Any]:
 def load_settings(overrides: list[str] | None = None) -> Settings:
     """Build settings. Unknown keys from `--set`, the environment or `.env` are an error naming the closest
     valid key (a misspelled cap must not silently leave the default in place); a bad value is one line."""
-    import os
-
-    from pydantic import ValidationError
-
-    from harness.settings.keys import UnknownSettingError, check_env, check_tree, dotenv_names
-
     tree = overrides_to_dict(overrides or [])
     try:
         check_tree(Settings, tree)

@@ -9,12 +9,12 @@ import pytest
 
 from harness.sandbox import SandboxConfig, run_sandbox
 from harness.sandbox.pool import SlotPool, current_overrides, plan_slots
-from tests.docker.test_sandbox_docker import chat, docker, fault_model, fault_spec, leftovers, run_label  # noqa: F401
+from tests.support.sandbox_docker import chat, fault_spec
 
 pytestmark = pytest.mark.docker
 
 
-def test_two_slots_run_two_sandboxes_each_on_its_own_core(docker, fault_model: Path, run_label, leftovers) -> None:  # noqa: F811
+def test_two_slots_run_two_sandboxes_each_on_its_own_core(docker, fault_model: Path, run_label, leftovers) -> None:
     pool = SlotPool(plan_slots(SandboxConfig(cpu_slots=2), cores=[0, 1]))
     both_up = threading.Barrier(2, timeout=60)
     seen: dict[str, dict] = {}

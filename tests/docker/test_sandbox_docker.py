@@ -11,82 +11,23 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness.sandbox import SandboxError, SandboxSpec, docker_client, reap_orphans, run_sandbox
+from harness.sandbox import SandboxError, SandboxSpec, reap_orphans, run_sandbox
 from harness.sandbox.engine import EngineError
 from harness.sandbox.probes import run_isolation_probes
 from harness.sandbox.spec import LABEL, LABEL_HOST, LABEL_PID, LABEL_SOCKET_DIR
 from harness.settings.root import Settings
 from tests.support.paths import REPO_ROOT
+from tests.support.sandbox_docker import chat, fault_spec
 
 pytestmark = pytest.mark.docker
 
-FAULT_SERVER = REPO_ROOT / "tests" / "support" / "fault_server.py"
 REPO = REPO_ROOT
-
-
-@pytest.fixture(scope="module")
-def docker():
-    client = docker_client()
-    settings = Settings()
-    try:
-        client.images.get(settings.sandbox.cpu_image)
-    except Exception:
-        pytest.fail(f"image {settings.sandbox.cpu_image} is missing: run `make images`", pytrace=False)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def run_label() -> str:
-    return uuid.uuid4().hex[:12]
-
-
-@pytest.fixture
-def leftovers(docker, run_label) -> Iterator[None]:
-    """After the test: no container of this test may remain (and none is left for the next test)."""
-    yield
-    remaining = docker.containers.list(all=True, filters={"label": f"io.harness.test={run_label}"})
-    for container in remaining:
-        container.remove(force=True)
-    assert not remaining, f"containers left behind: {[c.short_id for c in remaining]}"
-
-
-@pytest.fixture
-def fault_model(tmp_path: Path) -> Path:
-    model = tmp_path / "model"
-    model.mkdir()
-    shutil.copy(FAULT_SERVER, model / "fault_server.py")
-    return model
-
-
-def fault_spec(mode: str, run_label: str, **overrides) -> SandboxSpec:
-    spec = SandboxSpec.from_settings(
-        Settings().sandbox,
-        engine="cpu",
-        command=["python", "/model/fault_server.py", mode],
-        **{"startup_timeout": 20.0, "memory_limit": "512m", **overrides},
-    )
-    spec.extra_labels["io.harness.test"] = run_label
-    return spec
-
-
-def chat(sandbox, **client_kwargs) -> dict:
-    client_kwargs.setdefault("request_timeout", 10.0)
-
-    async def go() -> dict:
-        async with sandbox.client(**client_kwargs) as client:
-            return await client.chat_completion({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8})
-
-    return asyncio.run(go())
 
 
 @pytest.mark.slow

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from harness.demo.seed import seed
+from harness.settings.build import build_environment
+from harness.settings.root import Settings
 from tests.support.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -49,8 +51,7 @@ def _get(url: str) -> tuple[int, dict]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, vlm_noised: Path) -> dict:
     """Data dir, ports and demo miners of the test stack; exported as the compose file's environment."""
-    from harness.sandbox.images import build_images
-    from harness.settings.root import Settings
+    from harness.sandbox.images import build_images  # why: imports the docker SDK, which unit runs may lack
 
     data = tmp_path_factory.mktemp("stack")
     env = {
@@ -68,7 +69,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, vlm_noised:
         cache_dir=data, chain={"backend": "local", "block_period_s": 0.0}, demo={"shared_cache_dir": str(cache_dir)}
     )
     # CI ran `make images`; this is a no-op then, and builds what is missing or stale otherwise (never skips).
-    results = build_images(settings.sandbox, ["cpu", "supervisor"], supervisor_tag=settings.supervisor.image)
+    results = build_images(
+        settings.sandbox, ["cpu", "supervisor"], build_env=build_environment(), supervisor_tag=settings.supervisor.image
+    )
     rows = {row.role: row for row in seed(settings)}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)

@@ -10,17 +10,16 @@ from typing import Annotated
 
 import typer
 
+import policies
 from harness.cli.context import state_of
 from harness.errors import HarnessError
+from harness.models.prepare import worker_limits
 from harness.models.ref import parse_model_ref
+from policies.printable import printable
 
 
 def run_check(ref_text: str, settings):  # type: ignore[no-untyped-def]
     """The report for a reference; policy errors that prevent a verdict become `HarnessError` (exit 2)."""
-    import policies
-    from harness.models.prepare import worker_limits
-    from policies.printable import printable
-
     ref = parse_model_ref(ref_text)
     if ref.is_hub:
         target = {"repo_id": ref.repo_id, "revision": ref.revision}

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from harness.cli.context import state_of
+from harness.demo.bundled_models import build_all
+from harness.demo.seed import seed
 
 demo_app = typer.Typer(help="Demo miners for the local chain and the local Hub mirror.")
 
@@ -19,8 +22,6 @@ def seed_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
 ) -> None:
     """Publish good, worse, text, copy and hostile models into the mirror and commit them (plus junk); idempotent."""
-    from harness.demo.seed import seed
-
     settings = state_of(ctx).settings
     rows = seed(settings)
     if as_json:
@@ -37,10 +38,6 @@ def seed_cmd(
 @demo_app.command("build")
 def build_cmd(ctx: typer.Context) -> None:
     """Build the bundled models into the cache where missing (the VLM trains for minutes); prints their folders."""
-    from pathlib import Path
-
-    from harness.demo.bundled_models import build_all
-
     for role, folder in build_all(Path(state_of(ctx).settings.cache_dir)).items():
         typer.echo(f"{role:<17} {folder}")
 

@@ -10,13 +10,14 @@ from typing import Annotated
 import typer
 
 from harness.cli.context import state_of
+from harness.demo.hub_mirror import MirrorServer, mirror_repos, publish
 from harness.errors import HarnessError
+from harness.settings.root import Settings
 
 hub_app = typer.Typer(help="A local, read-only Hugging Face Hub mirror (air-gapped validators, demos).")
 
 
-def _settings(ctx: typer.Context):  # type: ignore[no-untyped-def]
-
+def _settings(ctx: typer.Context) -> Settings:
     return state_of(ctx).settings
 
 
@@ -32,8 +33,6 @@ def publish_cmd(
     ] = False,
 ) -> None:
     """Copy FOLDER into the mirror under a revision derived from its content; prints hf://ORG/NAME@SHA."""
-    from harness.demo.hub_mirror import publish
-
     settings = _settings(ctx)
     target = root or settings.paths.mirror
     try:
@@ -51,8 +50,6 @@ def serve_cmd(
     port: Annotated[int | None, typer.Option(help="Port (default: mirror.port, 8765).")] = None,
 ) -> None:
     """Serve the mirror with the Hub's API until interrupted; point validators at it with hub.endpoint=URL."""
-    from harness.demo.hub_mirror import MirrorServer, mirror_repos
-
     settings = _settings(ctx)
     target = root or settings.paths.mirror
     if not target.is_dir():

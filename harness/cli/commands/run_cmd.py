@@ -8,6 +8,7 @@ import typer
 
 from harness.cli.context import state_of
 from harness.errors import HarnessError
+from harness.evaluation.contract import Stopped
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _serve(ctx: typer.Context, *, once: bool) -> None:
-    from harness.evaluation.contract import Stopped
+    # why: the service pulls in the docker SDK (and ray for executor=ray); every other command starts without them
     from harness.round.service import build_supervisor, status_endpoint, stop_on_signals
     from harness.sandbox import reap_orphans
 

@@ -39,7 +39,9 @@ def test_any_metadata_gives_a_report(
         (root / "chat_template.jinja").write_bytes(template)
         (root / "extra.safetensors").write_bytes(weights_prefix)
         report = policies.check_local(root)
-        json.dumps(report.to_dict())
+        doc = json.loads(json.dumps(report.to_dict()))  # the `harness check --json` shape, whatever the input
+        assert doc["allowed"] is report.allowed and len(doc["violations"]) == len(report.violations)
         assert report.rules_violated <= set(policies.RULE_IDS)
+        assert all(v["message"] for v in doc["violations"]), "a refusal must say why"
     finally:
         shutil.rmtree(tmp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 import policies
 from policies import CheckError, HubConfig, HubUnreachable
+from policies.hub import HubClient
 from tests.support.hubserver import HubServer
 from tests.support.model_factory import write_sparse_model, write_tiny_model
 
@@ -50,6 +52,30 @@ def test_endpoint_from_hf_endpoint(hub: HubServer, tmp_path: Path, monkeypatch: 
     hub.add_repo("org/tiny", write_tiny_model(tmp_path / "m"))
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     assert policies.check_hub("org/tiny", "main").allowed
+
+
+def test_token_from_hf_token_is_sent_but_never_a_setting(hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    config = HubConfig(endpoint=hub.url)
+    assert config.resolved_token() == "hf_secret"
+    assert "hf_secret" not in config.model_dump_json() and "hf_secret" not in repr(config)
+    assert HubClient(config).http.headers["authorization"] == "Bearer hf_secret"
+    monkeypatch.delenv("HF_TOKEN")
+    assert HubConfig().resolved_token() is None
+
+
+def test_a_config_sent_to_another_process_carries_no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings travel to Ray workers by pickle: the head's token must not go with them, and the worker reads its
+    own $HF_TOKEN and $HF_ENDPOINT, as it did when they were read at call time."""
+    monkeypatch.setenv("HF_TOKEN", "hf_head_secret")
+    monkeypatch.setenv("HF_ENDPOINT", "http://head.invalid")
+    wire = pickle.dumps(HubConfig(attempts=2))
+    assert b"hf_head_secret" not in wire and b"head.invalid" not in wire
+    monkeypatch.setenv("HF_TOKEN", "hf_worker")
+    monkeypatch.setenv("HF_ENDPOINT", "http://worker.invalid")
+    arrived = pickle.loads(wire)
+    assert arrived.attempts == 2
+    assert (arrived.resolved_token(), arrived.resolved_endpoint()) == ("hf_worker", "http://worker.invalid")
 
 
 def test_transient_failures_are_retried(hub: HubServer, tmp_path: Path) -> None:

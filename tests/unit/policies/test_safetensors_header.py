@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import contextlib
 import json
 import struct
 
@@ -8,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.safetensors_header import HeaderError, header_length, parse_header, read_header
+from policies.safetensors_header import HeaderError, SafetensorsHeader, header_length, parse_header, read_header
 from tests.support.model_factory import safetensors_header, write_tiny_model
 
 CAP = 100 * 1024 * 1024
@@ -87,9 +86,18 @@ def test_sparse_layout_helper_is_consistent() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=256), st.integers(min_value=0, max_value=2**64))
 def test_fuzz_any_bytes_give_a_verdict(blob: bytes, claimed_size: int) -> None:
+    """Either a refusal that says why, or a header that fits the file and the cap with tensors inside the data."""
     size = min(claimed_size, len(blob)) if claimed_size % 2 else len(blob)
-    with contextlib.suppress(HeaderError):
-        _parse(blob[:size], cap=1024)
+    blob = blob[:size]
+    try:
+        header = _parse(blob, cap=1024)
+    except HeaderError as exc:
+        assert str(exc)
+        return
+    assert isinstance(header, SafetensorsHeader)
+    assert header.header_len <= 1024 and 8 + header.header_len <= len(blob)
+    assert all(0 <= t.begin <= t.end <= len(blob) - 8 - header.header_len for t in header.tensors)
+    assert header.parameters >= 0
 
 
 @settings(max_examples=200, deadline=None)

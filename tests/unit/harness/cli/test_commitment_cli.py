@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chain.commitment import parse
+from chain.commitment import Commitment, parse
 from chain.factory import open_local_chain
 from harness.cli.app import main
 from harness.demo.hub_mirror import MirrorServer
@@ -31,6 +31,12 @@ def seeded(
     return settings, seed(settings), base
 
 
+def _good(settings: Settings, rows: list[DemoCommitment]) -> tuple[Commitment, Path]:
+    """The good demo miner's commitment and the mirror folder of the revision it names."""
+    good = parse(next(r for r in rows if r.role == "good").raw)
+    return good, settings.paths.mirror / GOOD_REPO / good.revision
+
+
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     capsys.readouterr()
     code = main(list(args))
@@ -41,10 +47,8 @@ def test_printed_line_is_what_the_validator_verifies(
     seeded: tuple[Settings, list[DemoCommitment], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings, rows, base = seeded
-    good = parse(next(r for r in rows if r.role == "good").raw)
-    root = settings.paths.mirror
-    published = root / GOOD_REPO / good.revision
-    with MirrorServer(root) as mirror:
+    good, published = _good(settings, rows)
+    with MirrorServer(settings.paths.mirror) as mirror:
         common = [
             "--set", f"hub.endpoint={mirror.url}", "--set", f"chain.local_db={base / 'chain.sqlite'}",
             "--set", "chain.block_period_s=0", "--set", f"fetch.models_dir={tmp_path / 'models'}",
@@ -88,11 +92,10 @@ def test_printed_line_is_what_the_validator_verifies(
 def test_policy_rejection_and_missing_revision(
     seeded: tuple[Settings, list[DemoCommitment], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings, _rows, _base = seeded
+    settings, rows, _base = seeded
     code, out = _run(capsys, "commitment", str(hostile_dir(settings.cache_dir)), "--hotkey", "hk")
     assert code == 1 and "pickle" in out
-    folder = settings.paths.mirror / GOOD_REPO
-    published = next(p for p in folder.iterdir() if p.is_dir())
+    _good_commitment, published = _good(settings, rows)  # the revision folder, not `refs/` beside it
     code, out = _run(capsys, "commitment", str(published), "--hotkey", "hk")
     assert code == 0 and out.startswith("HASH ")
     assert main(["commitment", str(published), "--hotkey", "hk", "--submit"]) == 2

@@ -19,6 +19,7 @@ from harness.demo.hub_mirror import MirrorError, MirrorServer, mirror_repos, pub
 from harness.models.content_hash import file_sha256, local_model_hash
 from harness.models.fetch import fetch_model
 from policies import HubConfig
+from tests.support.hubserver import RecordingMirrorServer
 from tests.support.model_factory import write_tiny_model
 from tests.support.paths import REPO_ROOT
 
@@ -96,7 +97,7 @@ def test_real_smollm2_policy_check_and_fetch_through_the_mirror(smollm2: Path, t
     root = tmp_path / "mirror"
     published = publish(smollm2, "HuggingFaceTB/SmolLM2-135M-Instruct", root, link=True)
     expected = local_model_hash(published.path, HOTKEY)
-    with MirrorServer(root) as mirror:
+    with RecordingMirrorServer(root) as mirror:
         hub = HubConfig(endpoint=mirror.url, **FAST)
         manifest = policies.build_hub_manifest("HuggingFaceTB/SmolLM2-135M-Instruct", "main", hub=hub)
         report = policies.evaluate(manifest)

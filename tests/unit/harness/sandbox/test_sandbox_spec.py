@@ -22,9 +22,10 @@ from harness.sandbox import (
     select_gpu,
 )
 from harness.sandbox.gpu import parse_nvidia_smi
-from harness.sandbox.images import find_ca_bundle, inputs_hash
+from harness.sandbox.images import find_ca_bundle, find_torch_wheel, inputs_hash
 from harness.sandbox.probes import control_kwargs, evaluate
 from harness.sandbox.spec import LABEL, LABEL_PID, resolve_user
+from harness.settings.build import build_environment
 from harness.settings.root import load_settings
 from tests.support.paths import REPO_ROOT
 
@@ -247,10 +248,28 @@ def test_inputs_hash_depends_on_build_args() -> None:
 
 
 def test_ca_bundle_env_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bundle = tmp_path / "ca.crt"
-    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    bundle, pip_cert = tmp_path / "ca.crt", tmp_path / "pip.crt"
+    for path in (bundle, pip_cert):
+        path.write_text("-----BEGIN CERTIFICATE-----\n")
     monkeypatch.setenv("HARNESS_BUILD_CA_BUNDLE", str(bundle))
-    assert find_ca_bundle() == bundle
+    monkeypatch.setenv("PIP_CERT", str(pip_cert))
+    assert find_ca_bundle(build_environment()) == bundle
+    monkeypatch.setenv("HARNESS_BUILD_CA_BUNDLE", str(tmp_path / "missing.crt"))
+    assert find_ca_bundle(build_environment()) == pip_cert  # a bundle that is not there falls through
+
+
+def test_torch_wheel_named_in_the_environment_wins_over_find_links(tmp_path: Path) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl").write_bytes(b"")
+    explicit = tmp_path / "torch.whl"
+    explicit.write_bytes(b"")
+    env = {"PIP_FIND_LINKS": f"file://{links}", "PIP_CONFIG_FILE": str(tmp_path / "none.conf")}
+    assert find_torch_wheel(build_environment(env)) == links / "torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl"
+    assert find_torch_wheel(build_environment(env | {"HARNESS_TORCH_WHEEL": str(explicit)})) == explicit
+    assert build_environment({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": ""}).proxies == {
+        "HTTPS_PROXY": "http://p:3128"
+    }
 
 
 @pytest.mark.gpu

@@ -7,14 +7,21 @@ under the harness cache (several minutes the first time), hence `slow`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from harness.sandbox import SandboxSpec, engine_command
-from harness.sandbox.sglang_facts import DETERMINISTIC_FLAG, SGLANG_TOOL_CALL_PARSERS, SGLANG_VERSION
-from harness.sandbox.sglang_parser import parse_launches, parser_venv
+from harness.sandbox.sglang_facts import (
+    DETERMINISTIC_FLAG,
+    SGLANG_TOOL_CALL_PARSERS,
+    SGLANG_VERSION,
+    SGLANG_VISION_SELECT_STRATEGIES,
+    SGLANG_VISION_TOWERS,
+)
 from harness.settings.root import Settings
+from tests.support.sglang_parser import parse_launches, parser_venv, site_packages
 
 pytestmark = pytest.mark.slow
 
@@ -99,12 +106,7 @@ def test_a_typo_parser_is_refused_by_sglang_too(verdicts: dict[str, dict]) -> No
 def test_vision_adaptor_facts_are_the_pinned_releases(cache_dir: Path) -> None:
     """The policy's sglang tower rule uses copied facts: the towers sglang registers, and the select strategies
     its Llava adaptor loads, read from the pinned release's own model files."""
-    import re
-
-    from harness.sandbox.sglang_facts import SGLANG_VISION_SELECT_STRATEGIES, SGLANG_VISION_TOWERS
-    from harness.sandbox.sglang_parser import _site_packages
-
-    models = _site_packages(parser_venv(cache_dir)) / "sglang" / "srt" / "models"
+    models = site_packages(parser_venv(cache_dir)) / "sglang" / "srt" / "models"
     entry = re.compile(r"^EntryClass\s*=\s*(\[[^\]]*\]|\w+)", re.MULTILINE)
     blocks = [block for path in models.glob("*.py") for block in entry.findall(path.read_text())]
     registered = {name for block in blocks for name in re.findall(r"\w+", block)}

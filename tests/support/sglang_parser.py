@@ -1,5 +1,7 @@
 """sglang's own argument parser, run on this machine without a GPU: the proof that our launch line parses.
 
+A test tool (tests/unit/harness/sandbox/test_sglang_parser.py), not part of the harness.
+
 The GPU image cannot run here, but the pinned sglang's `prepare_server_args` (the function its launcher calls
 on `sys.argv`) runs on CPU: it needs sglang itself (`--no-deps`), CPU torch, and the modules its import chain
 touches. They go into a venv built once per machine under the harness cache (a file lock shares one build
@@ -90,7 +92,7 @@ def _pip(python: Path, *args: str) -> None:
         raise SglangVenvError(f"{' '.join(cmd[3:])} failed: {done.stderr.strip()[-2000:]}")
 
 
-def _site_packages(python: Path) -> Path:
+def site_packages(python: Path) -> Path:
     out = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,
@@ -115,7 +117,7 @@ def parser_venv(cache_dir: Path) -> Path:
         constraints = root / "constraints.txt"
         constraints.write_text(TORCH_REQUIREMENT + "\n")
         _pip(python, "-c", str(constraints), *IMPORT_REQUIREMENTS)
-        stand_in = _site_packages(python) / "torchvision"
+        stand_in = site_packages(python) / "torchvision"
         stand_in.mkdir(exist_ok=True)
         (stand_in / "__init__.py").write_text(TORCHVISION_STAND_IN)
         (stand_in / "io.py").write_text(TORCHVISION_IO_STAND_IN)
