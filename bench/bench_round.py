@@ -107,10 +107,10 @@ def _one_round(base: Path, endpoint: str, models: list[tuple[str, Path, str]], p
     prepares: list[float] = []
     evaluate, prepare = supervisor.evaluate, supervisor.prepare
 
-    def timed_evaluate(prepared: Any, **kwargs: Any) -> Any:
+    def timed_evaluate(prepared: Any, request: Any) -> Any:
         started = time.perf_counter()
         try:
-            return evaluate(prepared, **kwargs)
+            return evaluate(prepared, request)
         finally:
             evaluations.append(time.perf_counter() - started)
 

@@ -10,15 +10,13 @@ with the square of the number of models.
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from chain.commitment import format as format_commitment
 from chain.local import LocalChain
-from harness.evaluation.contract import EvaluationOutcome
+from harness.evaluation.contract import EvaluationOutcome, EvaluationRequest
 from harness.logging import configure_logging
 from harness.models.prepare import PreparedModel
 from harness.round.executors.local import single_slot
@@ -36,21 +34,12 @@ def _prepare(record: Any, _settings: Settings) -> PreparedModel:
     return PreparedModel(model_dir=Path("/nonexistent"), identity=identity, facts={"index": index})
 
 
-def _evaluate(
-    prepared: PreparedModel,
-    *,
-    competition: str,
-    seed: str,
-    done: Mapping[str, Mapping[str, Any]],
-    record: Any,
-    deadline: float,
-    stop: threading.Event,
-) -> EvaluationOutcome:
+def _evaluate(prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
     quality = (prepared.facts["index"] % 10) / 10
     for task in range(TASKS_PER_MODEL):
-        if f"t{task}" not in done:
-            record(f"t{task}", quality, {"family": "toolcall", "category": "simple", "error": None})
-    return EvaluationOutcome(score=quality, details={"competition": competition})
+        if f"t{task}" not in request.done:
+            request.record(f"t{task}", quality, {"family": "toolcall", "category": "simple", "error": None})
+    return EvaluationOutcome(score=quality, details={"competition": request.competition})
 
 
 def _one(models: int) -> dict[str, float]:

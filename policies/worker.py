@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from policies.config import HubConfig, PolicyConfig
+from policies.engine import download_files, evaluate
 from policies.errors import CheckError, HubUnreachable
+from policies.local import LocalReader
+from policies.manifest import build_manifest
 from policies.report import PolicyReport, Violation
 
 ANSWER_CAP = 64 * 1024 * 1024  # the child is ours, but its answer is still read with a bound
@@ -122,25 +125,24 @@ def check_in_worker(
 
 
 def _run(request: dict[str, Any]) -> dict[str, Any]:
-    import policies
-    from policies.manifest import build_manifest
-
     config = PolicyConfig.model_validate(request["policy"])
     target = request["target"]
     if "local" in target:
-        from policies.local import LocalReader
-
         manifest = build_manifest(LocalReader(target["local"]), config, deep=bool(target.get("deep")))
         model = target.get("model") or target["local"]
     else:
         hub = HubConfig.model_validate(request["hub"])
-        manifest = policies.build_hub_manifest(target["repo_id"], target.get("revision"), config, hub)
+        from policies import (
+            build_hub_manifest,  # why: policies/__init__ imports this module; httpx stays out of local checks
+        )
+
+        manifest = build_hub_manifest(target["repo_id"], target.get("revision"), config, hub)
         model = f"hf://{target['repo_id']}@{manifest.revision}"
-    report = policies.evaluate(manifest, config, model=model)
+    report = evaluate(manifest, config, model=model)
     return {
         "ok": True,
         "report": report.to_dict(),
-        "files": policies.download_files(manifest, config),
+        "files": download_files(manifest, config),
         "revision": manifest.revision,
     }
 

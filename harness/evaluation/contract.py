@@ -2,7 +2,8 @@
 records) and `harness.evaluation` (which runs tasks).
 
 It lives on the evaluation side so that the round depends on evaluation and never the other way round: the
-sandbox stage, the Ray head's replay and a test's scripted stage all implement `EvaluateStage`.
+sandbox stage, the Ray head's replay and a test's scripted stage all implement `EvaluateStage`, each taking one
+`EvaluationRequest`.
 """
 
 from __future__ import annotations
@@ -28,20 +29,24 @@ class EvaluationOutcome:
 TaskRecorder = Callable[[str, float, dict[str, Any] | None], None]
 
 
-class EvaluateStage(Protocol):
-    """Runs one prepared model's task set in a sandbox; records each finished task through `record`.
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """One model's evaluation as the round asks for it: every stage (the sandbox, the Ray head's replay, a test's
+    script) takes the same things, so they travel as one value.
 
     `done` holds the results recorded before a restart (task id -> the recorded details plus `score`): they are
-    kept as they are and not asked again."""
+    kept as they are and not asked again. `deadline` is a `time.monotonic()` value; `stop` set means checkpoint
+    and raise `Stopped`."""
 
-    def __call__(
-        self,
-        prepared: PreparedModel,
-        *,
-        competition: str,
-        seed: str,
-        done: Mapping[str, Mapping[str, Any]],
-        record: TaskRecorder,
-        deadline: float,
-        stop: threading.Event,
-    ) -> EvaluationOutcome: ...
+    competition: str
+    seed: str
+    record: TaskRecorder
+    deadline: float
+    stop: threading.Event
+    done: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+class EvaluateStage(Protocol):
+    """Runs one prepared model's task set in a sandbox; records each finished task through `request.record`."""
+
+    def __call__(self, prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome: ...

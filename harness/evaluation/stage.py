@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import StageFailure
-from harness.evaluation.contract import EvaluationOutcome, Stopped, TaskRecorder
+from harness.evaluation.contract import EvaluationOutcome, EvaluationRequest, Stopped
 from harness.evaluation.pipeline import EvaluatedTaskSet, ResultCallback, evaluate_task_set
 from harness.evaluation.results import TaskResult, compact_result
 from harness.evaluation.run_loop import RunControl
@@ -76,28 +76,20 @@ class SandboxEvaluateStage:
         task_set = build_for_competition(seed, config.families, self.settings.tasks)
         return CompetitionTaskSet(competition, task_set, config.families)
 
-    def __call__(
-        self,
-        prepared: PreparedModel,
-        *,
-        competition: str,
-        seed: str,
-        done: Mapping[str, Mapping[str, Any]],
-        record: TaskRecorder,
-        deadline: float,
-        stop: threading.Event,
-    ) -> EvaluationOutcome:
+    def __call__(self, prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
         """The round's stage (`harness.evaluation.contract.EvaluateStage`): each result recorded compact."""
 
         def on_result(result: TaskResult) -> None:
-            record(result.id, float(result.score), compact_result(result))
+            request.record(result.id, float(result.score), compact_result(result))
 
-        tasks = self.task_set(competition, seed)
-        evaluated = self.evaluate(prepared, tasks, done=done, on_result=on_result, deadline=deadline, stop=stop)
+        tasks = self.task_set(request.competition, request.seed)
+        evaluated = self.evaluate(
+            prepared, tasks, done=request.done, on_result=on_result, deadline=request.deadline, stop=request.stop
+        )
         if evaluated.stopped:
             raise Stopped()
         details = evaluated.summary.to_dict()
-        details.update(competition=competition, budget_exceeded=evaluated.over_budget)
+        details.update(competition=request.competition, budget_exceeded=evaluated.over_budget)
         return EvaluationOutcome(score=float(evaluated.summary.score.mean), details=details)
 
     def evaluate(

@@ -20,6 +20,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import policies
 from harness.errors import HarnessError
 
 PREFIX = b"subnet-harness/content-hash/v1\n"
@@ -89,7 +90,6 @@ def model_hash(root: str | os.PathLike[str], files: Iterable[str], hotkey: str) 
 
 def local_model_hash(root: str | os.PathLike[str], hotkey: str, policy=None) -> str:  # type: ignore[no-untyped-def]
     """HASH of a local model folder over the files policy allows: what a miner commits."""
-    import policies
 
     try:
         manifest = policies.build_local_manifest(root, policy)

@@ -31,7 +31,7 @@ from typing import Any
 
 from chain.base import Chain, ChainError, CommitmentRecord, epoch_start
 from harness.errors import Failure, StageFailure
-from harness.evaluation.contract import EvaluateStage, EvaluationOutcome, Stopped
+from harness.evaluation.contract import EvaluateStage, EvaluationOutcome, EvaluationRequest, Stopped
 from harness.logging import get_logger
 from harness.models.prepare import PreparedModel, prepare_deadline_s, prepare_record
 from harness.round.executors.base import Executor, ModelJob, ModelStages, PrepareStage
@@ -74,7 +74,7 @@ def competition_of(record: CommitmentRecord, default: str) -> str:
     return named or default
 
 
-def _evaluated_elsewhere(prepared: PreparedModel, **_kwargs: Any) -> EvaluationOutcome:
+def _evaluated_elsewhere(prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
     raise StageFailure("executor", "no-stage", "this supervisor has no evaluate stage: its executor runs them")
 
 
@@ -334,15 +334,8 @@ class Supervisor:
             self.beat()
 
         try:
-            outcome = evaluate(
-                prepared,
-                competition=job.competition,
-                seed=job.seed,
-                done=self.store.read.recorded_tasks(evaluation),
-                record=record,
-                deadline=time.monotonic() + job.budget_s,
-                stop=self.stop_event,
-            )
+            request = job.request(record, self.stop_event, done=self.store.read.recorded_tasks(evaluation))
+            outcome = evaluate(prepared, request)
         except Stopped:
             raise
         except Exception as exc:  # a stage failure, or a harness bug on one model: recorded; the round goes on

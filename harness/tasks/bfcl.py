@@ -22,6 +22,7 @@ from harness.tasks.bfcl_perturb import perturb
 from harness.tasks.jsonl import read_objects
 from harness.tasks.prompts import openai_tools, toolcall_messages
 from harness.tasks.truth import calls_from_truth
+from scoring.toolcall import check
 
 CHECKER_CATEGORIES = (
     "simple",
@@ -101,7 +102,6 @@ def load_entries(data_dir: Path, file_category: str) -> list[dict]:
 def answerable(entry: dict) -> bool:
     """Does the entry's own answer key pass the checker? A handful of BFCL entries' keys fail BFCL's own
     checker; no model can be right on those, so they are not sampled (and are counted, see docs/tasks.md)."""
-    from scoring.toolcall import check
 
     return check(entry["functions"], calls_from_truth(entry["answer"], 0), entry["answer"], entry["category"]).valid
 

@@ -4,15 +4,14 @@ commitments, and the weights a round left on chain (shared by the round, pool an
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from chain.commitment import format as format_commitment
 from chain.local import LocalChain
 from harness.errors import StageFailure
-from harness.evaluation.contract import EvaluationOutcome, Stopped
+from harness.evaluation.contract import EvaluationOutcome, EvaluationRequest, Stopped
 from harness.models.prepare import PreparedModel
 from harness.round.executors.local import single_slot
 from harness.round.supervisor import Supervisor
@@ -57,34 +56,37 @@ class Stages:
             facts={"hotkey": record.hotkey},
         )
 
-    def evaluate(
-        self,
-        prepared: PreparedModel,
-        *,
-        competition: str,
-        seed: str,
-        done: Mapping[str, Mapping[str, Any]],
-        record: Any,
-        deadline: float,
-        stop: threading.Event,
-    ) -> EvaluationOutcome:
+    def evaluate(self, prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
         hotkey = prepared.facts["hotkey"]
         self.evaluated.append(hotkey)
         if hotkey in self.fail_evaluate:
             raise self.fail_evaluate[hotkey]
-        scores = {task: float(row["score"]) for task, row in done.items()}
-        for index in range(self.tasks):
-            task = f"t{index}"
-            if task in done:
-                continue
-            if stop.is_set():
+
+        def answer(task: str) -> tuple[float, dict[str, Any]]:
+            if request.stop.is_set():
                 raise Stopped()
             self.task_calls.append((hotkey, task))
-            scores[task] = self.quality[hotkey]
-            record(task, scores[task], {"seed": seed})
             if self.stop_after_tasks is not None and len(self.task_calls) >= self.stop_after_tasks:
-                stop.set()
-        return EvaluationOutcome(score=sum(scores.values()) / self.tasks, details={"competition": competition})
+                request.stop.set()  # this task is still recorded; the next one stops
+            return self.quality[hotkey], {"seed": request.seed}
+
+        score = answer_tasks(request, self.tasks, answer)
+        return EvaluationOutcome(score=score, details={"competition": request.competition})
+
+
+TaskAnswer = Callable[[str], tuple[float, dict[str, Any] | None]]
+"""A scripted stage's answer to one task id: its score and recorded details."""
+
+
+def answer_tasks(request: EvaluationRequest, count: int, answer: TaskAnswer) -> float:
+    """The scripted stages' task loop: tasks `t0`..`t{count-1}`, those in `request.done` kept as recorded (not
+    asked again), every other one answered and recorded in order; the mean score over all of them."""
+    scores = {task: float(row["score"]) for task, row in request.done.items()}
+    for task in (f"t{index}" for index in range(count)):
+        if task not in request.done:
+            scores[task], details = answer(task)
+            request.record(task, scores[task], details)
+    return sum(scores.values()) / count
 
 
 def commit(chain: LocalChain, hotkey: str, repo: str, tag: str) -> None:

@@ -12,6 +12,7 @@ their results back, so neither side reaches into the other:
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from chain.base import CommitmentRecord
-from harness.evaluation.contract import EvaluateStage
+from harness.evaluation.contract import EvaluateStage, EvaluationRequest, TaskRecorder
 from harness.models.prepare import PreparedModel
 from harness.settings.root import Settings
 
@@ -39,6 +40,20 @@ class ModelJob:
     seed: str
     done: Mapping[str, Mapping[str, Any]]  # tasks recorded before a restart: kept, not asked again
     budget_s: float
+
+    def request(
+        self, record: TaskRecorder, stop: threading.Event, done: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> EvaluationRequest:
+        """The job as its evaluate stage takes it, the model's time budget counted from now (the head passes the
+        store's latest `done`; a worker keeps the job's)."""
+        return EvaluationRequest(
+            competition=self.competition,
+            seed=self.seed,
+            record=record,
+            deadline=time.monotonic() + self.budget_s,
+            stop=stop,
+            done=self.done if done is None else done,
+        )
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.errors import Failure, StageFailure
-from harness.evaluation.contract import EvaluateStage, EvaluationOutcome, Stopped, TaskRecorder
+from harness.evaluation.contract import EvaluateStage, EvaluationOutcome, EvaluationRequest, Stopped, TaskRecorder
 from harness.evaluation.stage import SandboxEvaluateStage
 from harness.models.prepare import PreparedModel, prepare_record
 from harness.round.executors.base import ModelJob, ModelStages, PrepareStage, map_in_threads
@@ -100,19 +99,11 @@ def evaluate_on_worker(
         policy=prepared.policy,
         node=node,
     )
-    deadline = time.monotonic() + job.budget_s
+    request = job.request(keep, threading.Event())
     try:
         with hold_host_slot(settings.sandbox, settings.paths.slots, deadline_s=job.budget_s) as slot:
             result = replace(result, placement={"node": node, **placement_of(settings.sandbox, slot)})
-            outcome = evaluate(
-                prepared,
-                competition=job.competition,
-                seed=job.seed,
-                done=job.done,
-                record=keep,
-                deadline=deadline,
-                stop=threading.Event(),
-            )
+            outcome = evaluate(prepared, request)
     except Exception as exc:
         return replace(result, records=records, evaluate_failure=Failure.of(exc, "evaluate"))
     details = {**outcome.details, "placement": result.placement}
@@ -161,19 +152,9 @@ class _RemoteModel:
             raise StageFailure("executor", "node-lost", f"{type(exc).__name__}: {exc}", retryable=True) from None
         return self.result.prepared()
 
-    def evaluate(
-        self,
-        prepared: PreparedModel,
-        *,
-        competition: str,
-        seed: str,
-        done: Mapping[str, Mapping[str, Any]],
-        record: TaskRecorder,
-        deadline: float,
-        stop: threading.Event,
-    ) -> EvaluationOutcome:
+    def evaluate(self, prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
         assert self.result is not None, "evaluate before prepare"
-        return replay_remote_evaluation(self.result, done=done, record=record)
+        return replay_remote_evaluation(self.result, done=request.done, record=request.record)
 
 
 class RayExecutor:

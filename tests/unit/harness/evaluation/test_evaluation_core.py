@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 
 from harness.cli.app import main
 from harness.errors import StageFailure
-from harness.evaluation.contract import Stopped
+from harness.evaluation.contract import EvaluationRequest, Stopped
 from harness.evaluation.results import TaskResult
 from harness.evaluation.run_loop import RunControl, TaskOutcome, run_tasks
 from harness.evaluation.stage import SandboxEvaluateStage
@@ -152,14 +153,14 @@ def _round_with_restart(settings: Settings, recorded: dict, tmp_path: Path) -> t
             stop.set()
 
     stage, _engine = _replay_stage(settings, recorded)
-    call = dict(competition=COMPETITION, seed=SEED, record=record, deadline=time.monotonic() + 60)
+    request = EvaluationRequest(COMPETITION, SEED, record=record, deadline=time.monotonic() + 60, stop=stop)
     with pytest.raises(Stopped):
-        stage(_prepared(), done={}, stop=stop, **call)
+        stage(_prepared(), request)
     rows = store.read.task_results(evaluation.id)
     assert 4 <= len(rows) < len(recorded)
     done = {task: {**(details or {}), "score": score} for task, (score, details) in rows.items()}
     resumed_stage, engine = _replay_stage(settings, recorded)
-    outcome = resumed_stage(_prepared(), done=done, stop=threading.Event(), **call)
+    outcome = resumed_stage(_prepared(), replace(request, done=done, stop=threading.Event()))
     assert not set(engine.asked) & set(done), "a task recorded before the restart was asked again"
     scores = {task: score for task, (score, _details) in store.read.task_results(evaluation.id).items()}
     return outcome.details, scores
@@ -295,8 +296,10 @@ def test_selftest_report_keeps_each_raw_response_and_parsed_calls() -> None:
     report = evaluate_prepared(_prepared(), settings, COMPETITION, SEED, "m", stage=stage)
 
     round_stage, _engine = _replay_stage(settings, recorded)
-    call = dict(competition=COMPETITION, seed=SEED, done={}, deadline=time.monotonic() + 60)
-    outcome = round_stage(_prepared(), record=lambda *_row: None, stop=threading.Event(), **call)
+    request = EvaluationRequest(
+        COMPETITION, SEED, record=lambda *_row: None, deadline=time.monotonic() + 60, stop=threading.Event()
+    )
+    outcome = round_stage(_prepared(), request)
     assert report["score"] == outcome.details["score"] and report["families"] == outcome.details["families"]
 
     rows = {r["id"]: r for r in report["tasks"]}

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from harness.errors import StageFailure
+from harness.evaluation.contract import EvaluationRequest
 from harness.evaluation.stage import SandboxEvaluateStage
 from harness.models.prepare import PreparedModel
 from harness.settings.root import Settings
@@ -30,12 +31,14 @@ def test_resumed_text_only_model_needs_no_engine_and_scores_withheld_captions_ze
     recorded: list[tuple[str, float]] = []
     outcome = stage(
         PreparedModel(model_dir=Path("/nonexistent"), identity="x", facts={"vision": False}),
-        competition="any2any",
-        seed="seed-1",
-        done=done,
-        record=lambda task_id, score, _details: recorded.append((task_id, score)),
-        deadline=time.monotonic() + 60,
-        stop=threading.Event(),
+        EvaluationRequest(
+            competition="any2any",
+            seed="seed-1",
+            done=done,
+            record=lambda task_id, score, _details: recorded.append((task_id, score)),
+            deadline=time.monotonic() + 60,
+            stop=threading.Event(),
+        ),
     )
     assert sorted(recorded) == sorted((task_id, 0.0) for task_id in caption_ids)
     families = outcome.details["families"]

@@ -128,9 +128,9 @@ def test_round_on_two_slots_records_every_model_once(tmp_path: Path, chain: Loca
     pinned: dict[str, str] = {}
     evaluate = stages.evaluate
 
-    def evaluate_in_slot(prepared, **kwargs):
+    def evaluate_in_slot(prepared, request):
         pinned[prepared.facts["hotkey"]] = current_overrides()["cpuset_cpus"]
-        return evaluate(prepared, **kwargs)
+        return evaluate(prepared, request)
 
     settings = Settings(cache_dir=tmp_path / "cache", scoring={"weights_method": "proportional"})
     executor = LocalExecutor(SlotPool(plan_slots(SandboxConfig(cpu_slots=2), cores=[0, 1])))
@@ -168,7 +168,7 @@ def test_a_copy_and_its_original_in_two_slots_are_not_evaluated_at_once(tmp_path
             copy_evaluating.wait(5)
         return prepare(record, settings)
 
-    def evaluate_waiting(prepared, **kwargs):
+    def evaluate_waiting(prepared, request):
         if prepared.facts["hotkey"] == "copy":
             copy_evaluating.set()
         try:
@@ -176,7 +176,7 @@ def test_a_copy_and_its_original_in_two_slots_are_not_evaluated_at_once(tmp_path
             met.append(True)
         except threading.BrokenBarrierError:
             met.append(False)
-        return evaluate(prepared, **kwargs)
+        return evaluate(prepared, request)
 
     settings = Settings(cache_dir=tmp_path / "cache")
     executor = LocalExecutor(SlotPool([Slot(0), Slot(1)]))

@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from chain.base import CommitmentRecord
 from chain.commitment import format as format_commitment
 from chain.local import LocalChain
 from harness.errors import Failure, StageFailure
-from harness.evaluation.contract import EvaluationOutcome
+from harness.evaluation.contract import EvaluationOutcome, EvaluationRequest
 from harness.models.prepare import PreparedModel
 from harness.round.executors.base import ModelJob
 from harness.round.executors.ray_executor import (
@@ -35,6 +35,7 @@ from harness.round.supervisor import Supervisor
 from harness.settings.root import Settings
 from harness.state.store import Store
 from tests.support.ray_cluster import WAIT_S, LocalCluster, local_cluster
+from tests.support.rounds import answer_tasks
 
 ray = pytest.importorskip("ray")
 
@@ -45,7 +46,8 @@ TASKS = 4
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     with local_cluster() as built:
-        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
+        for module in (__name__, answer_tasks.__module__):  # workers need not import tests/
+            ray.cloudpickle.register_pickle_by_value(sys.modules[module])
         for _ in range(2):  # one at a time: two nodes starting together time out on a busy 2-core host
             built.add_worker(slots=1)
         yield built
@@ -67,29 +69,16 @@ class WorkerStages:
             raise StageFailure("policy", "rejected", "pickle: pytorch_model.bin", details={"violations": []})
         return PreparedModel(model_dir=Path("/nonexistent"), identity=self.identities[record.hotkey], facts={})
 
-    def evaluate(
-        self,
-        prepared: PreparedModel,
-        *,
-        competition: str,
-        seed: str,
-        done: Mapping[str, Mapping[str, Any]],
-        record: Any,
-        deadline: float,
-        stop: threading.Event,
-    ) -> EvaluationOutcome:
+    def evaluate(self, prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
         hotkey = next(h for h, identity in self.identities.items() if identity == prepared.identity)
         node = ray.get_runtime_context().get_node_id()
-        scores = {task: float(row["score"]) for task, row in done.items()}
-        for index in range(TASKS):
-            task = f"t{index}"
-            if task in done:
-                continue
+
+        def answer(task: str) -> tuple[float, dict[str, Any]]:
             (self.markers / f"{hotkey}.{task}.{os.getpid()}").write_text(node)
             time.sleep(self.task_s.get(hotkey, 0.1))
-            scores[task] = self.quality[hotkey]
-            record(task, scores[task], {"node": node, "pid": os.getpid()})
-        return EvaluationOutcome(score=sum(scores.values()) / TASKS, details={"node": node})
+            return self.quality[hotkey], {"node": node, "pid": os.getpid()}
+
+        return EvaluationOutcome(score=answer_tasks(request, TASKS, answer), details={"node": node})
 
 
 def _commit(chain: LocalChain, hotkey: str, tag: str) -> None:
@@ -141,13 +130,8 @@ def _prepare_here(record: Any, _settings: Settings) -> PreparedModel:
     return PreparedModel(model_dir=Path("/nonexistent"), identity=f"i{record.hotkey}", facts={})
 
 
-def _evaluate_here(prepared: PreparedModel, *, done: Mapping[str, Any], record: Any, **_kw: Any) -> EvaluationOutcome:
-    scores = {task: float(row["score"]) for task, row in done.items()}
-    for task in (f"t{i}" for i in range(TASKS)):
-        if task not in done:
-            scores[task] = 0.5
-            record(task, 0.5, {"pid": os.getpid()})
-    return EvaluationOutcome(score=sum(scores.values()) / TASKS)
+def _evaluate_here(_prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
+    return EvaluationOutcome(score=answer_tasks(request, TASKS, lambda _task: (0.5, {"pid": os.getpid()})))
 
 
 def test_a_worker_runs_both_stages_and_returns_a_typed_result(tmp_path: Path) -> None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from chain.local import LocalChain
 from harness.errors import StageFailure
-from harness.evaluation.contract import EvaluationOutcome, Stopped
+from harness.evaluation.contract import EvaluationOutcome, EvaluationRequest, Stopped
 from harness.models.prepare import PreparedModel
 from tests.support.rounds import Stages, commit, scripted_supervisor, weights_by_hotkey
 
@@ -128,14 +127,14 @@ def test_prepare_of_next_model_overlaps_evaluation(tmp_path: Path, chain: LocalC
     seen_during_eval: list[list[str]] = []
     original = stages.evaluate
 
-    def evaluate(prepared: PreparedModel, **kwargs: Any) -> EvaluationOutcome:
+    def evaluate(prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
         if prepared.facts["hotkey"] == "a":
             for _ in range(200):  # b's prepare runs in a worker thread meanwhile
                 if "b" in stages.prepared:
                     break
                 threading.Event().wait(0.01)
             seen_during_eval.append(list(stages.prepared))
-        return original(prepared, **kwargs)
+        return original(prepared, request)
 
     sup = scripted_supervisor(tmp_path, chain, stages)
     sup.evaluate = evaluate
@@ -227,9 +226,9 @@ def test_round_seed_is_the_epoch_boundary_and_later_commitments_wait(tmp_path: P
         seen: list[str] = []
         original = stages.evaluate
 
-        def evaluate(prepared: PreparedModel, *, seed: str, **kwargs: Any) -> EvaluationOutcome:
-            seen.append(seed)  # noqa: B023
-            return original(prepared, seed=seed, **kwargs)  # noqa: B023
+        def evaluate(prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
+            seen.append(request.seed)  # noqa: B023
+            return original(prepared, request)  # noqa: B023
 
         sup = scripted_supervisor(tmp_path, chain, stages, state=state)
         sup.evaluate = evaluate

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from harness.errors import StageFailure
-from harness.evaluation.contract import EvaluationOutcome
+from harness.evaluation.contract import EvaluationOutcome, EvaluationRequest
 from harness.models.prepare import PreparedModel
 from harness.round.executors.base import ModelJob
 from harness.round.executors.ray_executor import evaluate_on_worker
@@ -95,7 +95,7 @@ def test_worker_evaluates_in_its_hosts_slot_and_reports_where(tmp_path: Path, mo
     def prepare(_record: Any, settings: Settings) -> PreparedModel:
         return PreparedModel(model_dir=tmp_path, identity="i", facts={})
 
-    def evaluate(prepared: PreparedModel, **_: Any) -> EvaluationOutcome:
+    def evaluate(prepared: PreparedModel, _request: EvaluationRequest) -> EvaluationOutcome:
         seen.append(current_overrides())
         return EvaluationOutcome(score=0.5, details={"n": 1})
 
@@ -120,7 +120,7 @@ def test_a_worker_with_more_slots_than_cores_fails_as_its_own_configuration(
     result = evaluate_on_worker(
         job,
         prepare=lambda _record, _settings: PreparedModel(model_dir=tmp_path, identity="i", facts={}),
-        evaluate=lambda *_a, **_k: pytest.fail("no slot, no evaluation"),
+        evaluate=lambda _prepared, _request: pytest.fail("no slot, no evaluation"),
     )
     assert result.evaluate_failure is not None
     assert (result.evaluate_failure.stage, result.evaluate_failure.failure_class) == ("executor", "worker-config")
