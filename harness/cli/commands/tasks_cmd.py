@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[str, typer.Option(help="Round seed (in production the round's block hash).")],
         out: Annotated[Path, typer.Option(help="Where to write the task set (canonical JSON).")],
         family: Annotated[str, typer.Option(help=f"Task family: {' or '.join(family_names())}.")] = "toolcall",
-        n: Annotated[int | None, typer.Option(help="Number of tasks; default: the family's count setting.")] = None,
+        n: Annotated[int | None, typer.Option(help="Number of tasks; default: the setting tasks.<family>_n.")] = None,
     ) -> None:
         """Export a seeded task set; the same seed and settings give the same bytes everywhere."""
         if family not in family_names():
