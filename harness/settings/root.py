@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,12 @@ def load_settings(overrides: list[str] | None = None) -> Settings:
         return Settings(**tree)
     except ValidationError as exc:
         raise OverrideError(one_line_validation_error(exc)) from None
+
+
+def set_by_environment(section: str, fields: Iterable[str]) -> list[str]:
+    """Which of `section`'s `fields` this process's environment sets (`HARNESS_<SECTION>__<FIELD>`): a Ray worker
+    takes those from its own host and everything else from the head."""
+    return [name for name in fields if f"HARNESS_{section.upper()}__{name.upper()}" in os.environ]
 
 
 def one_line_validation_error(exc: Any) -> str:

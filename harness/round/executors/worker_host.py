@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,20 +25,16 @@ from pathlib import Path
 from harness.errors import StageFailure
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.pool import Slot, bind_slot, plan_slots
-from harness.settings.root import OverrideError, Settings, load_settings
+from harness.settings.root import OverrideError, Settings, load_settings, set_by_environment
 
 PLACEMENT_FIELDS = ("gpu_device", "gpu_devices", "cpu_slots", "cpuset_cpus", "cpus", "gpu_min_free_mib")
 POLL_S = 0.2
 
 
-def placement_env(field: str) -> str:
-    return f"HARNESS_SANDBOX__{field.upper()}"
-
-
 def host_settings(settings: Settings) -> Settings:
     """`settings` with the placement fields this host's environment sets (parsed by the settings loader, so a
     bad value is the same one-line error as at the head); everything else stays the head's."""
-    chosen = [f for f in PLACEMENT_FIELDS if placement_env(f) in os.environ]
+    chosen = set_by_environment("sandbox", PLACEMENT_FIELDS)
     if not chosen:
         return settings
     try:
