@@ -26,11 +26,12 @@ ray = pytest.importorskip("ray")
 TASKS = 2
 
 
-def _settings(tmp_path: Path, name: str, endpoint: str) -> Settings:
+def _settings(tmp_path: Path, name: str, endpoint: str, *extra: str) -> Settings:
     data = tmp_path / name
     data.mkdir()
     return load_settings(
         [
+            *extra,
             f"chain.local_db={tmp_path / 'chain.sqlite'}",  # one chain: both validators see the same state
             "chain.block_period_s=0",
             f"state_db={data / 'state.sqlite'}",
@@ -75,7 +76,10 @@ def test_ray_workers_fetch_check_and_evaluate_in_their_own_pinned_sandboxes_as_a
             head = build_supervisor(on_ray)
             ray_round = head.run_round()
             ray_weights = head.chain.last_weights()  # read now: both validators set weights on this one chain
-        local = build_supervisor(_settings(tmp_path, "local", mirror.url))
+        # The same CPU allotment as each worker's sandbox: the CPU engine's greedy answers depend on its thread
+        # count (OMP_NUM_THREADS follows sandbox.cpus; on this machine the noised model answered a task
+        # differently with 1 and 2 threads), and this test is about the executor, not the allotment.
+        local = build_supervisor(_settings(tmp_path, "local", mirror.url, "sandbox.cpus=1"))
         local_round = local.run_round()
 
     assert head.store.read.failures(ray_round) == []
