@@ -9,7 +9,12 @@ what the question asks and changes what a lookup keys on:
   entries (sharing no content word with the question) are added;
 - numbers the question states literally, once, and that are one answer value, are re-sampled (staying strictly
   between their neighbours in the text, so ranges and orderings keep their sense) in the question and the
-  answer together.
+  answer together;
+- strings the question states (places, names, titles, enum values, dates) are re-sampled the same way
+  (`bfcl_values`), from values other BFCL questions state for parameters of the same kind;
+- descriptions are said in other words and another sentence order, and `properties` and `required` are
+  shuffled (`bfcl_rewrite`), so neither a masked description nor a parameter's position identifies the entry;
+- a question's sentences are put in another order where none refers back to an earlier one.
 
 An entry where a rename cannot be applied everywhere (an old identifier would stay visible in the text) is
 used unperturbed and counted (`Perturbation.perturbed` False), never dropped.
@@ -25,6 +30,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from harness.tasks.bfcl_rewrite import reorder_question, rewrite_function
+from harness.tasks.bfcl_values import ValuePool, resample_strings
 from harness.tasks.naming import rename
 
 _NUMBER = re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w]|\.\d)")
@@ -120,11 +127,16 @@ def _rewrite_descriptions(spec: Any, mapping: dict[str, str]) -> Any:
     return out
 
 
-def _resample_numbers(conversation: list[dict], answer: list[dict], rng: random.Random) -> tuple[list, list, int]:
-    """Re-sample numbers stated once in the text that are exactly one top-level answer value."""
+def _resample_numbers(
+    conversation: list[dict], answer: list[dict], rng: random.Random, original: str
+) -> tuple[list, list, int]:
+    """Re-sample numbers stated once in the text that are exactly one top-level answer value; `original` is the
+    question before any value changed (a literal it lacks came with a new string and is left alone)."""
     text = _texts(conversation)
     literals = [m.group(0) for m in _NUMBER.finditer(text)]
     numbers = sorted({float(x) for x in literals})
+    said = [m.group(0) for m in _NUMBER.finditer(original)]
+    said_before = {*numbers, *(float(x) for x in said)}  # never a number the question said before: it reads as old
     answer = copy.deepcopy(answer)
     conversation = copy.deepcopy(conversation)
     uses: dict[float, int] = {}
@@ -137,27 +149,47 @@ def _resample_numbers(conversation: list[dict], answer: list[dict], rng: random.
                     for value in numbers_inside(alt):
                         uses[value] = uses.get(value, 0) + 2  # also inside a list or dict: leave it alone
     changed = 0
+    done: set[tuple[int, str]] = set()
     for entry in answer:
         args = next(iter(entry.values()))
         for param, alternatives in args.items():
             real = [a for a in alternatives if a != ""]
-            if len(real) != 1 or isinstance(real[0], bool) or not isinstance(real[0], int | float):
+            if (id(args), param) in done or len(real) != 1 or not _is_number(real[0]):
                 continue
             value = real[0]
             spelled = _spelling(value, literals)
-            if spelled is None or literals.count(spelled) != 1 or uses.get(float(value)) != 1:
+            # the calls that take this very number (`$1000` for each of three terms): all change together
+            sharing = [
+                (a, p)
+                for e in answer
+                for a in e.values()
+                for p, alts in a.items()
+                if [x for x in alts if x != ""] == [value] and type(alts[0]) is type(value)
+            ]
+            if (
+                spelled is None
+                or literals.count(spelled) != 1
+                or said.count(spelled) != 1
+                or uses.get(float(value)) != len(sharing)
+            ):
                 continue
             if {float(value) * 100, float(value) / 100} & set(numbers):
                 continue  # said twice (`7% (0.07)`): changing one spelling would contradict the other
-            new = _neighbour_value(value, spelled, numbers, rng)
+            new = _neighbour_value(value, spelled, numbers, rng, said_before)
             if new is None:
                 continue
             new_spelled = str(new)
             conversation = _map_text(conversation, lambda t, s=spelled, n=new_spelled: _replace_number(t, s, n))
-            args[param] = [new if a != "" else a for a in alternatives]
+            for shared_args, shared_param in sharing:
+                shared_args[shared_param] = [new]  # omission meant "the default", which the new value is not
+                done.add((id(shared_args), shared_param))
             numbers = sorted({*(n for n in numbers if n != float(value)), float(new)})  # later picks keep order
-            changed += 1
+            changed += len(sharing)
     return conversation, answer, changed
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def numbers_inside(value: Any) -> list[float]:
@@ -184,7 +216,9 @@ def _spelling(value: int | float, literals: list[str]) -> str | None:
     return None
 
 
-def _neighbour_value(value: int | float, spelled: str, numbers: list[float], rng: random.Random) -> int | float | None:
+def _neighbour_value(
+    value: int | float, spelled: str, numbers: list[float], rng: random.Random, avoid: set[float]
+) -> int | float | None:
     """A new value of the same sign and about the same size (half to double), strictly between the text's
     neighbouring numbers, written with the same number of decimals, and equal to no number already there."""
     below = max((n for n in numbers if n < value), default=None)
@@ -204,7 +238,7 @@ def _neighbour_value(value: int | float, spelled: str, numbers: list[float], rng
     for _ in range(20):
         units = rng.randint(first, last)
         new: int | float = units / scale if decimals else units
-        if low < new < high and new != value and float(new) not in numbers:
+        if low < new < high and new != value and float(new) not in numbers and float(new) not in avoid:
             if isinstance(value, float) and not decimals:
                 new = float(new)
             return new
@@ -243,6 +277,7 @@ def perturb(
     category: str,
     rng: random.Random,
     distractor_pool: list[dict] | None = None,
+    value_pool: ValuePool | None = None,
 ) -> Perturbation:
     """A perturbed copy of one entry, or the entry as is with the reason it could not be perturbed safely."""
     unchanged = Perturbation(copy.deepcopy(functions), copy.deepcopy(conversation), copy.deepcopy(answer), False)
@@ -257,6 +292,9 @@ def perturb(
         props = ((function or {}).get("parameters") or {}).get("properties") or {}
         if function is None or not isinstance(args, dict) or any(p not in props for p in args):
             return _why(unchanged, "ground truth names a function or parameter the docs lack")
+    original = _texts(conversation)
+    # values first, under the docs' own parameter names (what the value pool is keyed by)
+    conversation, answer, strings = resample_strings(functions, conversation, answer, rng, value_pool or {})
     try:
         new_functions, new_conversation, new_answer, fn_names = _rename_entry(functions, conversation, answer, rng)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
@@ -265,11 +303,16 @@ def perturb(
     for old in fn_names:
         if _looks_like_identifier(old) and re.search(rf"(?<![\w.]){re.escape(old)}(?![\w])", text):
             return _why(unchanged, f"{old!r} still visible in the question")
-    new_conversation, new_answer, resampled = _resample_numbers(new_conversation, new_answer, rng)
+    new_conversation, new_answer, resampled = _resample_numbers(new_conversation, new_answer, rng, original)
+    text = original
     if any(category.endswith(c) for c in _DISTRACTOR_CATEGORIES) and distractor_pool:
         taken = {f["name"] for f in new_functions}
         new_functions += _distractors(text, distractor_pool, rng, taken, rng.randint(1, 2))
+    new_conversation = reorder_question(new_conversation, rng)
+    question_words = set(re.findall(r"[a-z]+", _texts(new_conversation).lower()))
+    new_functions = [rewrite_function(f, rng, question_words) for f in new_functions]
     rng.shuffle(new_functions)
+    resampled += strings
     return Perturbation(new_functions, new_conversation, new_answer, True, "", fn_names, resampled)
 
 
