@@ -1,15 +1,17 @@
 """From per-task scores to chain weights: per-family estimates with intervals, competition weighting, moving
-scores per model across rounds, anti-copy resolution and the weight rule. Pure functions; state (previous moving
-scores, identity owners) is passed in and out. This is what the supervisor runs, so what is tested here is what
-sets weights.
+scores per model across rounds, anti-copy resolution, the earlier-commitment advantage (`scoring.comparisons`)
+and the weight rule. Pure functions; state (previous moving scores and standings, identity owners) is passed in
+and out. This is what the supervisor runs, so what is tested here is what sets weights.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist, fmean, stdev
+
+from scoring.comparisons import Contender, Standing, round_standings
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class RoundEntry:
     score: float | None
     """This round's score; None when the model was not evaluated this round (it keeps its moving score)."""
     passed_policy: bool = False
+    competition: str = ""
+    """The competition it entered: models are compared only with the models of their own competition."""
 
     @property
     def key(self) -> ModelKey | None:
@@ -123,7 +127,8 @@ def resolve_copies(entries: Sequence[RoundEntry], owners: Mapping[str, Claim] | 
 def to_weights(
     scores: Mapping[Hashable, float], method: str = "softmax", temperature: float = 0.05
 ) -> dict[Hashable, float]:
-    """Normalised weights. Scores <= 0 (copies, failures) get 0; if nobody scored, everyone gets 0."""
+    """Normalised weights (`softmax` or `proportional`; `winrate` is `round_weights`' business: softmax over
+    moving standings). Scores <= 0 (copies, failures) get 0; if nobody scored, everyone gets 0."""
     eligible = {k: s for k, s in scores.items() if s > 0 and math.isfinite(s)}
     out = {k: 0.0 for k in scores}
     if not eligible:
@@ -144,12 +149,19 @@ def to_weights(
     return out
 
 
+WEIGHTS_METHODS = ("winrate", "softmax", "proportional")
+
+
 @dataclass(frozen=True)
 class RoundWeights:
     moving: dict[ModelKey, float]  # every model's moving score after this round (carried into the next)
     weights: dict[int, float]  # uid -> weight, summing to 1
     mode: str  # "scores", "uniform" (over models that passed policy) or "burn"
     copies: frozenset[int] = frozenset()
+    standing: dict[ModelKey, float] = field(default_factory=dict)
+    """Every model's moving standing (EMA of its round standing) after this round (carried into the next)."""
+    standings: dict[ModelKey, Standing] = field(default_factory=dict)
+    """This round's standings of the models scored this round (win rates, and who covers whom)."""
 
 
 def round_weights(
@@ -163,20 +175,45 @@ def round_weights(
     temperature: float = 0.05,
     fallback: str = "burn",
     burn_uid: int = 0,
+    tasks: Mapping[ModelKey, Mapping[str, float]] | None = None,
+    previous_standing: Mapping[ModelKey, float] | None = None,
+    margin: float = 0.02,
+    level: float = 0.95,
 ) -> RoundWeights:
-    """One round: copies resolved, moving scores updated, weights set. Every round ends with weights: when no
-    model earns any, `fallback` decides: `uniform` over the models that passed policy (the burn uid when none
-    did), or `burn` (everything to `burn_uid`). A copy gets weight 0 even if its key has a high history."""
+    """One round: copies resolved, moving scores and moving standings updated, weights set.
+
+    `tasks` holds the per-task scores of each model scored this round (a model missing there, or a task missing
+    from its scores, counts 0 on it); `scoring.comparisons` turns them into round standings (win rates, 0 for a
+    later model that does not beat every earlier one by the margin), which move per model like the scores do
+    (`alpha`, from `prior`). `method`: `winrate` is a softmax over the moving standings; `softmax` and
+    `proportional` work on the moving scores, as before the comparisons existed. Every round ends with weights:
+    when no model earns any, `fallback` decides: `uniform` over the models that passed policy (the burn uid when
+    none did), or `burn` (everything to `burn_uid`). A copy gets weight 0 even if its key has a high history."""
+    if method not in WEIGHTS_METHODS:
+        raise ValueError(f"unknown weights method {method!r}")
     copies = resolve_copies(entries, owners)
-    current = {e.key: e.score for e in entries if e.key is not None and e.score is not None and e.uid not in copies}
+    scored = [e for e in entries if e.key is not None and e.score is not None and e.uid not in copies]
+    current = {e.key: e.score for e in scored}
     moving = update_moving_scores(previous, current, alpha, prior)  # type: ignore[arg-type]
-    standing = {e.uid: moving[e.key] for e in entries if e.key is not None and e.key in moving and e.uid not in copies}
-    weights = {uid: w for uid, w in to_weights(standing, method, temperature).items() if w > 0}
+    per_task = tasks or {}
+    contenders = [
+        Contender(e.key, e.uid, e.block, e.competition, e.score, per_task.get(e.key, {}))  # type: ignore[arg-type]
+        for e in scored
+    ]
+    standings = round_standings(contenders, margin=margin, level=level)
+    standing = update_moving_scores(previous_standing or {}, {k: s.value for k, s in standings.items()}, alpha, prior)
+    ranks, rule = (standing, "softmax") if method == "winrate" else (moving, method)
+    ranked = {e.uid: ranks[e.key] for e in entries if e.key is not None and e.key in ranks and e.uid not in copies}
+    weights = {uid: w for uid, w in to_weights(ranked, rule, temperature).items() if w > 0}
+
+    def result(weights: dict[int, float], mode: str) -> RoundWeights:
+        return RoundWeights(moving, weights, mode, frozenset(copies), standing, standings)  # type: ignore[arg-type]
+
     if weights:
-        return RoundWeights(moving, weights, "scores", frozenset(copies))  # type: ignore[arg-type]
+        return result(weights, "scores")
     passed = sorted({e.uid for e in entries if e.passed_policy and e.uid not in copies})
     if fallback == "uniform" and passed:
-        return RoundWeights(moving, {uid: 1 / len(passed) for uid in passed}, "uniform", frozenset(copies))
+        return result({uid: 1 / len(passed) for uid in passed}, "uniform")
     if fallback not in ("uniform", "burn"):
         raise ValueError(f"unknown weights fallback {fallback!r}")
-    return RoundWeights(moving, {burn_uid: 1.0}, "burn", frozenset(copies))
+    return result({burn_uid: 1.0}, "burn")

@@ -34,7 +34,32 @@ class ScoringConfig(BaseModel):
         description="Weights when no model earns any: all to `burn_uid`, or uniform over models that passed policy.",
     )
     burn_uid: int = Field(default=0, ge=0, le=65535, description="Uid that gets the weight when nobody earns any.")
-    weights_method: Literal["softmax", "proportional"] = Field(
-        default="softmax", description="Scores to weights: winner-take-most softmax, or proportional."
+    weights_method: Literal["winrate", "softmax", "proportional"] = Field(
+        default="winrate",
+        description="Weights from: `winrate`, a softmax over each model's moving standing (its win rate against "
+        "the other models of its competition, 0 for a later model not better than an earlier one by the margin: "
+        "docs/scoring.md); or the moving scores, by winner-take-most `softmax` or `proportional`.",
     )
     softmax_temperature: float = Field(default=0.05, gt=0, description="Lower gives the leader more.")
+    near_copy_similarity: float = Field(
+        default=0.99,
+        gt=0,
+        le=1,
+        description="A model whose weight sketch is at least this similar to an earlier model of another hotkey is "
+        "recorded as `dedupe/near-copy` (a signal shown in reports, never a score change): docs/scoring.md, "
+        "section Near-copy sketch.",
+    )
+    copy_margin: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="A later model beats an earlier one of its competition only if its score is at least this much "
+        "higher (and the sign test agrees, `copy_level`); otherwise the earlier commitment wins the comparison.",
+    )
+    copy_level: float = Field(
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="Confidence with which the one-sided sign test over the shared tasks must reject that a later "
+        "model is no better than an earlier one.",
+    )
