@@ -2,7 +2,9 @@
 on the fetched folder (the exact bytes the sandbox mounts).
 
 It runs ahead of evaluation (in a worker thread) so the next model's checks and download overlap the current
-model's evaluation. Both policy checks run in a child process with a deadline and a memory cap
+model's evaluation. The fetched files are then sketched (a few seeded reads per tensor, `harness.models.sketch`)
+for the near-copy signal; a sketch that cannot be made is reported with the model, never a reason to stop it.
+Both policy checks run in a child process with a deadline and a memory cap
 (`policies.check_in_worker`); a check past its deadline is the failure class `prepare-timeout`. Nothing here
 loads weights or executes anything from the repository.
 
@@ -23,6 +25,7 @@ from chain.commitment import Commitment
 from harness.errors import HarnessError, StageFailure
 from harness.models.content_hash import content_identity
 from harness.models.fetch import FetchUnreachable, HashMismatch, fetch_model, fetched_digests
+from harness.models.sketch import sketch_or_error
 from harness.settings.root import Settings
 
 
@@ -34,6 +37,8 @@ class PreparedModel:
     identity: str  # unsalted content identity: equal for copies, whoever committed them
     facts: dict[str, Any] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)
+    sketch: bytes | None = None  # the weight sketch (`harness.models.sketch`, serialised): small, travels from workers
+    sketch_error: str | None = None  # why there is no sketch; the model is evaluated all the same
 
 
 def worker_limits(settings: Settings) -> policies.WorkerLimits:
@@ -104,7 +109,15 @@ def prepare_commitment(commitment: Commitment, hotkey: str, settings: Settings) 
         raise StageFailure("fetch", "fetch", str(exc)) from None
     fetched = judge_fetched(model_dir, settings, commitment.model_ref)
     identity = content_identity(fetched_digests(model_dir))
-    return PreparedModel(model_dir=model_dir, identity=identity, facts=fetched.facts, policy=report.to_dict())
+    sketch, sketch_error = sketch_or_error(model_dir, max_header_bytes=settings.policy.max_header_bytes)
+    return PreparedModel(
+        model_dir=model_dir,
+        identity=identity,
+        facts=fetched.facts,
+        policy=report.to_dict(),
+        sketch=sketch,
+        sketch_error=sketch_error,
+    )
 
 
 def prepare_record(record: CommitmentRecord, settings: Settings) -> PreparedModel:
