@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from harness.feed.tasks import FeedTasks
 from harness.models.prepare import PreparedModel
 
 
@@ -44,6 +45,9 @@ class EvaluationRequest:
     deadline: float
     stop: threading.Event
     done: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    feed: FeedTasks | None = None
+    """The epoch's task feed as the round read it at its start (None: no feed configured); the stage builds the
+    task set from it, so a worker never reads the feed itself."""
 
 
 class EvaluateStage(Protocol):

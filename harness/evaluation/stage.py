@@ -24,6 +24,7 @@ from harness.evaluation.pipeline import EvaluatedTaskSet, ResultCallback, evalua
 from harness.evaluation.results import TaskResult, compact_result
 from harness.evaluation.run_loop import RunControl
 from harness.evaluation.task_scoring import select_tasks
+from harness.feed.tasks import FeedTasks
 from harness.models.prepare import PreparedModel
 from harness.sandbox.interface import ChatEngine, Sandbox, SandboxError, SandboxStart
 from harness.sandbox.pool import current_overrides
@@ -68,12 +69,13 @@ class SandboxEvaluateStage:
             lambda prepared, competition: open_docker_sandbox(settings, prepared, competition)
         )
 
-    def task_set(self, competition: str, seed: str) -> CompetitionTaskSet:
-        """The one place a competition's task set is built (the round, selftest and the tests go through it)."""
+    def task_set(self, competition: str, seed: str, feed: FeedTasks | None = None) -> CompetitionTaskSet:
+        """The one place a competition's task set is built (the round, selftest and the tests go through it);
+        `feed` is the epoch's task feed as the round read it (`harness.feed`)."""
         config = self.settings.competitions.get(competition)
         if config is None:
             raise StageFailure("evaluate", "unknown-competition", f"no competition named {competition!r}")
-        task_set = build_for_competition(seed, config.families, self.settings.tasks)
+        task_set = build_for_competition(seed, config.families, self.settings.tasks, feed)
         return CompetitionTaskSet(competition, task_set, config.families)
 
     def __call__(self, prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
@@ -82,7 +84,7 @@ class SandboxEvaluateStage:
         def on_result(result: TaskResult) -> None:
             request.record(result.id, float(result.score), compact_result(result))
 
-        tasks = self.task_set(request.competition, request.seed)
+        tasks = self.task_set(request.competition, request.seed, request.feed)
         evaluated = self.evaluate(
             prepared, tasks, done=request.done, on_result=on_result, deadline=request.deadline, stop=request.stop
         )

@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import policies
+from chain.base import Chain, epoch_start
 from harness.errors import HarnessError, StageFailure
 from harness.evaluation.pipeline import ResultCallback
 from harness.evaluation.report import build_report
 from harness.evaluation.results import TaskResult
 from harness.evaluation.stage import SandboxEvaluateStage
+from harness.feed.tasks import FeedTasks
+from harness.feed.wiring import read_epoch_feed
 from harness.models.content_hash import content_identity, file_sha256
 from harness.models.fetch import download_pinned
 from harness.models.prepare import PreparedModel, judge_fetched, worker_limits
@@ -122,9 +125,11 @@ def run_selftest(
     on_task_set: Callable[[int], None] | None = None,
     on_task: ResultCallback | None = None,
     work_dir: Path | None = None,
+    feed: FeedTasks | None = None,
 ) -> SelftestResult:
     """Policy, staging, sandboxed evaluation. Raises `HarnessError` when the run cannot happen (no Docker, missing
-    image, unreadable model, unknown competition) and `StageFailure` when the sandbox dies."""
+    image, unreadable model, unknown competition) and `StageFailure` when the sandbox dies. `feed`: the epoch's
+    task feed read as a validator reads it (`current_epoch_feed`), None without a feed."""
     ref = parse_model_ref(ref_text)
     if competition not in settings.competitions:
         raise HarnessError(f"unknown competition {competition!r}: one of {', '.join(sorted(settings.competitions))}")
@@ -155,7 +160,9 @@ def run_selftest(
             return result
         result.identity = content_identity(digests)
         prepared = PreparedModel(model_dir, result.identity, policy.report.facts, result.policy)
-        result.report = evaluate_prepared(prepared, settings, competition, seed, result.model, on_task_set, on_task)
+        result.report = evaluate_prepared(
+            prepared, settings, competition, seed, result.model, on_task_set, on_task, feed=feed
+        )
     return result
 
 
@@ -168,12 +175,13 @@ def evaluate_prepared(
     on_task_set: Callable[[int], None] | None = None,
     on_task: ResultCallback | None = None,
     stage: SandboxEvaluateStage | None = None,
+    feed: FeedTasks | None = None,
 ) -> dict[str, Any]:
     """The validator's evaluate stage on a prepared model, as an evaluate report: the stage's summary (the
     score a validator records, not a recomputation) and every task's full result (raw response, parsed calls),
     so a miner sees what the model answered."""
     stage = stage or SandboxEvaluateStage(settings)
-    tasks = stage.task_set(competition, seed)
+    tasks = stage.task_set(competition, seed, feed)
     if on_task_set is not None:
         on_task_set(len(tasks.task_set["tasks"]))
     started = time.perf_counter()
@@ -199,6 +207,13 @@ def evaluate_prepared(
     report["content_identity"] = prepared.identity
     report["budget_exceeded"] = evaluated.over_budget
     return report
+
+
+def current_epoch_feed(settings: Settings, chain: Chain) -> tuple[str, FeedTasks | None]:
+    """(the current epoch's seed, its task feed) as a validator's round reads them now: the hash of the block
+    opening the epoch, and the feed through the same reader (`harness.feed.wiring.read_epoch_feed`)."""
+    seed_block = epoch_start(chain.current_block(), chain.tempo())
+    return chain.block_hash(seed_block), read_epoch_feed(settings, chain, seed_block)
 
 
 def _ignore(_result: TaskResult) -> None:

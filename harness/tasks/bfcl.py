@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.tasks.bfcl_perturb import perturb
+from harness.tasks.bfcl_values import ValuePool, value_pool
 from harness.tasks.jsonl import read_objects
 from harness.tasks.prompts import openai_tools, toolcall_messages
 from harness.tasks.truth import calls_from_truth
@@ -128,10 +129,12 @@ def to_task(entry: dict) -> dict:
     }
 
 
-def perturbed_task(entry: dict, rng: random.Random, distractor_pool: list[dict]) -> tuple[dict, bool]:
+def perturbed_task(
+    entry: dict, rng: random.Random, distractor_pool: list[dict], value_pool: ValuePool | None = None
+) -> tuple[dict, bool]:
     """(task, whether it could be perturbed); an entry that cannot be perturbed safely is used as is."""
     result = perturb(
-        entry["functions"], entry["conversation"], entry["answer"], entry["category"], rng, distractor_pool
+        entry["functions"], entry["conversation"], entry["answer"], entry["category"], rng, distractor_pool, value_pool
     )
     task = to_task(
         {**entry, "functions": result.functions, "conversation": result.conversation, "answer": result.answer}
@@ -157,13 +160,25 @@ def sample(data_dir: Path, categories: Mapping[str, float], n: int, rng: random.
     if not any(pools.values()):
         raise HarnessError(f"no BFCL tasks found in {data_dir} for {sorted(categories)}")
     distractor_pool = [f for c in sorted(pools) for e in pools[c] for f in e["functions"] if isinstance(f, dict)]
+    values = _value_pool_cached(str(data_dir), tuple(sorted(pools)))
     tasks = []
     for category, count in _weighted_counts(n, {c: w for c, w in categories.items() if pools.get(c)}, rng).items():
         pool = pools[category]
         chosen = rng.sample(pool, min(count, len(pool)))
         chosen += rng.choices(pool, k=count - len(chosen))  # a small file repeats entries, each perturbed afresh
-        tasks += [perturbed_task(entry, rng, distractor_pool)[0] for entry in chosen]
+        tasks += [perturbed_task(entry, rng, distractor_pool, values)[0] for entry in chosen]
     return tasks
+
+
+@functools.cache
+def _value_pool_cached(data_dir: str, file_categories: tuple[str, ...]) -> ValuePool:
+    """Strings BFCL questions state, by parameter kind, over the sampled categories (what values re-sample from)."""
+    return value_pool([e for c in file_categories for e in _answerable_cached(data_dir, c)])
+
+
+def bfcl_value_pool(data_dir: Path, file_categories: list[str]) -> ValuePool:
+    """The value pool `sample` perturbs with, for callers that perturb entries themselves (tests, benches)."""
+    return _value_pool_cached(str(data_dir), tuple(sorted(file_categories)))
 
 
 _ID_CATEGORY = re.compile(r"^(.*?)_\d+(?:-.*)?$")
@@ -171,9 +186,15 @@ _ID_CATEGORY = re.compile(r"^(.*?)_\d+(?:-.*)?$")
 
 def load_private_pool(path: Path) -> list[dict]:
     """Entries of an operator's private JSONL pool; a bad line is a one-line error naming it."""
+    return pool_entries(_read_jsonl(Path(path)), str(path), "private")
+
+
+def pool_entries(rows: list[dict], name: str, origin: str) -> list[dict]:
+    """Entries of BFCL-format pool lines (a private pool, a curator's feed batch); `origin` prefixes each
+    entry's source (`private:ID`, `feed:ID`); a bad line is a one-line error naming `name:line`."""
     entries = []
-    for number, row in enumerate(_read_jsonl(Path(path)), 1):
-        where = f"{path}:{number}"
+    for number, row in enumerate(rows, 1):
+        where = f"{name}:{number}"
         answer = row.get("ground_truth", [])
         if not isinstance(answer, list) or not all(isinstance(a, dict) and len(a) == 1 for a in answer):
             raise HarnessError(f"{where}: 'ground_truth' must be a list of {{function: {{param: [values]}}}}")
@@ -183,17 +204,22 @@ def load_private_pool(path: Path) -> list[dict]:
             category = category_name(match.group(1)) if match else ("irrelevance" if not answer else "")
         if category not in CHECKER_CATEGORIES:
             raise HarnessError(f"{where}: unknown category {category!r}; known: {', '.join(CHECKER_CATEGORIES)}")
-        entry = _entry(row, answer, category, f"private:{row.get('id', number)}")
+        entry = _entry(row, answer, category, f"{origin}:{row.get('id', number)}")
         if entry is None:
             raise HarnessError(f"{where}: needs 'question' (a list of turns of messages) and 'function' (a list)")
         entries.append(entry)
     if not entries:
-        raise HarnessError(f"private pool {path} holds no entries")
+        raise HarnessError(f"{origin} pool {name} holds no entries")
     return entries
 
 
 def sample_private(path: Path, n: int, rng: random.Random) -> list[dict]:
+    return sample_entries(load_private_pool(path), n, rng)
+
+
+def sample_entries(entries: list[dict], n: int, rng: random.Random) -> list[dict]:
+    """`n` tasks from held-out entries (a private pool, a feed batch), used as written: without replacement
+    while the entries last."""
     if n <= 0:
         return []
-    entries = load_private_pool(path)
     return [to_task(e) for e in (rng.sample(entries, n) if n <= len(entries) else rng.choices(entries, k=n))]

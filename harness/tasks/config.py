@@ -6,6 +6,7 @@ order are the settings' public form (env variables, docs/configuration.md), so t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -72,6 +73,37 @@ class TasksConfig(BaseModel):
     private_pool_fraction: float = Field(
         default=0.2, ge=0.0, le=1.0, description="Share of tool-call tasks from the private pool, when one is set."
     )
+    # -- the task feed (docs/feed.md): held-out tasks a curator time-locks to each epoch ---------------------------
+    feed_url: str | None = Field(
+        default=None,
+        description="Task feed: an http(s) base URL or a local folder holding `epoch-<seed block>.json` batches; "
+        "unset: no feed.",
+    )
+    feed_curator: str | None = Field(
+        default=None, description="Task feed: the curator's hotkey (ss58); a batch signed by anyone else is refused."
+    )
+    feed_fraction: float = Field(
+        default=0.8,
+        ge=0.0,
+        le=1.0,
+        description="Share of tool-call tasks taken from the epoch's feed batch (the rest generated locally); a "
+        "model trained on the public sources can reach at most the rest (docs/feed.md).",
+    )
+    feed_max_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Task feed: largest batch read (bytes); a larger one is refused."
+    )
+    feed_beacon: Literal["auto", "local", "drand-http", "chain"] = Field(
+        default="auto",
+        description="Who releases a batch's drand round signature: `local` (the embedded chain's known round, "
+        "released at the seed block), `drand-http`, `chain` (the Drand pallet); `auto`: local on the local chain, "
+        "else drand-http.",
+    )
+    feed_drand_url: str = Field(default="https://api.drand.sh", description="Task feed: drand HTTP API base URL.")
+    feed_drand_chain_hash: str = Field(
+        default="52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971",
+        description="Task feed: drand chain hash (quicknet).",
+    )
+    feed_timeout_s: float = Field(default=30.0, gt=0, description="Task feed: deadline of one batch or beacon read.")
     caption_prompt: str = Field(
         default="Describe this image in one short sentence.", description="User text sent with each image."
     )
@@ -106,6 +138,8 @@ class TasksConfig(BaseModel):
     def _shares_fit(self) -> TasksConfig:
         if self.private_pool is not None and self.bfcl_fraction + self.private_pool_fraction > 1.0:
             raise ValueError("bfcl_fraction + private_pool_fraction must be at most 1")
+        if self.feed_url and not self.feed_curator:
+            raise ValueError("feed_url needs feed_curator: the hotkey whose signed batches are accepted")
         return self
 
 

@@ -11,6 +11,7 @@ from harness.tasks.taskset import rng_for
 from scoring.toolcall import check_parsed, parse_message
 
 if TYPE_CHECKING:
+    from harness.feed.tasks import FeedTasks
     from harness.tasks.config import TasksConfig
     from harness.tasks.families import Answer
 
@@ -20,6 +21,7 @@ class ToolcallFamily:
     needs_vision = False
     id_prefix = "tc"
     count_setting = "toolcall_n"
+    takes_feed = True  # its generate() takes the epoch's feed (`harness.tasks.build.build_family`)
 
     def shares(self, n: int, config: TasksConfig) -> dict[str, int]:
         """How many of `n` tasks each source gives: private pool, BFCL, and generated for the rest."""
@@ -27,8 +29,14 @@ class ToolcallFamily:
         n_bfcl = min(n - n_private, round(n * config.bfcl_fraction))
         return {"private": n_private, "bfcl": n_bfcl, "generated": n - n_private - n_bfcl}
 
-    def generate(self, seed: str, n: int, config: TasksConfig) -> tuple[list[dict], dict[str, Any]]:
-        counts = self.shares(n, config)
+    def generate(
+        self, seed: str, n: int, config: TasksConfig, feed: FeedTasks | None = None
+    ) -> tuple[list[dict], dict[str, Any]]:
+        """`feed`: the epoch's feed as the round read it. When it holds entries, `round(n * feed_fraction)` tasks
+        come from it (chosen by the seed) and the local sources share the rest; when its read failed, the whole
+        set is local, as without a feed (never a partial mix). Either way the task set records it."""
+        n_feed = min(n, round(n * config.feed_fraction)) if feed is not None and feed.ok else 0
+        counts = self.shares(n - n_feed, config)
         tasks = toolcall_gen.generate(
             counts["generated"], config.toolcall_categories, rng_for(seed, "toolcall", "generated")
         )
@@ -37,6 +45,8 @@ class ToolcallFamily:
             tasks += bfcl.sample(data_dir, config.bfcl_categories, counts["bfcl"], rng_for(seed, "toolcall", "bfcl"))
         if counts["private"] and config.private_pool is not None:
             tasks += bfcl.sample_private(config.private_pool, counts["private"], rng_for(seed, "toolcall", "private"))
+        if n_feed and feed is not None:
+            tasks += bfcl.sample_entries(list(feed.entries), n_feed, rng_for(seed, "toolcall", "feed"))
         rng_for(seed, "toolcall", "order").shuffle(tasks)
         settings = {
             "n": n,
@@ -46,6 +56,9 @@ class ToolcallFamily:
             "private_pool_fraction": config.private_pool_fraction if counts["private"] else 0.0,
             "sources": counts,
         }
+        if feed is not None:
+            settings["feed"] = {**feed.task_set_record(), "fraction": config.feed_fraction}
+            settings["sources"] = {**counts, "feed": n_feed}
         return tasks, settings
 
     def score(

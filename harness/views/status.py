@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.feed.round_feed import feed_status
 from harness.state.store import Store
 
 RECENT_FAILURES = 10
@@ -20,12 +21,17 @@ EMPTY_STATUS: dict[str, Any] = {
     "leaderboard": [],
     "last_weights": None,
     "recent_failures": [],
+    "feed": None,
 }
 
 
 def status_payload(store: Store, failures: int = RECENT_FAILURES) -> dict[str, Any]:
-    """What `harness status --json` prints: `Store.status()` plus the recent failures."""
-    return store.read.status() | {"recent_failures": store.read.recent_failures(failures)}
+    """What `harness status --json` prints: `Store.status()` plus the recent failures and the latest round's
+    task feed (read, or the `feed/<class>` failure it fell back on)."""
+    return store.read.status() | {
+        "recent_failures": store.read.recent_failures(failures),
+        "feed": feed_status(store),
+    }
 
 
 def resolve_round(store: Store, spec: str) -> int:

@@ -64,8 +64,17 @@ def register(app: typer.Typer) -> None:
         settings = miner_selftest.with_task_count(state_of(ctx).settings, n)
         if out is not None:
             ensure_writable_dir(out)  # fail now, not after minutes of evaluation
-        seed = seed or f"0x{secrets.token_hex(8)}"
         err = Console(stderr=True)
+        feed = None
+        if settings.tasks.feed_url:  # validators take part of their tasks from the epoch's feed: so does selftest
+            from chain.factory import open_chain
+
+            chain = open_chain(settings.chain, settings.cache_dir)
+            epoch_seed, feed = miner_selftest.current_epoch_feed(settings, chain)
+            seed = seed or epoch_seed
+            if feed is not None and feed.failure is not None:
+                err.print(f"task feed: feed/{feed.failure.failure_class} ({feed.failure.message}); local tasks only")
+        seed = seed or f"0x{secrets.token_hex(8)}"
         err.print(f"selftest seed: {seed} (repeat with --seed {seed})")
         progress = Progress(
             TextColumn("tasks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False
@@ -82,7 +91,13 @@ def register(app: typer.Typer) -> None:
 
         try:
             result = miner_selftest.run_selftest(  # looked up at call time: tests stand in for it
-                model, settings, competition=competition, seed=seed, on_task_set=on_task_set, on_task=on_task
+                model,
+                settings,
+                competition=competition,
+                seed=seed,
+                on_task_set=on_task_set,
+                on_task=on_task,
+                feed=feed,
             )
         finally:
             progress.stop()

@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from chain.base import CommitmentRecord
 from harness.evaluation.contract import EvaluateStage, EvaluationRequest, TaskRecorder
+from harness.feed.tasks import FeedTasks
 from harness.models.prepare import PreparedModel
 from harness.settings.root import Settings
 
@@ -40,6 +41,7 @@ class ModelJob:
     seed: str
     done: Mapping[str, Mapping[str, Any]]  # tasks recorded before a restart: kept, not asked again
     budget_s: float
+    feed: FeedTasks | None = None  # the epoch's task feed as the head read it (travels with the job to a worker)
 
     def request(
         self, record: TaskRecorder, stop: threading.Event, done: Mapping[str, Mapping[str, Any]] | None = None
@@ -53,6 +55,7 @@ class ModelJob:
             deadline=time.monotonic() + self.budget_s,
             stop=stop,
             done=self.done if done is None else done,
+            feed=self.feed,
         )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli.app import main
+from harness.feed.round_feed import feed_status
 from harness.state.store import Store
 from harness.views.status import EMPTY_STATUS
 
@@ -90,7 +91,8 @@ def test_status_json_is_store_status_plus_recent_failures(filled: Path, capsys: 
     assert code == 0
     shown = json.loads(out)
     with Store(filled) as store:
-        expected = json.loads(json.dumps(store.read.status() | {"recent_failures": store.read.recent_failures(10)}))
+        recent = {"recent_failures": store.read.recent_failures(10), "feed": feed_status(store)}
+        expected = json.loads(json.dumps(store.read.status() | recent))
     assert shown == expected
     assert shown["round_in_progress"]["id"] == 2
     assert shown["round_in_progress"]["progress"] == {
