@@ -26,14 +26,18 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chain.base import Chain, ChainError, CommitmentRecord, epoch_start
 from harness.errors import Failure, StageFailure
 from harness.evaluation.contract import EvaluateStage, EvaluationOutcome, EvaluationRequest, Stopped
+from harness.feed.round_feed import round_feed
+from harness.feed.tasks import FeedTasks
+from harness.feed.wiring import read_epoch_feed
 from harness.logging import get_logger
 from harness.models.prepare import PreparedModel, prepare_deadline_s, prepare_record
+from harness.models.sketch import SKETCH_VERSION, ModelSketch, SketchError, nearest
 from harness.round.executors.base import Executor, ModelJob, ModelStages, PrepareStage
 from harness.settings.root import Settings
 from harness.state.store import Evaluation, ModelRecord, Store
@@ -104,6 +108,7 @@ class Supervisor:
         self._content_locks: dict[str, threading.Lock] = {}
         self.stop_event = threading.Event()
         self.heartbeat = time.monotonic()
+        self._round_feeds: dict[int, FeedTasks | None] = {}  # round id -> the task feed it read at its start
 
     # -- service loop ---------------------------------------------------------------------------------------
 
@@ -158,6 +163,7 @@ class Supervisor:
         seed_block = rnd.block if rnd.block is not None else seed_block
         seed = rnd.block_hash or str(seed_block)
         log.info("round", round=rnd.id, seed_block=seed_block, block=block, resumed=resumed)
+        self._read_round_feed(rnd.id, seed_block)
         candidates = self._candidates(rnd.id, seed_block)
         # With N slots, N models are evaluated at once, so N times as many are prepared ahead.
         ahead = self.config.prepare_ahead * len(self.executor) if self.executor.prepares_on_head else 0
@@ -186,6 +192,14 @@ class Supervisor:
         self.store.finish_round(rnd.id, "done")
         log.info("round finished", round=rnd.id, scored=sum(1 for e in entries if e.score is not None))
         return rnd.id
+
+    def _read_round_feed(self, round_id: int, seed_block: int) -> None:
+        """The epoch's task feed, read once at the round's start (or what the round read before a restart) and
+        kept for every model's job; a failed read is recorded (`feed/<class>`) and the round uses local tasks."""
+        feed = round_feed(self.store, round_id, lambda: read_epoch_feed(self.settings, self.chain, seed_block))
+        self._round_feeds[round_id] = feed
+        if feed is not None:
+            log.info("task feed", round=round_id, **feed.task_set_record())
 
     def _check_stop(self, candidates: list[Candidate]) -> None:
         if self.stop_event.is_set():
@@ -256,6 +270,7 @@ class Supervisor:
             seed=seed,
             done=self.store.read.recorded_tasks(evaluation),
             budget_s=self.config.model_time_budget_s,
+            feed=self._round_feeds.get(round_id),
         )
 
     def process_model(self, round_id: int, seed: str, candidate: Candidate) -> ModelResult:
@@ -294,7 +309,32 @@ class Supervisor:
             message = f"identical content to the earlier commitment of {owner.hotkey}"
             self.store.record_failure(round_id, f"model:{model.id}", "dedupe", "copy", message)
             return ModelResult(prepared.identity, None, True)
+        self._near_copy_signal(round_id, candidate, prepared)
         return ModelResult(prepared.identity, self._evaluate(round_id, job, candidate, prepared, stages.evaluate), True)
+
+    def _near_copy_signal(self, round_id: int, candidate: Candidate, prepared: PreparedModel) -> None:
+        """Store the model's weight sketch and record `dedupe/near-copy` when it is within
+        `scoring.near_copy_similarity` of an earlier model of another hotkey. Only a signal for reports: the model
+        is evaluated and scored as any other (fine-tunes of one base are close too; the margin rule decides)."""
+        model = candidate.model
+        if prepared.sketch is None:  # none made (a stage that does not sketch), or none could be: say why
+            if prepared.sketch_error is not None:
+                self.store.record_failure(round_id, f"model:{model.id}", "sketch", "unreadable", prepared.sketch_error)
+            return
+        self.store.record_model_sketch(model.id, SKETCH_VERSION, prepared.sketch)
+        try:
+            sketch = ModelSketch.from_bytes(prepared.sketch)
+        except SketchError as exc:
+            self.store.record_failure(round_id, f"model:{model.id}", "sketch", "unreadable", str(exc))
+            return
+        earlier = self.store.read.earlier_sketches(
+            candidate.record.block, candidate.uid, candidate.record.hotkey, SKETCH_VERSION
+        )
+        found = nearest(sketch, ((f"{m.hotkey}'s {m.repo}", blob) for m, blob in earlier))
+        if found is not None and found.similarity.value >= self.settings.scoring.near_copy_similarity:
+            sim = found.similarity
+            reason = f"{sim.value:.4f} to {found.label} ({sim.shared_tensors} tensors, {sim.coverage:.0%} of weights)"
+            self.store.record_failure(round_id, f"model:{model.id}", "dedupe", "near-copy", reason)
 
     def _not_prepared(self, round_id: int, candidate: Candidate, failure: Failure, *, eligible: bool) -> ModelResult:
         """A model that did not get through prepare. A policy rejection is a verdict: the model passed nothing this
@@ -356,9 +396,15 @@ class Supervisor:
     # -- weights ----------------------------------------------------------------------------------------------
 
     def round_weights(self, round_id: int, entries: list[RoundEntry]) -> RoundWeights:
-        """Copies, moving scores and weights by `scoring.aggregate` (the tested pure functions); the moving
-        scores are recorded once per round, so a resumed round computes the same weights again."""
+        """Copies, comparisons, moving scores and standings, and weights by `scoring.aggregate` (the tested pure
+        functions), from this round's per-task scores in the store; the moving scores and standings are recorded
+        once per round, so a resumed round computes the same weights again. Each later model that an earlier one
+        covers (it earns nothing under `winrate`) gets a `weights/covered` note saying why."""
         scoring = self.settings.scoring
+        models = self.store.read.round_models(round_id)
+        entries = [replace(e, competition=self._competition(models, e)) for e in entries]
+        by_identity = self.store.read.round_task_scores(round_id)
+        tasks = {e.key: by_identity.get(e.identity, {}) for e in entries if e.key is not None and e.identity}
         result = round_weights(
             entries,
             self.store.read.moving_scores_before(round_id),
@@ -369,9 +415,37 @@ class Supervisor:
             temperature=scoring.softmax_temperature,
             fallback=scoring.weights_fallback,
             burn_uid=scoring.burn_uid,
+            tasks=tasks,
+            previous_standing=self.store.read.moving_standings_before(round_id),
+            margin=scoring.copy_margin,
+            level=scoring.copy_level,
         )
         self.store.record_moving_scores(round_id, result.moving)
+        self.store.record_moving_standings(round_id, result.standing)
+        if scoring.weights_method == "winrate":
+            self._note_covered(round_id, entries, result, models)
         return result
+
+    def _competition(self, models: dict[tuple[str, int], tuple[int, str | None]], entry: RoundEntry) -> str:
+        """The competition an entry's commitment entered (as `competition_of` decides it for the evaluation)."""
+        named = models.get((entry.hotkey, entry.block), (0, None))[1]
+        return named or self.config.default_competition
+
+    def _note_covered(
+        self,
+        round_id: int,
+        entries: list[RoundEntry],
+        result: RoundWeights,
+        models: dict[tuple[str, int], tuple[int, str | None]],
+    ) -> None:
+        """A covered model earns nothing this round: say so in the round's failures (report, /status)."""
+        for entry in entries:
+            standing = result.standings.get(entry.key) if entry.key is not None else None
+            judged = models.get((entry.hotkey, entry.block))
+            if standing is None or standing.covered_by is None or judged is None:
+                continue
+            reason = standing.covered_by.describe()
+            self.store.record_failure(round_id, f"model:{judged[0]}", "weights", "covered", reason)
 
     def _set_weights(self, round_id: int, entries: list[RoundEntry]) -> None:
         if self.store.read.weights_for(round_id) is not None:

@@ -24,6 +24,7 @@ from harness.state.records import (
 from scoring.aggregate import Claim
 
 TaskResults = dict[str, tuple[float, dict[str, Any] | None]]
+NO_UID = 1 << 30  # a model without a uid sorts after every real one (as `harness.round.supervisor.NO_UID`)
 
 
 class StateReadModel:
@@ -72,6 +73,20 @@ class StateReadModel:
     def model_identity(self, model_id: int) -> str | None:
         rows = self.db.query("SELECT identity FROM model_identities WHERE model_id=?", (model_id,))
         return str(rows[0][0]) if rows else None
+
+    def earlier_sketches(self, block: int, uid: int, hotkey: str, version: int) -> list[tuple[ModelRecord, bytes]]:
+        """Stored sketches (of `version`) of models committed before (block, uid) by another hotkey, in commit
+        order: what a new model is compared with for the near-copy signal. A model without a uid sorts last,
+        as in the round's order (`harness.round.supervisor.NO_UID`)."""
+        rows = self.db.query(
+            f"""SELECT {", ".join("m." + c.strip() for c in MODEL_COLUMNS.split(","))}, s.sketch
+               FROM model_sketches s JOIN models m ON m.id = s.model_id
+               WHERE s.version = ? AND m.hotkey != ?
+                 AND (m.commit_block < ? OR (m.commit_block = ? AND COALESCE(m.uid, ?) < ?))
+               ORDER BY m.commit_block, COALESCE(m.uid, ?), m.id""",
+            (version, hotkey, block, block, NO_UID, uid, NO_UID),
+        )
+        return [(ModelRecord(*row[:-1]), bytes(row[-1])) for row in rows]
 
     def identity_owner(self, identity: str) -> Claim | None:
         """The earliest commitment seen with this content (it owns it for good), or None if never seen."""
@@ -146,6 +161,42 @@ class StateReadModel:
         if rows[0][0] is None:
             return {}
         return self.moving_scores(int(rows[0][0])) or {}
+
+    def moving_standings(self, round_id: int) -> dict[tuple[str, str], float] | None:
+        """The moving standings recorded after `round_id`, or None when that round recorded none."""
+        rows = self.db.query("SELECT hotkey, identity, value FROM moving_standings WHERE round_id=?", (round_id,))
+        return {(str(h), str(i)): float(v) for h, i, v in rows} if rows else None
+
+    def moving_standings_before(self, round_id: int) -> dict[tuple[str, str], float]:
+        """The moving standings the latest earlier round left (empty before the first)."""
+        rows = self.db.query("SELECT MAX(round_id) FROM moving_standings WHERE round_id < ?", (round_id,))
+        if rows[0][0] is None:
+            return {}
+        return self.moving_standings(int(rows[0][0])) or {}
+
+    def round_task_scores(self, round_id: int) -> dict[str, dict[str, float]]:
+        """Per-task scores of the round's finished evaluations, by content identity (an evaluation is one per
+        content and round). A failed evaluation is left out: its tasks count 0 in the comparisons."""
+        rows = self.db.query(
+            """SELECT e.content_hash, t.task_id, t.score FROM evaluations e
+               JOIN task_results t ON t.evaluation_id = e.id
+               WHERE e.round_id=? AND e.status='done' ORDER BY e.content_hash, t.task_id""",
+            (round_id,),
+        )
+        out: dict[str, dict[str, float]] = {}
+        for identity, task, score in rows:
+            out.setdefault(str(identity), {})[str(task)] = float(score)
+        return out
+
+    def round_models(self, round_id: int) -> dict[tuple[str, int], tuple[int, str | None]]:
+        """The models judged in a round (those with a verdict), by (hotkey, commit block): their id and the
+        competition their commitment named (None: the validator's default)."""
+        rows = self.db.query(
+            """SELECT m.hotkey, m.commit_block, m.id, m.competition FROM verdicts v
+               JOIN models m ON m.id = v.model_id WHERE v.round_id=? ORDER BY m.id""",
+            (round_id,),
+        )
+        return {(str(h), int(b)): (int(i), c) for h, b, i, c in rows}
 
     def weights_for(self, round_id: int) -> dict[str, Any] | None:
         rows = self.db.query(f"SELECT {WEIGHTS_COLUMNS} FROM weights_set WHERE round_id=?", (round_id,))

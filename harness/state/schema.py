@@ -112,6 +112,38 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (round_id, hotkey, identity)
     );
     """,
+    # 3: moving standings per model (EMA of each round's win rate, docs/scoring.md), kept beside the moving scores.
+    """
+    CREATE TABLE moving_standings (
+        round_id INTEGER NOT NULL REFERENCES rounds(id),
+        hotkey TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (round_id, hotkey, identity)
+    );
+    """,
+    # feed: what each round read from the task feed (docs/feed.md): the batch's sha256 and decrypted entries, or
+    # the failure it fell back on, so a resumed round reuses exactly what it read.
+    """
+    CREATE TABLE round_feeds (
+        round_id INTEGER PRIMARY KEY REFERENCES rounds(id),
+        epoch INTEGER NOT NULL,
+        batch_sha256 TEXT,
+        entries TEXT,
+        failure_class TEXT,
+        reason TEXT,
+        recorded_at REAL NOT NULL
+    );
+    """,
+    # sketch: each fetched model's weight sketch (harness.models.sketch), for the near-copy signal.
+    """
+    CREATE TABLE model_sketches (
+        model_id INTEGER PRIMARY KEY REFERENCES models(id),
+        version INTEGER NOT NULL,
+        sketch BLOB NOT NULL,
+        recorded_at REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -126,6 +126,13 @@ class Store:
         with self.db.transaction() as db:
             db.execute("INSERT OR IGNORE INTO model_identities VALUES (?, ?)", (model_id, identity))
 
+    def record_model_sketch(self, model_id: int, version: int, sketch: bytes) -> None:
+        """A fetched model's weight sketch (`harness.models.sketch`); the same commitment keeps its first one."""
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO model_sketches VALUES (?, ?, ?, ?)", (model_id, version, sketch, time.time())
+            )
+
     def claim_identity(self, identity: str, claim: Claim, round_id: int | None) -> Claim:
         """Offer `claim` on a content identity and return the owner afterwards: the earliest claim ever offered
         (`scoring.aggregate.earliest_claim`, the one rule), decided and written in one transaction so that
@@ -201,6 +208,18 @@ class Store:
                 return False
             db.executemany(
                 "INSERT INTO moving_scores VALUES (?, ?, ?, ?)",
+                [(round_id, hotkey, identity, float(v)) for (hotkey, identity), v in sorted(values.items())],
+            )
+            return True
+
+    def record_moving_standings(self, round_id: int, values: dict[tuple[str, str], float]) -> bool:
+        """Every model's moving standing after a round (`scoring.aggregate.RoundWeights.standing`), in one step;
+        False when the round already has them (a resumed round recomputes the same values from the same inputs)."""
+        with self.db.transaction() as db:
+            if db.execute("SELECT 1 FROM moving_standings WHERE round_id=? LIMIT 1", (round_id,)).fetchone():
+                return False
+            db.executemany(
+                "INSERT INTO moving_standings VALUES (?, ?, ?, ?)",
                 [(round_id, hotkey, identity, float(v)) for (hotkey, identity), v in sorted(values.items())],
             )
             return True

@@ -48,6 +48,8 @@ class RemoteEvaluation:
     model_dir: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)
+    sketch: bytes | None = None
+    sketch_error: str | None = None
     prepare_failure: Failure | None = None
     records: list[tuple[str, float, dict[str, Any] | None]] = field(default_factory=list)
     score: float | None = None
@@ -62,7 +64,12 @@ class RemoteEvaluation:
             raise self.prepare_failure.error()
         assert self.identity is not None
         return PreparedModel(
-            model_dir=Path(self.model_dir), identity=self.identity, facts=self.facts, policy=self.policy
+            model_dir=Path(self.model_dir),
+            identity=self.identity,
+            facts=self.facts,
+            policy=self.policy,
+            sketch=self.sketch,
+            sketch_error=self.sketch_error,
         )
 
 
@@ -97,6 +104,8 @@ def evaluate_on_worker(
         model_dir=str(prepared.model_dir),
         facts=dict(prepared.facts),
         policy=prepared.policy,
+        sketch=prepared.sketch,
+        sketch_error=prepared.sketch_error,
         node=node,
     )
     request = job.request(keep, threading.Event())
