@@ -275,6 +275,31 @@ def vlm_noised_dir(cache_dir: Path) -> Path:
     return ensure_built(name, _build_vlm_noised, cache_dir)
 
 
+VLM_IMPROVED_SUFFIX = "-improved"
+
+
+def vlm_improved_name() -> str:
+    """The improved VLM's folder name: the base VLM's name (its recipe) plus the further training's own digest."""
+    from harness.demo.vlm_improve import improve_digest  # why: keeps PIL and the task generators out of every CLI start
+
+    return f"{vlm_name()}{VLM_IMPROVED_SUFFIX}-{improve_digest()}"
+
+
+def _build_vlm_improved(out: Path, cache_dir: Path) -> None:
+    import json
+
+    from harness.demo.vlm_improve import build_improved  # why: keeps torch and PIL out of every CLI start
+
+    metrics = build_improved(out, vlm_dir(cache_dir))
+    (bundled_dir(cache_dir) / f"{vlm_improved_name()}.metrics.json").write_text(json.dumps(metrics) + "\n")
+
+
+def vlm_improved_dir(cache_dir: Path) -> Path:
+    """The demo VLM trained further (harness/demo/vlm_improve.py): the later, genuinely better commitment of
+    `harness demo improve`; built on first use (minutes, after the VLM itself)."""
+    return ensure_built(vlm_improved_name(), _build_vlm_improved, cache_dir)
+
+
 def build_all(cache_dir: Path) -> dict[str, Path]:
     """Every bundled model the demo and the tests use, built where missing (the VLM trains for minutes).
 
@@ -286,4 +311,5 @@ def build_all(cache_dir: Path) -> dict[str, Path]:
         "smollm2-degraded": smollm2_degraded_dir(cache_dir),
         "vlm": vlm_dir(cache_dir),
         "vlm-noised": vlm_noised_dir(cache_dir),
+        "vlm-improved": vlm_improved_dir(cache_dir),
     }

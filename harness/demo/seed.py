@@ -11,6 +11,10 @@
 | hostile | miner-hostile          | SmolLM2 plus a malicious pickle and `auto_map` code     | rejected by policy      |
 | junk    | miner-junk             | a malformed commitment                                  | recorded as unparseable |
 
+`improve(settings)` (`harness demo improve`, run after a first round) adds one more miner, later than all of them:
+`miner-better` commits the demo VLM trained further (harness/demo/vlm_improve.py), which is expected to take the
+lead by beating the VLM by the margin (docs/scoring.md).
+
 Every model miner commits to `settings.demo.competition` (any-to-any: tool calls and captions, half each).
 The three models share SmolLM2's language model unchanged, so their tool-call answers match and the captions
 order them. Each HASH is the hotkey-salted content hash over the files policy lets a fetch download, exactly what the
@@ -32,8 +36,15 @@ from chain.base import ChainError
 from chain.commitment import format as format_commitment
 from chain.factory import open_local_chain
 from chain.local import LocalChain
-from harness.demo.bundled_models import ensure_built, share_built, smollm2_dir, vlm_dir, vlm_noised_dir
-from harness.demo.hub_mirror import publish
+from harness.demo.bundled_models import (
+    ensure_built,
+    share_built,
+    smollm2_dir,
+    vlm_dir,
+    vlm_improved_dir,
+    vlm_noised_dir,
+)
+from harness.demo.hub_mirror import Published, publish
 from harness.errors import HarnessError
 from harness.logging import get_logger
 from harness.models.content_hash import salted_hash
@@ -45,6 +56,7 @@ WORSE_REPO = "demo/vlm-smollm2-noised"
 TEXT_REPO = "demo/smollm2-135m"
 COPY_REPO = "copycat/vlm-smollm2"
 HOSTILE_REPO = "demo/smollm2-135m-hostile"
+BETTER_REPO = "demo/vlm-smollm2-improved"
 JUNK_RAW = "demo/junk-model:main:not-a-content-hash"
 HOSTILE_NAME = "smollm2-135m-hostile"
 ROLES = ("good", "worse", "text", "copy", "hostile", "junk")
@@ -126,12 +138,8 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
         if settings.chain.backend != "local":
             raise HarnessError("`harness demo seed` commits on the local chain only (chain.backend is not local)")
         chain = open_local_chain(settings.chain, Path(settings.cache_dir))
-    root = settings.paths.mirror
-    # every `*_hotkey` setting, so a role added to DemoConfig is checked too
-    hotkeys = [value for key, value in settings.demo.model_dump().items() if key.endswith("_hotkey")]
-    if len(set(hotkeys)) != len(hotkeys):
-        raise HarnessError("the demo hotkeys must all differ")
-    shared = Path(settings.demo.shared_cache_dir).expanduser() if settings.demo.shared_cache_dir else None
+    _check_hotkeys(settings)
+    shared = _shared_cache(settings)
     if shared is not None:
         _share(shared, Path(settings.cache_dir))  # built once per machine, not once per data dir
     try:
@@ -141,19 +149,70 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
         if shared is not None:
             _share(Path(settings.cache_dir), shared)
         for role, hotkey, folder, repo in plan:
-            published = publish(folder, repo, root, link=True)
-            manifest = policies.build_local_manifest(published.path, settings.policy)
-            files = tuple(policies.download_files(manifest, settings.policy))
-            digest = salted_hash({f: published.digests[f] for f in files}, hotkey)
-            raw = format_commitment(repo, published.sha, digest, settings.demo.competition)
             after = rows["good"].block if role == "copy" else None
-            uid, block, committed = _ensure_commitment(chain, latest, hotkey, raw, after)
-            rows[role] = DemoCommitment(role, hotkey, uid, block, raw, committed, published.ref, digest, files)
+            rows[role] = _publish_and_commit(settings, chain, latest, role, hotkey, folder, repo, after)
         uid, block, committed = _ensure_commitment(chain, latest, settings.demo.junk_hotkey, JUNK_RAW, None)
         rows["junk"] = DemoCommitment("junk", settings.demo.junk_hotkey, uid, block, JUNK_RAW, committed)
     except (ChainError, policies.CheckError) as exc:
         raise HarnessError(f"demo seed: {exc}") from None
     return [rows[role] for role in ROLES]
+
+
+def improve(settings, chain: LocalChain | None = None) -> DemoCommitment:  # type: ignore[no-untyped-def]
+    """Publish the improved demo VLM and commit it under `demo.better_hotkey`, at a block after every other
+    demo miner's latest commitment; idempotent like `seed`.
+
+    Why later than all of them: the story is an honest improver arriving after the field (docs/scoring.md), which
+    earns only by beating each earlier model, the VLM it was trained from included, by the margin. Run before
+    `seed`, there is no VLM to improve on, so it refuses instead of committing the improver first."""
+    if chain is None:
+        if settings.chain.backend != "local":
+            raise HarnessError("`harness demo improve` commits on the local chain only (chain.backend is not local)")
+        chain = open_local_chain(settings.chain, Path(settings.cache_dir))
+    _check_hotkeys(settings)
+    demo = settings.demo
+    try:
+        latest = {r.hotkey: r for r in chain.commitments()}
+        if demo.good_hotkey not in latest:
+            raise HarnessError(
+                f"demo improve: {demo.good_hotkey} has no commitment on this chain; run `harness demo seed` first"
+            )
+        others = [demo.good_hotkey, demo.worse_hotkey, demo.text_hotkey, demo.copy_hotkey, demo.hostile_hotkey]
+        after = max(latest[h].block for h in others if h in latest)
+        shared = _shared_cache(settings)
+        if shared is not None:
+            _share(shared, Path(settings.cache_dir))
+        folder = vlm_improved_dir(Path(settings.cache_dir))
+        if shared is not None:
+            _share(Path(settings.cache_dir), shared)
+        return _publish_and_commit(settings, chain, latest, "better", demo.better_hotkey, folder, BETTER_REPO, after)
+    except (ChainError, policies.CheckError) as exc:
+        raise HarnessError(f"demo improve: {exc}") from None
+
+
+def _check_hotkeys(settings) -> None:  # type: ignore[no-untyped-def]
+    # every `*_hotkey` setting, so a role added to DemoConfig is checked too
+    hotkeys = [value for key, value in settings.demo.model_dump().items() if key.endswith("_hotkey")]
+    if len(set(hotkeys)) != len(hotkeys):
+        raise HarnessError("the demo hotkeys must all differ")
+
+
+def _shared_cache(settings) -> Path | None:  # type: ignore[no-untyped-def]
+    return Path(settings.demo.shared_cache_dir).expanduser() if settings.demo.shared_cache_dir else None
+
+
+def _publish_and_commit(  # type: ignore[no-untyped-def]
+    settings, chain: LocalChain, latest: dict, role: str, hotkey: str, folder: Path, repo: str, after: int | None
+) -> DemoCommitment:
+    """Publish `folder` into the mirror as `repo` and make its salted commitment `hotkey`'s latest (after block
+    `after`, when given)."""
+    published: Published = publish(folder, repo, settings.paths.mirror, link=True)
+    manifest = policies.build_local_manifest(published.path, settings.policy)
+    files = tuple(policies.download_files(manifest, settings.policy))
+    digest = salted_hash({f: published.digests[f] for f in files}, hotkey)
+    raw = format_commitment(repo, published.sha, digest, settings.demo.competition)
+    uid, block, committed = _ensure_commitment(chain, latest, hotkey, raw, after)
+    return DemoCommitment(role, hotkey, uid, block, raw, committed, published.ref, digest, files)
 
 
 def _share(source: Path, target: Path) -> None:
@@ -183,6 +242,7 @@ def _ensure_commitment(
 
 
 __all__ = [
+    "BETTER_REPO",
     "COPY_REPO",
     "GOOD_REPO",
     "HOSTILE_REPO",
@@ -191,5 +251,18 @@ __all__ = [
     "WORSE_REPO",
     "DemoCommitment",
     "hostile_dir",
+    "improve",
     "seed",
 ]
+
+
+def open_next_epoch(chain: LocalChain) -> int:
+    """Move the local chain to the start of the next epoch when the current one opened before the latest
+    commitment: a round counts only commitments in the chain state at its epoch's seed block, so without this the
+    stack's first round (tempo > 1) would see none of the demo miners. Returns the block the chain is at."""
+    block, tempo = chain.current_block(), chain.tempo()
+    latest = max((record.block for record in chain.commitments()), default=-1)
+    start = block - block % tempo
+    if start >= latest or tempo == 1:
+        return block
+    return chain.advance(start + tempo - block)

@@ -15,6 +15,19 @@ class DemoConfig(BaseModel):
     copy_hotkey: str = Field(default="miner-copy", description="Commits the good model's content later, renamed.")
     hostile_hotkey: str = Field(default="miner-hostile", description="Commits a model policy rejects.")
     junk_hotkey: str = Field(default="miner-junk", description="Commits a malformed commitment.")
+    better_hotkey: str = Field(
+        default="miner-better",
+        description="Commits the demo VLM trained further, later than the others (`harness demo improve`).",
+    )
+    curator_key_uri: str = Field(
+        default="//Alice",
+        description="Secret URI of the demo's task curator (a public development key: the demo only). `harness demo "
+        "seed` signs feed batches with it when `tasks.feed_url` is a local folder.",
+    )
+    feed_epochs: int = Field(
+        default=120, ge=1, le=10_000, description="Epochs ahead (the current one first) the demo curator locks."
+    )
+    feed_batch_size: int = Field(default=10, ge=1, le=10_000, description="Entries in each demo feed batch.")
     shared_cache_dir: str | None = Field(
         default="~/.cache/harness",
         description=(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.demo.bundled_models import ensure_built
+from harness.demo.bundled_models import ensure_built, vlm_improved_name
 from harness.settings.paths import bundled_dir
 
 
@@ -170,4 +170,6 @@ def test_demo_build_prints_the_folders_the_fixtures_and_the_demo_use(
     assert printed["smollm2"] == str(smollm2)
     assert printed["vlm"] == str(vlm)
     assert printed["vlm-noised"] == str(vlm_noised)
+    assert Path(printed["vlm-improved"]) == bundled_dir(cache_dir) / vlm_improved_name()  # built there, marked done
+    assert (bundled_dir(cache_dir) / f"{vlm_improved_name()}.done").is_file()
     assert (bundled_dir(cache_dir) / f"{Path(printed['smollm2-degraded']).name}.done").is_file()

@@ -11,7 +11,7 @@ from harness.errors import HarnessError
 from harness.settings.root import load_settings
 
 
-@pytest.mark.parametrize("role", ["worse", "text", "copy", "hostile", "junk"])
+@pytest.mark.parametrize("role", ["worse", "text", "copy", "hostile", "junk", "better"])
 def test_a_role_sharing_the_good_miners_hotkey_is_refused(role: str, tmp_path: Path) -> None:
     settings = load_settings(
         [
