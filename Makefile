@@ -41,11 +41,11 @@ HARNESS_STATUS_PORT ?= 8780
 HARNESS_BLOCK_PERIOD ?= 2
 HARNESS_LOCAL_TEMPO ?= 30
 COMPOSE := docker-compose -f compose/docker-compose.yml -p harness
+# The demo curator's public development key (//Alice): the feed batches `harness demo seed` signs.
+DEMO_CURATOR := 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY
 HOST_ENV := HARNESS_CACHE_DIR=$(HARNESS_DATA) HARNESS_CHAIN__BLOCK_PERIOD_S=$(HARNESS_BLOCK_PERIOD) \
 	HARNESS_SANDBOX__SOCKET_ROOT=$(HARNESS_DATA)/run HARNESS_CHAIN__LOCAL_TEMPO=$(HARNESS_LOCAL_TEMPO) \
 	HARNESS_TASKS__FEED_URL=$(HARNESS_DATA)/feed HARNESS_TASKS__FEED_CURATOR=$(DEMO_CURATOR)
-# The demo curator's public development key (//Alice): the feed batches `harness demo seed` signs.
-DEMO_CURATOR := 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY
 HARNESS_HOSTNAME ?= $(shell hostname)
 export HARNESS_DATA HARNESS_STATUS_PORT HARNESS_BLOCK_PERIOD HARNESS_LOCAL_TEMPO HARNESS_HOSTNAME
 
