@@ -83,11 +83,17 @@ class TasksConfig(BaseModel):
         default=None, description="Task feed: the curator's hotkey (ss58); a batch signed by anyone else is refused."
     )
     feed_fraction: float = Field(
-        default=0.8,
+        default=1.0,
         ge=0.0,
         le=1.0,
-        description="Share of tool-call tasks taken from the epoch's feed batch (the rest generated locally); a "
-        "model trained on the public sources can reach at most the rest (docs/feed.md).",
+        description="Share of tool-call tasks taken from the epoch's feed batch (the rest generated locally as "
+        "without a feed); a model trained on the public sources can reach about the rest (docs/feed.md).",
+    )
+    feed_perturb: bool = Field(
+        default=True,
+        description="Perturb each feed task per round like a BFCL entry (renamed functions and parameters, "
+        "re-sampled values, reworded docs, distractors) instead of using it as written; it lowers what model-free "
+        "extraction earns on feed tasks (docs/tasks.md).",
     )
     feed_max_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Task feed: largest batch read (bytes); a larger one is refused."

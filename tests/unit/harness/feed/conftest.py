@@ -69,6 +69,7 @@ def make_settings(tmp_path: Path, feed_dir: Path, alice: Any) -> Callable[..., S
             "feed_curator": alice.ss58_address,
             "toolcall_n": 20,
             "bfcl_fraction": 0.0,
+            "feed_fraction": 0.8,  # below the default 1.0, so a round mixes feed and local tasks the tests tell apart
             **tasks,
         }
         return Settings(cache_dir=tmp_path / name, tasks=fields)

@@ -130,7 +130,12 @@ def test_a_bad_batch_is_a_named_failure_and_the_round_falls_back_to_a_full_local
     local = task_set(make_settings(feed_url=None, feed_curator=None), None)
     assert len(fallback["tasks"]) == 20 and not any(t["source"].startswith("feed:") for t in fallback["tasks"])
     assert fallback["tasks"] == local["tasks"]  # never a partial mix: exactly the local set
-    assert fallback["settings"]["toolcall"]["feed"] == {"epoch": 10, "failure": expected, "fraction": 0.8}
+    assert fallback["settings"]["toolcall"]["feed"] == {
+        "epoch": 10,
+        "failure": expected,
+        "fraction": 0.8,
+        "perturbed": True,
+    }
 
 
 def test_a_batch_signed_by_another_hotkey_is_refused(
