@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast lint bench images docs harness-up harness-down clean
+.PHONY: install test test-fast lint bench images docs harness-up harness-down demo-improve clean
 
 $(BIN)/harness: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -62,7 +62,12 @@ harness-up:
 	@echo "  status:  $(HOST_ENV) $(BIN)/harness status"
 	@echo "           curl -s http://127.0.0.1:$(HARNESS_STATUS_PORT)/status"
 	@echo "  logs:    HARNESS_DATA=$(HARNESS_DATA) HARNESS_HOSTNAME=$(HARNESS_HOSTNAME) $(COMPOSE) logs -f supervisor"
+	@echo "  later:   make demo-improve   (a better VLM, committed after the first round, takes the lead)"
 	@echo "  stop:    make harness-down"
+
+# After the stack's first round: a later miner commits the demo VLM trained further (docs/scoring.md's story).
+demo-improve: install
+	$(HOST_ENV) $(BIN)/harness demo improve
 
 harness-down:
 	-$(COMPOSE) down --remove-orphans
