@@ -11,11 +11,13 @@ from typing import Annotated
 
 import typer
 
+from chain.factory import open_chain
 from harness.cli.context import state_of
 from harness.errors import HarnessError
 from harness.evaluation.outputs import read_outputs
 from harness.evaluation.report import build_report, markdown_summary
 from harness.evaluation.task_scoring import score_each
+from harness.feed.wiring import read_epoch_feed
 from harness.tasks.build import build_family
 from harness.tasks.families import family_names, task_count
 from harness.tasks.taskset import load_task_set, write_task_set
@@ -29,15 +31,32 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="Where to write the task set (canonical JSON).")],
         family: Annotated[str, typer.Option(help=f"Task family: {' or '.join(family_names())}.")] = "toolcall",
         n: Annotated[int | None, typer.Option(help="Number of tasks; default: the setting tasks.<family>_n.")] = None,
+        epoch: Annotated[
+            int | None,
+            typer.Option(
+                help="Seed block whose task feed batch to include, read as a round reads it (tasks.feed_url)."
+            ),
+        ] = None,
     ) -> None:
-        """Export a seeded task set; the same seed and settings give the same bytes everywhere."""
+        """Export a seeded task set; the same seed and settings give the same bytes everywhere.
+
+        With `--epoch`, the epoch's feed batch is read as a validator's round reads it (locked, tampered or missing:
+        the set falls back to local tasks and the set records why), so an auditor can rebuild a round's set."""
         if family not in family_names():
             raise HarnessError(f"unknown family {family!r}; choose one of {', '.join(family_names())}")
         config = state_of(ctx).settings.tasks
         count = n if n is not None else task_count(family, config)
         if count < 1:
             raise HarnessError("--n must be at least 1")
-        task_set = build_family(seed, family, count, config)
+        feed = None
+        if epoch is not None:
+            settings = state_of(ctx).settings
+            if not settings.tasks.feed_url:
+                raise HarnessError("--epoch needs a task feed (tasks.feed_url)")
+            feed = read_epoch_feed(settings, open_chain(settings.chain, settings.cache_dir), epoch)
+            if feed is not None and feed.failure is not None:
+                typer.echo(f"task feed: feed/{feed.failure.failure_class} ({feed.failure.message}); local tasks only")
+        task_set = build_family(seed, family, count, config, feed=feed)
         try:
             digest = write_task_set(task_set, out)
         except OSError as exc:

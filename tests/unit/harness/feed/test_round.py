@@ -111,3 +111,56 @@ def test_a_resumed_round_reuses_the_batch_it_read_even_when_the_source_is_gone(
     before, after = stage.sets
     assert sha256_of(before) == sha256_of(after)
     assert sum(t["source"].startswith("feed:") for t in after["tasks"]) == 16
+
+
+def test_a_miners_selftest_builds_the_task_set_the_round_evaluates_feed_included(
+    tmp_path: Path, epoch10: Any, make_settings: Any
+) -> None:
+    """Selftest reads the epoch's seed and feed through the validator's reader (`current_epoch_feed`) and builds
+    its tasks through the same stage: byte-identical to the set the round evaluated, a block into the epoch."""
+    from harness.miner.selftest import current_epoch_feed
+
+    settings = make_settings()
+    stage = TaskSetStage(settings)
+    _supervisor(tmp_path, epoch10, settings, stage).run_round()
+    (round_set,) = stage.sets
+    epoch10.advance(3)  # the miner runs it later in the same epoch
+    seed, feed = current_epoch_feed(make_settings("miner"), epoch10)
+    assert feed is not None and feed.ok and seed == epoch10.block_hash(10)
+    miner_set = SandboxEvaluateStage(make_settings("miner")).task_set("toolcall", seed, feed).task_set
+    assert sha256_of(miner_set) == sha256_of(round_set)
+    assert sum(t["source"].startswith("feed:") for t in miner_set["tasks"]) == 16
+
+
+def test_harness_tasks_with_epoch_exports_the_set_the_round_evaluated(
+    tmp_path: Path, epoch10: Any, make_settings: Any, feed_dir: Path, alice: Any, monkeypatch: Any, capsys: Any
+) -> None:
+    """An auditor rebuilds a round's tool-call tasks with `harness tasks --seed HASH --epoch BLOCK`."""
+    from harness.cli.app import main
+    from harness.tasks.taskset import load_task_set
+
+    settings = make_settings()
+    stage = TaskSetStage(settings)
+    _supervisor(tmp_path, epoch10, settings, stage).run_round()
+    (round_set,) = stage.sets
+    env = {
+        "HARNESS_CACHE_DIR": str(tmp_path / "auditor"),
+        "HARNESS_CHAIN__LOCAL_DB": str(epoch10.path),
+        "HARNESS_CHAIN__BLOCK_PERIOD_S": "0",
+        "HARNESS_CHAIN__LOCAL_TEMPO": "10",
+        "HARNESS_TASKS__FEED_URL": str(feed_dir),
+        "HARNESS_TASKS__FEED_CURATOR": alice.ss58_address,
+        "HARNESS_TASKS__TOOLCALL_N": "20",
+        "HARNESS_TASKS__BFCL_FRACTION": "0",
+        "HARNESS_TASKS__FEED_FRACTION": str(settings.tasks.feed_fraction),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "tasks.json"
+    assert main(["tasks", "--seed", round_set["seed"], "--epoch", "10", "--out", str(out)]) == 0
+    exported = load_task_set(out)  # one family's set: the round's competition set nests settings per family
+    assert exported["tasks"] == round_set["tasks"]
+    assert exported["settings"] == round_set["settings"]["toolcall"]
+    assert main(["tasks", "--seed", round_set["seed"], "--epoch", "20", "--out", str(out)]) == 0
+    assert "feed/locked" in capsys.readouterr().out  # epoch 20 has not opened: local tasks, and the set says so
+    assert load_task_set(out)["settings"]["feed"]["failure"] == "locked"
