@@ -82,7 +82,11 @@ def test_ray_workers_fetch_check_and_evaluate_in_their_own_pinned_sandboxes_as_a
         local = build_supervisor(_settings(tmp_path, "local", mirror.url, "sandbox.cpus=1"))
         local_round = local.run_round()
 
-    assert head.store.read.failures(ray_round) == []
+    # Nothing failed; the only notes are the weights' verdicts (the later, noised model is not better by the
+    # margin: covered), and both validators reach the same ones.
+    notes = [(f["stage"], f["class"]) for f in head.store.read.failures(ray_round)]
+    assert all(note == ("weights", "covered") for note in notes), notes
+    assert notes == [(f["stage"], f["class"]) for f in local.store.read.failures(local_round)]
     placements: list[dict[str, Any]] = [e.details["placement"] for e in head.store.read.evaluations(ray_round)]
     assert sorted(p["cpuset_cpus"] for p in placements) == ["0", "1"], placements  # each node's own core
     assert len({p["node"] for p in placements}) == 2 and all(p["cpus"] == 1.0 for p in placements)
