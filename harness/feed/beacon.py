@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import httpx
 
 from harness.feed.errors import FeedError
-from harness.feed.source import read_capped
+from harness.feed.source import get_capped
 
 QUICKNET_CHAIN_HASH = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"
 QUICKNET_GENESIS = 1_692_803_367  # unix time of round 1
@@ -105,18 +105,11 @@ class DrandHttpBeacon:
         if self.chain_hash == QUICKNET_CHAIN_HASH and drand_round > quicknet_round_at(self.clock()):
             return None
         url = f"{self.base_url}/{self.chain_hash}/public/{drand_round}"
-        try:
-            with (
-                httpx.Client(timeout=self.timeout_s, transport=self.transport) as client,
-                client.stream("GET", url) as response,
-            ):
-                if response.status_code in (404, 425):  # a relay's answer for a round not yet published
-                    return None
-                if response.status_code != 200:
-                    raise FeedError("unreachable", f"drand {url}: HTTP {response.status_code}")
-                body = read_capped(response, MAX_BEACON_BYTES)
-        except httpx.HTTPError as exc:
-            raise FeedError("unreachable", f"drand {url}: {type(exc).__name__}: {exc}") from None
+        status, body = get_capped(url, MAX_BEACON_BYTES, self.timeout_s, self.transport)
+        if status in (404, 425):  # a relay's answer for a round not yet published
+            return None
+        if status != 200:
+            raise FeedError("unreachable", f"drand {url}: HTTP {status}")
         if body is None:
             raise FeedError("unreachable", f"drand {url}: answer over {MAX_BEACON_BYTES} bytes")
         return _pulse_signature(body, drand_round, url)

@@ -9,7 +9,6 @@ misplaced batch is named for what it is even while its round is still locked.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 from harness.errors import HarnessError
@@ -19,6 +18,7 @@ from harness.feed.errors import FeedError
 from harness.feed.source import read_batch_bytes
 from harness.feed.tasks import FeedTasks
 from harness.tasks.bfcl import pool_entries
+from harness.tasks.jsonl import parse_objects
 
 
 @dataclass(frozen=True)
@@ -33,23 +33,12 @@ class FeedSource:
 
 def parse_entries(plaintext: bytes, name: str) -> list[dict]:
     """BFCL-format JSONL (a private pool's line format) to entries; anything else is `feed/malformed`."""
-    rows = []
     try:
         lines = plaintext.decode("utf-8").splitlines()
     except UnicodeDecodeError as exc:
         raise FeedError("malformed", f"{name} is not UTF-8: {exc}") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise FeedError("malformed", f"{name}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise FeedError("malformed", f"{name}:{number}: not a JSON object")
-        rows.append(row)
     try:
-        return pool_entries(rows, name, "feed")
+        return pool_entries([row for _, row in parse_objects(lines, name)], name, "feed")
     except HarnessError as exc:
         raise FeedError("malformed", str(exc)) from None
 

@@ -57,16 +57,30 @@ def read_capped(response: httpx.Response, max_bytes: int) -> bytes | None:
     return bytes(body)
 
 
-def _read_http(url: str, max_bytes: int, timeout_s: float) -> bytes:
+def get_capped(
+    url: str, max_bytes: int, timeout_s: float, transport: httpx.BaseTransport | None = None
+) -> tuple[int, bytes | None]:
+    """(HTTP status, body) of one GET: the body is read only on a 200, streamed, and None the moment it passes
+    `max_bytes`; any other status comes back with an empty body. Transport errors raise `feed/unreachable`. The
+    batch reader and the drand beacon both read through here and decide what each status means."""
     try:
-        with httpx.Client(timeout=timeout_s) as client, client.stream("GET", url) as response:
-            if response.status_code == 404:
-                raise FeedError("missing", f"no batch at {url}")
+        with (
+            httpx.Client(timeout=timeout_s, transport=transport) as client,
+            client.stream("GET", url) as response,
+        ):
             if response.status_code != 200:
-                raise FeedError("unreachable", f"{url}: HTTP {response.status_code}")
-            body = read_capped(response, max_bytes)
+                return response.status_code, b""
+            return 200, read_capped(response, max_bytes)
     except httpx.HTTPError as exc:
         raise FeedError("unreachable", f"{url}: {type(exc).__name__}: {exc}") from None
+
+
+def _read_http(url: str, max_bytes: int, timeout_s: float) -> bytes:
+    status, body = get_capped(url, max_bytes, timeout_s)
+    if status == 404:
+        raise FeedError("missing", f"no batch at {url}")
+    if status != 200:
+        raise FeedError("unreachable", f"{url}: HTTP {status}")
     if body is None:
         raise FeedError("oversized", f"{url} is over {max_bytes} bytes")
     return body

@@ -20,6 +20,11 @@ def read_objects(path: Path, what: str) -> list[tuple[int, dict[str, Any]]]:
         raise HarnessError(f"{what} not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise HarnessError(f"cannot read {what} {path}: {exc}") from None
+    return parse_objects(lines, str(path))
+
+
+def parse_objects(lines: list[str], where: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of text already read; `where` names it in errors."""
     rows = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -27,8 +32,8 @@ def read_objects(path: Path, what: str) -> list[tuple[int, dict[str, Any]]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise HarnessError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            raise HarnessError(f"{where}:{number}: not JSON ({exc.msg})") from None
         if not isinstance(row, dict):
-            raise HarnessError(f"{path}:{number}: not a JSON object")
+            raise HarnessError(f"{where}:{number}: not a JSON object")
         rows.append((number, row))
     return rows
