@@ -52,11 +52,20 @@ def build_local_manifest(path: str | os.PathLike[str], config: PolicyConfig | No
 
 
 def build_hub_manifest(
-    repo_id: str, revision: str | None = None, config: PolicyConfig | None = None, hub: HubConfig | None = None
+    repo_id: str,
+    revision: str | None = None,
+    config: PolicyConfig | None = None,
+    hub: HubConfig | None = None,
+    *,
+    deadline: float | None = None,
 ) -> Manifest:
+    """`deadline`: monotonic time by which every request must be done (default: `hub.check_deadline_s` from now)."""
+    import time
+
     from policies.hub import HubClient, HubReader  # why: httpx adds ~60 ms to every local check's worker start
 
     with HubClient(hub) as client:
+        client.check_deadline = deadline if deadline is not None else time.monotonic() + client.config.check_deadline_s
         return build_manifest(HubReader(client, repo_id, revision), config or PolicyConfig())
 
 

@@ -90,6 +90,18 @@ class PolicyConfig(BaseModel):
         gt=0,
         description="size: JSON and text read whole during a check, all files together (bounds checker memory).",
     )
+    max_files: int = Field(
+        default=1000,
+        gt=0,
+        description="names: most files a repo may hold (listed entries of any kind); over it nothing is read.",
+    )
+    max_name_bytes: int = Field(
+        default=255, gt=0, le=255, description="names: longest file or folder name (UTF-8 bytes; Linux NAME_MAX)."
+    )
+    max_path_bytes: int = Field(
+        default=512, gt=0, le=2048, description="names: longest repo-relative path (UTF-8 bytes)."
+    )
+    max_path_depth: int = Field(default=8, gt=0, le=64, description="names: most components in a repo path.")
     max_template_bytes: int = Field(default=256 * 1024, description="template: largest chat template accepted.")
     require_chat_template: bool = Field(default=True, description="template: reject models without a chat template.")
     pickle_extensions: list[str] = Field(
@@ -119,6 +131,13 @@ class HubConfig(BaseModel):
     parallel_requests: int = Field(default=8, ge=1, le=64, description="Concurrent metadata reads during a check.")
     request_deadline_s: float = Field(
         default=60.0, gt=0, description="Total deadline of one metadata request, however slowly bytes arrive."
+    )
+    check_deadline_s: float = Field(
+        default=30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Deadline of a whole check of a Hub repo (every metadata request together); past it the check "
+        "ends as 'Hub unreachable' (exit 2), and its worker is killed shortly after as a backstop.",
     )
     max_info_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Cap on the model-info (file listing) answer, bytes."

@@ -6,13 +6,16 @@ from policies.config import PolicyConfig
 from policies.facts import facts_of
 from policies.kinds import kind_of
 from policies.manifest import Manifest, escapes_root
-from policies.report import PolicyReport
+from policies.report import PolicyReport, Violation
 from policies.rules import RULES
 
 
 def evaluate(manifest: Manifest, config: PolicyConfig | None = None, model: str | None = None) -> PolicyReport:
     config = config or PolicyConfig()
     report = PolicyReport(model=model or manifest.source, facts=facts_of(manifest))
+    if manifest.refused:  # nothing was read: any other rule would only report files as missing
+        report.violations.append(Violation("names", manifest.refused))
+        return report
     for rule in RULES:
         report.violations.extend(rule(manifest, config))
     return report
@@ -30,6 +33,7 @@ def download_files(manifest: Manifest, config: PolicyConfig | None = None) -> li
             or escapes_root(f.path)
             or f.path in manifest.kind_errors
             or f.path in manifest.header_errors
+            or f.path in manifest.name_errors
         ):
             continue
         kind = kind_of(f.path)

@@ -8,14 +8,16 @@ requested length, so a weight file is never downloaded by a check.
 
 The Hub (or whoever answers in its place) is an adversary too, so every answer is bounded: bodies are read
 raw (a `Content-Encoding` other than identity is refused, never expanded), each kind of answer has a byte cap,
-each request a total deadline (a server dripping one byte per read timeout still ends), the listing a file
-count cap, and redirects are followed only for file reads (the Hub's LFS/CDN redirects), only to https (or
-to the same loopback http origin, for a local mirror), at most `max_redirects` hops.
+each request one wall-clock deadline covering its status line, headers and body (`policies.deadline`: a server
+dripping one byte per read timeout still ends, and is not retried as if it were a transient failure), a whole
+check `HubConfig.check_deadline_s` (30 s), the listing a file count cap, and redirects are followed only for
+file reads (the Hub's LFS/CDN redirects), only to https (or to the same loopback http origin, for a local
+mirror), at most `max_redirects` hops.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +26,9 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from policies import jsonbound
 from policies.config import HubConfig
+from policies.deadline import HubDeadline, deadline_at, install
 from policies.errors import CheckError, HubUnreachable
 from policies.manifest import FileEntry
 from policies.revision import is_commit_sha
@@ -55,7 +59,16 @@ class HubClient:
         token = self.config.resolved_token()
         if token:
             headers["authorization"] = f"Bearer {token}"
-        self.http = client or httpx.Client(timeout=self.config.timeout_s, follow_redirects=False, headers=headers)
+        self.http = install(
+            client or httpx.Client(timeout=self.config.timeout_s, follow_redirects=False, headers=headers)
+        )
+        # Monotonic time by which a whole check must be done (`HubConfig.check_deadline_s`, set by the check):
+        # no request of the check may run past it, however many requests are left.
+        self.check_deadline = math.inf
+
+    def request_deadline(self) -> float:
+        """When a request started now must be complete: its own deadline, and never after the check's."""
+        return min(time.monotonic() + self.config.request_deadline_s, self.check_deadline)
 
     def close(self) -> None:
         self.http.close()
@@ -108,14 +121,14 @@ class HubClient:
         what = f"model info of {repo_id}@{rev}"
 
         def call() -> object:
-            deadline = time.monotonic() + self.config.request_deadline_s
-            with self.http.stream("GET", url, params={"blobs": "true"}) as response:
+            deadline = self.request_deadline()
+            with deadline_at(deadline, what), self.http.stream("GET", url, params={"blobs": "true"}) as response:
                 self.raise_for(response, what)
                 body = b"".join(self.body_chunks(response, what, self.config.max_info_bytes, deadline))
             try:
-                return json.loads(body.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError, RecursionError):
-                raise CheckError(f"{what}: the Hub answered with invalid JSON") from None
+                return jsonbound.loads(body)
+            except jsonbound.JsonLimitError as exc:
+                raise CheckError(f"{what}: the Hub answered with invalid JSON ({exc})") from None
 
         info = self.retrying(what, call)
         sha = info.get("sha") if isinstance(info, dict) else None
@@ -153,7 +166,7 @@ class HubClient:
             if seen > cap:
                 raise HubAnswerError(f"{what}: the answer runs past the cap of {cap:,} bytes")
             if time.monotonic() > deadline:
-                raise _Transient(f"{what}: no complete answer within the deadline")
+                raise HubDeadline(f"{what}: no complete answer within the deadline")
             yield chunk
 
     @contextmanager
@@ -191,8 +204,8 @@ class HubClient:
 
         def call() -> bytes:
             headers = {"range": f"bytes={start}-{start + length - 1}"}
-            deadline = time.monotonic() + self.config.request_deadline_s
-            with self.file_stream(url, what, headers) as response:
+            deadline = self.request_deadline()
+            with deadline_at(deadline, what), self.file_stream(url, what, headers) as response:
                 if response.status_code == 416:
                     return b""
                 self.raise_for(response, what)

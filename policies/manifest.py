@@ -14,7 +14,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from policies import kinds
+from policies import kinds, names
 from policies.config import PolicyConfig
 from policies.printable import printable
 from policies.safetensors_header import HeaderError, SafetensorsHeader, read_header
@@ -51,6 +51,10 @@ class Manifest:
     header_errors: dict[str, str] = field(default_factory=dict)
     # Allowlist findings: path -> (rule id, message) for files of no kind, over their cap or not what they claim.
     kind_errors: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # `names` findings: path -> what is wrong with its name (never read, never fetched); and a refusal of the whole
+    # repo before any read (too many files), which then is the report's only violation.
+    name_errors: dict[str, str] = field(default_factory=dict)
+    refused: str | None = None
     derived: dict[str, object] = field(default_factory=dict, repr=False)  # parsed views, computed once
 
     @property
@@ -88,7 +92,18 @@ def build_manifest(reader: Reader, config: PolicyConfig, *, deep: bool = False) 
     """
     entries = sorted(reader.entries(), key=lambda e: e.path)
     manifest = Manifest(source=reader.source, revision=reader.revision, files=entries)
-    todo = [e for e in entries if e.kind == "file" and not escapes_root(e.path) and _admit(e, config, manifest)]
+    manifest.refused = names.count_problem(len(entries), config)
+    if manifest.refused:
+        return manifest
+    manifest.name_errors = names.name_problems((e.path for e in entries), config)
+    todo = [
+        e
+        for e in entries
+        if e.kind == "file"
+        and not escapes_root(e.path)
+        and e.path not in manifest.name_errors
+        and _admit(e, config, manifest)
+    ]
     _admit_total(todo, config, manifest)
     todo = [e for e in todo if e.path not in manifest.kind_errors]
     workers = max(1, int(getattr(reader, "parallel_reads", 1)))

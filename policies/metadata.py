@@ -6,9 +6,9 @@ missing or broken file means; nothing in this module raises on hostile content.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+from policies import jsonbound
 from policies.frontmatter import FrontMatterError, licenses_of, parse_front_matter
 from policies.manifest import Manifest
 
@@ -36,9 +36,9 @@ def _load_json(manifest: Manifest, path: str) -> tuple[object | None, str | None
     if data is None:
         return None, None
     try:
-        return json.loads(data.decode("utf-8-sig")), None
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return None, f"{path} is not valid JSON ({type(exc).__name__})"
+        return jsonbound.loads(data), None
+    except jsonbound.JsonLimitError as exc:
+        return None, f"{path} is not valid JSON: {exc}"
 
 
 @dataclass

@@ -7,7 +7,9 @@ from typing import Any
 
 from policies.printable import printable
 
-RULE_IDS = ("license", "size", "remote-code", "pickle", "format", "symlink", "corrupt", "config", "template")
+RULE_IDS = (
+    "license", "size", "remote-code", "pickle", "format", "symlink", "names", "corrupt", "config", "template",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

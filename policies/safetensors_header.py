@@ -8,11 +8,12 @@ one comparison.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from policies import jsonbound
 
 # Bits per element; sub-byte types (F4, F6) are packed, so sizes are computed in bits.
 DTYPE_BITS: dict[str, int] = {
@@ -22,6 +23,20 @@ DTYPE_BITS: dict[str, int] = {
     "I64": 64, "U64": 64, "F64": 64, "C64": 64,
     "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
 }  # fmt: skip
+
+
+# Bounds checked while parsing, before any arithmetic: a dimension or offset is a u64 in the format, so no integer
+# of more than 20 digits is read at all (`int()` on thousands of digits is quadratic, and over 4,300 it raises,
+# also when a message formats it); a tensor has at most MAX_NDIM dimensions, so a shape's product is cheap.
+MAX_INT_DIGITS = 20
+MAX_U64 = 2**64 - 1
+MAX_NDIM = 16
+HEADER_DEPTH = 4  # {name: {"shape": [...]}} and {"__metadata__": {...}}: 3 levels
+MAX_NAME_CHARS = 120  # of a tensor name quoted in a message
+
+
+def _quote(name: str) -> str:
+    return repr(name if len(name) <= MAX_NAME_CHARS else name[:MAX_NAME_CHARS] + "...")
 
 
 class HeaderError(ValueError):
@@ -80,9 +95,9 @@ def parse_header(raw: bytes, header_len: int, file_size: int) -> SafetensorsHead
     if len(raw) != header_len:
         raise HeaderError(f"header truncated: read {len(raw)} of {header_len} bytes")
     try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also integers over 4300 digits
-        raise HeaderError(f"header is not valid UTF-8 JSON ({type(exc).__name__})") from None
+        doc = jsonbound.loads(raw, max_depth=HEADER_DEPTH, max_int_digits=MAX_INT_DIGITS)
+    except jsonbound.JsonLimitError as exc:
+        raise HeaderError(f"header is not valid UTF-8 JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise HeaderError("header JSON is not an object")
     result = SafetensorsHeader(header_len=header_len)
@@ -99,26 +114,29 @@ def parse_header(raw: bytes, header_len: int, file_size: int) -> SafetensorsHead
 
 
 def _tensor(name: str, entry: object) -> TensorInfo:
+    shown = _quote(name)
     if not isinstance(entry, dict):
-        raise HeaderError(f"tensor {name!r}: entry is not an object")
+        raise HeaderError(f"tensor {shown}: entry is not an object")
     dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
     if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
-        raise HeaderError(f"tensor {name!r}: unknown dtype {dtype!r}")
-    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-        raise HeaderError(f"tensor {name!r}: shape must be a list of non-negative integers")
+        raise HeaderError(f"tensor {shown}: unknown dtype {_quote(dtype) if isinstance(dtype, str) else 'missing'}")
+    if not isinstance(shape, list) or not all(type(d) is int and 0 <= d <= MAX_U64 for d in shape):
+        raise HeaderError(f"tensor {shown}: shape must be a list of non-negative integers under 2**64")
+    if len(shape) > MAX_NDIM:
+        raise HeaderError(f"tensor {shown}: {len(shape)} dimensions (limit {MAX_NDIM})")
     if (
         not isinstance(offsets, list)
         or len(offsets) != 2
-        or not all(type(o) is int and o >= 0 for o in offsets)
+        or not all(type(o) is int and 0 <= o <= MAX_U64 for o in offsets)
         or offsets[0] > offsets[1]
     ):
-        raise HeaderError(f"tensor {name!r}: data_offsets must be [begin, end] with 0 <= begin <= end")
+        raise HeaderError(f"tensor {shown}: data_offsets must be [begin, end] with 0 <= begin <= end")
     bits = math.prod(shape) * DTYPE_BITS[dtype]
     if bits % 8:
-        raise HeaderError(f"tensor {name!r}: {dtype} shape {shape} is not a whole number of bytes")
+        raise HeaderError(f"tensor {shown}: {dtype} shape {shape} is not a whole number of bytes")
     if offsets[1] - offsets[0] != bits // 8:
         raise HeaderError(
-            f"tensor {name!r}: {dtype}{shape} needs {bits // 8} bytes but data_offsets span {offsets[1] - offsets[0]}"
+            f"tensor {shown}: {dtype}{shape} needs {bits // 8} bytes but data_offsets span {offsets[1] - offsets[0]}"
         )
     return TensorInfo(name=name, dtype=dtype, shape=tuple(shape), begin=offsets[0], end=offsets[1])
 
@@ -128,9 +146,9 @@ def _check_layout(tensors: list[TensorInfo], data_len: int) -> None:
     cursor = 0
     for t in tensors:
         if t.begin < cursor:
-            raise HeaderError(f"tensor {t.name!r} overlaps the previous tensor (offset {t.begin} < {cursor})")
+            raise HeaderError(f"tensor {_quote(t.name)} overlaps the previous tensor (offset {t.begin} < {cursor})")
         if t.begin > cursor:
-            raise HeaderError(f"gap of {t.begin - cursor} bytes before tensor {t.name!r}")
+            raise HeaderError(f"gap of {t.begin - cursor} bytes before tensor {_quote(t.name)}")
         cursor = t.end
     if cursor != data_len:
         raise HeaderError(f"tensors cover {cursor} data bytes but the file holds {data_len}")

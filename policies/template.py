@@ -3,7 +3,8 @@
 The engine renders templates inside the sandbox with a sandboxed Jinja; this check refuses, before any
 container starts, templates that reach for what such a sandbox refuses (underscore/dunder attributes,
 `mro`, frame/code objects, `str.format` tricks) or that load other templates. A template that passes here
-uses plain data access such as `message.content` or `message['role']`.
+uses plain data access such as `message.content` or `message['role']`. The work a render can do (loops nested
+in loops, macros, recursion, output that grows) is bounded by `policies.template_work`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from jinja2 import nodes
 from jinja2.exceptions import TemplateError
 from jinja2.ext import Extension, loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from policies import template_work
 
 # Attribute names a sandboxed Jinja refuses (besides anything starting with "_") or that escape through
 # Python internals; `format`/`format_map` are refused as attributes because format strings can walk
@@ -126,7 +129,10 @@ def check_template(source: str, max_bytes: int) -> list[str]:
         return [f"template is larger than {max_bytes} bytes"]
     try:
         ast = _ENV.parse(source)
-        return _walk(ast)
+        return _walk(ast) + [
+            f"line {getattr(node, 'lineno', '?')}: {text}" if not isinstance(node, nodes.Template) else text
+            for node, text in template_work.audit(ast)
+        ]
     except TemplateError as exc:
         return [f"template does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"]
     except RecursionError:

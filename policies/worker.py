@@ -19,6 +19,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ from policies.manifest import build_manifest
 from policies.report import PolicyReport, Violation
 
 ANSWER_CAP = 64 * 1024 * 1024  # the child is ours, but its answer is still read with a bound
+HUB_ANSWER_MARGIN_S = 3.0  # of a Hub check's deadline, left for the answer (and the CLI's own start, ~2 s)
+HUB_KILL_GRACE_S = 2.0  # after a Hub check's deadline, before the worker is killed
 
 
 def _with_peak(exc: CheckError, answer: dict[str, Any]) -> CheckError:
@@ -78,11 +81,18 @@ def check_in_worker(
     """Run one check in a fresh child. `target` is `{"local": PATH, "deep": bool}` or
     `{"repo_id": ..., "revision": ...}`; raises `CheckError` (or a subclass) when no verdict comes back."""
     limits = limits or WorkerLimits()
+    hub = hub or HubConfig()
+    deadline_s = limits.deadline_s
+    if "local" not in target:  # a Hub check has its own, shorter deadline; the kill is only the backstop
+        deadline_s = min(deadline_s, hub.check_deadline_s + HUB_KILL_GRACE_S)
     request = {
         "target": target,
         "policy": config.model_dump(mode="json"),
-        "hub": (hub or HubConfig()).model_dump(mode="json"),
+        "hub": hub.model_dump(mode="json"),
         "memory_bytes": limits.memory_bytes,
+        # Wall time, since the child's clock starts later: its requests end by the check's deadline counted from here,
+        # less a margin for answering.
+        "hub_deadline": time.time() + hub.check_deadline_s - min(HUB_ANSWER_MARGIN_S, 0.1 * hub.check_deadline_s),
     }
     # Few malloc arenas: each thread's arena reserves 64 MB of address space, which the cap would count.
     env = {**os.environ, "MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -95,11 +105,11 @@ def check_in_worker(
         start_new_session=True,
     )
     try:
-        out, err = proc.communicate(json.dumps(request).encode(), timeout=limits.deadline_s)
+        out, err = proc.communicate(json.dumps(request).encode(), timeout=deadline_s)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
-        raise CheckTimeout(f"policy check did not finish within {limits.deadline_s:g} s (worker killed)") from None
+        raise CheckTimeout(f"policy check did not finish within {deadline_s:g} s (worker killed)") from None
     if len(out) > ANSWER_CAP:
         raise CheckError("policy worker answered with more than its output cap")
     try:
@@ -136,7 +146,8 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
             build_hub_manifest,  # why: policies/__init__ imports this module; httpx stays out of local checks
         )
 
-        manifest = build_hub_manifest(target["repo_id"], target.get("revision"), config, hub)
+        deadline = time.monotonic() + (float(request["hub_deadline"]) - time.time())
+        manifest = build_hub_manifest(target["repo_id"], target.get("revision"), config, hub, deadline=deadline)
         model = f"hf://{target['repo_id']}@{manifest.revision}"
     report = evaluate(manifest, config, model=model)
     return {

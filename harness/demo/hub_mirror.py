@@ -17,7 +17,9 @@ publishing the same folder twice is a no-op). `harness hub serve` / `harness hub
 failure injection, a server that ignores Range) reuse it without the product carrying any of that.
 
 Only files found in a revision's listing are ever served (no path from a URL reaches the filesystem), and
-symlinks are neither listed nor followed. Nothing is ever written by a request.
+symlinks are neither listed nor followed. Nothing is ever written by a request. The server is a
+`harness.views.bounded_http.BoundedHTTPServer`: a client that connects and says nothing, drips its request or
+sends a huge one holds no thread past the head deadline (docs/security.md).
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ import stat
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from harness.errors import HarnessError
 from harness.models.content_hash import check_path, file_sha256
+from harness.views.bounded_http import BoundedHTTPServer, BoundedRequestHandler
 from policies.revision import is_commit_sha
 
 CHUNK = 1024 * 1024
@@ -97,12 +99,17 @@ class HubHTTPServer:
     """Serves the Hub API over `lookup()`; subclasses say where repos live. Binds `host:port` (0 = any free)."""
 
     honour_range = True  # an instrumented test server may turn it off to play a CDN that ignores Range
+    # Bounds against clients that hold connections open (harness.views.bounded_http); set before `bind()`.
+    max_connections = 64
+    idle_timeout_s = 30.0  # a download client silent this long (between reads of a big file) is dropped
+    header_timeout_s = 10.0
+    max_header_bytes = 16 * 1024  # a file path of the policy's longest is far shorter, URL-encoded or not
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: BoundedHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def lookup(self, repo_id: str, revision: str) -> Revision:
@@ -112,8 +119,14 @@ class HubHTTPServer:
     # lifecycle
     def bind(self) -> HubHTTPServer:
         handler = type("Handler", (_Handler,), {"hub": self})
-        self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = BoundedHTTPServer(
+            (self.host, self.port),
+            handler,
+            max_connections=self.max_connections,
+            idle_timeout_s=self.idle_timeout_s,
+            header_timeout_s=self.header_timeout_s,
+            max_header_bytes=self.max_header_bytes,
+        )
         self.port = self._httpd.server_address[1]
         return self
 
@@ -275,9 +288,10 @@ def publish(
     files = folder_files(src)
     if not files:
         raise MirrorError(f"{src} has no files to publish")
-    digests = {}
+    digests, inodes = {}, {}
     for rel, path in files:
         check_path(rel)
+        inodes[rel] = _inode(path)
         digests[rel] = file_sha256(path)
     sha = revision_sha(digests)
     base = Path(root) / repo_id
@@ -290,7 +304,10 @@ def publish(
             for rel, path in files:
                 dest = staging / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                if not _place(path, dest, link) and file_sha256(dest) != digests[rel]:
+                linked = _place(path, dest, link)
+                placed = _inode(dest)  # never a link in the mirror: a regular file or an error
+                # a hardlink must be the very file that was hashed, a copy must hash the same
+                if (linked and placed != inodes[rel]) or (not linked and file_sha256(dest) != digests[rel]):
                     raise MirrorError(f"{path} changed while it was being published")
             try:
                 staging.rename(target)
@@ -306,6 +323,17 @@ def publish(
     tmp.write_text(sha + "\n")
     os.replace(tmp, refs / branch)
     return Published(repo_id, sha, target, created, digests)
+
+
+def _inode(path: Path) -> tuple[int, int]:
+    """(device, inode) of a regular file, never through a symlink; MirrorError for anything else."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        raise MirrorError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise MirrorError(f"{path} is not a regular file (symlinks are never published)")
+    return info.st_dev, info.st_ino
 
 
 def _place(src: Path, dest: Path, link: bool) -> bool:
@@ -337,13 +365,10 @@ def mirror_repos(root: str | os.PathLike[str]) -> list[tuple[str, dict[str, str]
 # -- HTTP handling ------------------------------------------------------------------------------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BoundedRequestHandler):
     hub: HubHTTPServer
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"  # keep-alive: huggingface_hub fetches many files; each head has its deadline
     server_version = "subnet-harness-hubmirror"
-
-    def log_message(self, format: str, *args: object) -> None:  # quiet: the request log is `hub.requests`
-        pass
 
     def setup(self) -> None:
         super().setup()

@@ -4,6 +4,11 @@ each answer (or failure) into a `TaskOutcome`.
 It knows nothing about task families or scores, only about requests, failures and deadlines. Every finished
 task is handed to a callback the moment it is done, so the pipeline can score it and a caller can persist it
 (the round's resume) or show progress (selftest). Each request has a timeout and a token cap.
+
+A chat-template render that the engine cancelled at its deadline (`template-timeout`) fails its task; after
+`evaluation.template_timeouts_max` of them the run stops and `RunResult.dead` holds the named failure
+`evaluate/template-timeout`: a template that spins would otherwise cost a render deadline on every task until
+the model's whole time budget ran out.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.errors import StageFailure
 from harness.sandbox.interface import ChatEngine
 from harness.settings.evaluation import EvaluationConfig
 
@@ -116,6 +122,7 @@ class RunResult:
     dead: BaseException | None = None  # the failure that showed the engine is gone
     stopped: bool = False
     wall_s: float = 0.0
+    template_timeouts: int = 0  # renders the engine cancelled at its deadline
 
 
 async def run_tasks(
@@ -157,10 +164,13 @@ async def run_tasks(
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the engine's failure is the task's result, not the run's end
-                    if control.engine_dead(exc):
+                    failure = getattr(exc, "failure_class", None) or "engine-error"
+                    # A render cancelled in the engine leaves it free again: counted, never taken for a dead one.
+                    if failure != TEMPLATE_TIMEOUT and control.engine_dead(exc):
                         result.dead = result.dead or exc
                         return
-                    failure = getattr(exc, "failure_class", None) or "engine-error"
+                    if failure == TEMPLATE_TIMEOUT:
+                        _count_template_timeout(result, config)
                     outcome = failure_outcome(task["id"], str(failure), f"{type(exc).__name__}: {exc}", _since(started))
                 else:
                     outcome = outcome_from_response(task["id"], response, _since(started))
@@ -174,6 +184,22 @@ async def run_tasks(
     result.stopped = control.stop.is_set()
     result.wall_s = time.perf_counter() - started_run
     return result
+
+
+TEMPLATE_TIMEOUT = "template-timeout"
+
+
+def _count_template_timeout(result: RunResult, config: EvaluationConfig) -> None:
+    """One more render cancelled by the engine; at the limit the run ends with the named failure."""
+    result.template_timeouts += 1
+    if result.template_timeouts >= config.template_timeouts_max and result.dead is None:
+        result.dead = StageFailure(
+            "evaluate",
+            TEMPLATE_TIMEOUT,
+            f"the chat template's render ran past the engine's deadline {result.template_timeouts} times "
+            f"(evaluation.template_timeouts_max = {config.template_timeouts_max}); evaluation ended",
+            details={"template_timeouts": result.template_timeouts},
+        )
 
 
 def _since(started: float) -> float:

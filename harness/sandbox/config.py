@@ -116,6 +116,13 @@ class SandboxConfig(BaseModel):
     )
     gpu_min_free_mib: int = Field(default=2048, ge=0, description="Refuse a GPU with less free memory than this.")
     startup_timeout: float = Field(default=600.0, gt=0, description="Seconds from start to healthy.")
+    render_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Deadline of one chat-template render inside the engine (a killable worker): a render past it "
+        "is cancelled and the task fails as template-timeout. Keep it well under evaluation.request_timeout_s.",
+    )
     max_concurrency: int = Field(default=8, ge=1, description="Concurrent requests per engine.")
     max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Cap on one response's size.")
     max_request_bytes: int = Field(

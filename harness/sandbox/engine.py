@@ -23,7 +23,13 @@ import httpx
 
 from harness.errors import HarnessError
 
-FailureClass = Literal["start-timeout", "crashed", "oom", "request-timeout", "bad-response", "request-too-large"]
+FailureClass = Literal[
+    "start-timeout", "crashed", "oom", "request-timeout", "bad-response", "request-too-large", "template-timeout"
+]
+
+# How both engines' render guard (sandbox_images/common/bounded_render.py) begins the error of a chat-template
+# render that ran past its deadline and was cancelled in the engine (the CPU engine answers 422, sglang 400).
+TEMPLATE_TIMEOUT_MARKER = b"template-timeout:"
 
 T = TypeVar("T")
 
@@ -199,6 +205,9 @@ class EngineClient:
             raise _Transient("crashed", f"{method} {path}: engine unavailable (503)")
         if response.status_code != 200:
             snippet = raw[:300].decode("utf-8", "replace")
+            if TEMPLATE_TIMEOUT_MARKER in raw:
+                # The engine cancelled the render and is free again: the task's failure, not the engine's.
+                raise EngineError("template-timeout", f"{method} {path}: HTTP {response.status_code}: {snippet}")
             raise EngineError("bad-response", f"{method} {path}: HTTP {response.status_code}: {snippet}")
         try:
             parsed = json.loads(raw)

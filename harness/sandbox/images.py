@@ -44,8 +44,8 @@ INPUTS_LABEL = "io.harness.inputs"
 TORCH_WHEEL_GLOB = "torch-2.13.0+cpu-cp311-*.whl"
 
 INPUTS = {
-    "cpu": ["cpu/Dockerfile", "cpu/serve_cpu.py", "common/sandbox-entry"],
-    "sglang": ["sglang/Dockerfile", "common/sandbox-entry"],
+    "cpu": ["cpu/Dockerfile", "cpu/serve_cpu.py", "common/sandbox-entry", "common/bounded_render.py"],
+    "sglang": ["sglang/Dockerfile", "sglang/serve_sglang.py", "common/sandbox-entry", "common/bounded_render.py"],
 }
 
 

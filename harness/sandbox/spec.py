@@ -32,6 +32,7 @@ SOCKET_NAME = "engine.sock"
 SANDBOX_HOME = "/home/sandbox"
 GPU_ENGINES = frozenset({"sglang"})
 DEFAULT_SANDBOX_ID = 10001
+SGLANG_WRAPPER = "/opt/engine/serve_sglang.py"
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ def engine_command(spec: SandboxSpec) -> list[str]:
             str(cfg.seed),
             "--log-level",
             cfg.cpu.log_level,
+            "--render-timeout-s",
+            f"{cfg.render_timeout_s:g}",
         ]
         if cfg.cpu.continuous_batching:
             kv_bytes = int(memory_bytes(cfg.memory_limit) * cfg.cpu.kv_cache_fraction)
@@ -121,8 +124,9 @@ def engine_command(spec: SandboxSpec) -> list[str]:
     sg = cfg.sglang
     args = [
         "python3",
-        "-m",
-        "sglang.launch_server",
+        SGLANG_WRAPPER,  # sglang's own launcher, chat-template renders bounded (sandbox_images/sglang)
+        "--render-timeout-s",
+        f"{cfg.render_timeout_s:g}",
         "--model-path",
         MODEL_MOUNT,
         "--host",

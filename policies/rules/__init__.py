@@ -13,6 +13,7 @@ from policies.rules import (
     format_rule,
     kinds_rule,
     license_rule,
+    names_rule,
     pickle_rule,
     remote_code,
     size,
@@ -25,6 +26,7 @@ Rule = Callable[[Manifest, PolicyConfig], list[Violation]]
 # Order of the report: what stops a model first (filesystem tricks, code) before quality concerns.
 RULES: tuple[Rule, ...] = (
     symlink.check,
+    names_rule.check,
     pickle_rule.check,
     remote_code.check,
     format_rule.check,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from policies.architectures import TEXT_MODEL_TYPES, expected_model_types
 from policies.config import PolicyConfig
 from policies.manifest import Manifest
 from policies.metadata import architectures, context_lengths, load_json, vocab_size
@@ -55,11 +56,41 @@ def _vision_tower(doc: dict, archs: list[str], config: PolicyConfig) -> list[Vio
     return out
 
 
+def _model_type(doc: dict, archs: list[str]) -> list[Violation]:
+    """`model_type` is what the engines resolve the model by: it must be the one each named architecture has, and
+    a vision model's language tower must be one the engines serve."""
+    model_type = doc.get("model_type")
+    out = []
+    for arch in archs:
+        expected = expected_model_types(arch)
+        if expected is None:
+            continue  # an architecture the operator added to the allowlist: nothing known to compare
+        if not (isinstance(model_type, str) and model_type in expected):
+            shown = repr(model_type) if isinstance(model_type, str) else "missing"
+            out.append(
+                Violation(
+                    "config",
+                    f"model_type {shown[:80]} disagrees with architecture {arch} "
+                    f"(expected {', '.join(sorted(expected))}); the engines build the model from model_type",
+                )
+            )
+    text = doc.get("text_config")
+    text_type = text.get("model_type") if isinstance(text, dict) else None
+    if text_type is not None and not (isinstance(text_type, str) and text_type in TEXT_MODEL_TYPES):
+        shown = repr(text_type) if isinstance(text_type, str) else type(text_type).__name__
+        out.append(
+            Violation("config", f"text_config.model_type {shown[:80]} is not a language model the engines serve")
+        )
+    return out
+
+
 def check(manifest: Manifest, config: PolicyConfig) -> list[Violation]:
     doc, err = load_json(manifest, "config.json")
     if err:
         return [Violation("config", err)]
     if doc is None:
+        if "config.json" in manifest.name_errors:
+            return []  # present under a name `names` refuses (so never read): that is the violation
         return [Violation("config", "config.json is missing")]
     if not isinstance(doc, dict):
         return [Violation("config", "config.json is not a JSON object")]
@@ -72,7 +103,9 @@ def check(manifest: Manifest, config: PolicyConfig) -> list[Violation]:
         bad = [a for a in archs if a not in allowed]
         if bad:
             out.append(Violation("config", f"architecture {', '.join(bad)} is not served by the engines (allowlist)"))
-    out += _vision_tower(doc, [a for a in archs if isinstance(a, str)], config)
+    named = [a for a in archs if isinstance(a, str)]
+    out += _model_type(doc, [a for a in named if a in config.allowed_architectures])
+    out += _vision_tower(doc, named, config)
     for key, ctx in context_lengths(doc):
         if type(ctx) is not int or not 0 < ctx <= config.max_context_length:
             out.append(Violation("config", f"{key} {ctx!r} is not an integer in 1..{config.max_context_length}"))

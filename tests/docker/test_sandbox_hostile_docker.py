@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,72 @@ def test_engine_image_has_no_setuid_or_setgid_files() -> None:
     finally:
         client.close()
     assert out.decode().split() == []
+
+
+# Three nested loops, each literal under Jinja's range cap: ~7e10 iterations, a render that never ends.
+SPINNING_TEMPLATE = (
+    "{% for a in range(4096) %}{% for b in range(4096) %}{% for c in range(4096) %}{% endfor %}{% endfor %}"
+    "{% endfor %}{% for message in messages %}{{ message['content'] }}{% endfor %}"
+)
+
+
+def _with_template(source: Path, target: Path, template: str) -> Path:
+    """The real SmolLM2 (weights hard-linked, not copied) with its chat template replaced."""
+    target.mkdir()
+    for item in sorted(source.iterdir()):
+        if item.is_file() and item.name != "chat_template.jinja":
+            os.link(item, target / item.name)
+    (target / "chat_template.jinja").write_text(template)
+    target.chmod(0o755)
+    return target
+
+
+@pytest.mark.slow
+def test_a_spinning_chat_template_costs_one_render_deadline_per_task_then_ends_the_evaluation(
+    smollm2: Path, tmp_path: Path
+) -> None:
+    """Issue 22: on main each request timed out while the engine kept rendering, so the model burned its whole
+    time budget. Now the engine cancels each render at `sandbox.render_timeout_s` and is free for the next task
+    (which therefore fails as template-timeout too, not as request-timeout behind a busy engine), and the third
+    such failure ends the evaluation as evaluate/template-timeout. Run without the policy: this is the engine's
+    own guard, for whatever template gets past the static checks."""
+    from harness.errors import StageFailure
+    from harness.evaluation.stage import CompetitionTaskSet, SandboxEvaluateStage
+    from harness.models.prepare import PreparedModel
+    from harness.tasks import build_for_competition
+    from harness.tasks.config import TasksConfig
+
+    render_s, request_s, budget_s = 6.0, 40.0, 900.0
+    settings = Settings.model_validate(
+        {
+            "sandbox": {"engine": "cpu", "memory_limit": "4g", "render_timeout_s": render_s},
+            "evaluation": {"request_timeout_s": request_s, "template_timeouts_max": 3, "max_tokens": 8},
+        }
+    )
+    model = _with_template(smollm2, tmp_path / "spinner", SPINNING_TEMPLATE)
+    tasks = CompetitionTaskSet(
+        "toolcall",
+        build_for_competition("template-spin", {"toolcall": 1.0}, TasksConfig(toolcall_n=8)),
+        {"toolcall": 1.0},
+    )
+    results = []
+    stage = SandboxEvaluateStage(settings)
+    started = time.monotonic()
+    with pytest.raises(StageFailure) as failure:
+        stage.evaluate(
+            PreparedModel(model_dir=model, identity="spinner"),
+            tasks,
+            on_result=results.append,
+            deadline=time.monotonic() + budget_s,
+            stop=threading.Event(),
+        )
+    elapsed = time.monotonic() - started
+    assert (failure.value.stage, failure.value.failure_class) == ("evaluate", "template-timeout"), failure.value
+    errors = [r.outcome.error for r in results]
+    assert errors.count("template-timeout") == 3 and set(errors) == {"template-timeout"}, errors
+    latencies = sorted(r.outcome.latency_s for r in results)
+    # Each task cost one render deadline (plus the wait for the engine's fresh render worker), far under the
+    # task's own timeout: the engine was free again for the next task each time.
+    assert all(render_s * 0.9 <= latency < request_s / 2 for latency in latencies), latencies
+    assert elapsed < 3 * request_s + 120, elapsed  # sandbox start included; the budget was 900 s
+    print(f"\nspinning template: {len(results)} tasks, latencies {latencies}, evaluation ended after {elapsed:.1f}s")

@@ -4,6 +4,8 @@
 - `huge-info`: a model-info body that never ends (zeros streamed until the client hangs up)
 - `gzip-info`: model info sent `Content-Encoding: gzip` (64 MiB of zeros in ~64 KB) although identity was asked
 - `drip-info`: model info one byte every 0.2 s, each read well inside the client's per-read timeout
+- `drip-head`: every answer's status line and headers one byte every 0.2 s, without end (no socket timeout
+  ever fires, since each read gets a byte)
 - `many-files`: a listing of 20 000 files
 - `huge-size`: a file listed at 10**30 bytes
 - `lying-size`: `config.json` listed at 216 bytes, its download streams until the client hangs up
@@ -11,6 +13,7 @@
 - `redirect-http`: file reads redirect to plain http on another host
 - `redirect-loop`: file reads redirect to themselves, forever
 - `redirect-local`: file reads redirect once to another path on the same origin, which serves the file
+- `listed`: lists `files` (name -> bytes; any names, however long or colliding) and serves each
 - `two-faced`: serves `folder` honestly to Range reads (what a metadata check does) but answers plain GETs
   (what a download does) with `swap[path]`, bytes of the same length
 Everything the server writes is counted in `bytes_sent` (per path), so tests can assert the client hung up early.
@@ -34,11 +37,19 @@ SMALL_FILE = b'{"architectures": ["LlamaForCausalLM"]}'
 
 
 class HostileHub:
-    def __init__(self, behaviour: str, folder: Path | None = None, swap: dict[str, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        behaviour: str,
+        folder: Path | None = None,
+        swap: dict[str, bytes] | None = None,
+        files: dict[str, bytes] | None = None,
+    ) -> None:
         self.behaviour = behaviour
+        self.files = files or {}
         self.folder = folder
         self.swap = swap or {}
         self.bytes_sent: dict[str, int] = defaultdict(int)
+        self.requests: dict[str, int] = defaultdict(int)  # per path, counted by the behaviours that need it
         self.lock = threading.Lock()
         hub = self
 
@@ -71,6 +82,8 @@ class HostileHub:
         if self.folder is not None:
             names = sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*") if p.is_file())
             return {"sha": SHA, "siblings": [{"rfilename": n, "size": (self.folder / n).stat().st_size} for n in names]}
+        if self.behaviour == "listed":
+            return {"sha": SHA, "siblings": [{"rfilename": n, "size": len(b)} for n, b in sorted(self.files.items())]}
         files = [{"rfilename": "config.json", "size": len(SMALL_FILE)}]
         if self.behaviour == "many-files":
             files += [{"rfilename": f"f{i}.json", "size": 2} for i in range(20_000)]
@@ -82,7 +95,9 @@ class HostileHub:
 
     def answer(self, h: BaseHTTPRequestHandler) -> None:
         path = unquote(urlsplit(h.path).path)
-        if path.startswith("/api/models/"):
+        if self.behaviour == "drip-head":
+            self.drip_head(h, path)
+        elif path.startswith("/api/models/"):
             self.info(h, path)
         elif "/resolve/" in path or path.startswith("/elsewhere/"):
             self.file(h, path)
@@ -111,6 +126,8 @@ class HostileHub:
     def file(self, h: BaseHTTPRequestHandler, path: str) -> None:
         if self.behaviour == "two-faced":
             self.two_faced(h, path)
+        elif self.behaviour == "listed":
+            self.send(h, 200, self.files.get(path.split(f"/resolve/{SHA}/", 1)[-1], b""), path)
         elif self.behaviour == "redirect-http":
             self.send(h, 302, b"", path, {"location": "http://example.invalid/x"})
         elif self.behaviour == "redirect-loop":
@@ -157,6 +174,16 @@ class HostileHub:
         for _ in range(2 * 1024**3 // CHUNK):
             h.wfile.write(chunk)
             self.count(path, CHUNK)
+
+    def drip_head(self, h: BaseHTTPRequestHandler, path: str) -> None:
+        """A status line, then one header whose value never ends, one byte per 0.2 s (an hour as a backstop)."""
+        self.requests[path] += 1
+        head = b"HTTP/1.1 200 OK\r\nx-pad: "
+        for i in range(18_000):
+            h.wfile.write(head[i : i + 1] if i < len(head) else b"a")
+            h.wfile.flush()
+            self.count(path, 1)
+            time.sleep(0.2)
 
     def count(self, path: str, n: int) -> None:
         with self.lock:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,11 @@ from harness.demo.hub_mirror import (
 class Instrumented(HubHTTPServer):
     """A request log, failure injection and a Range switch over any Hub server (put it first in the bases)."""
 
+    max_logged_requests = 10_000  # the log keeps the latest ones: a client that floods the server cannot grow it
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._requests: list[Request] = []
+        self._requests: deque[Request] = deque(maxlen=self.max_logged_requests)
         self._in_flight = 0  # handlers that have not recorded their request yet
         self.honour_range = True
         self._fail = 0
@@ -66,8 +69,9 @@ class Instrumented(HubHTTPServer):
 
     @property
     def requests(self) -> list[Request]:
-        """Every request answered so far. A handler records its request after the answer went out, so a client
-        that has its bytes may be faster than the record: wait (briefly) until no handler is still finishing."""
+        """The requests answered so far (the latest `max_logged_requests`). A handler records its request after
+        the answer went out, so a client that has its bytes may be faster than the record: wait (briefly) until no
+        handler is still finishing."""
         with self._settled:
             self._settled.wait_for(lambda: self._in_flight == 0, timeout=5.0)
             return list(self._requests)

@@ -106,6 +106,26 @@ HOSTILE: dict[str, tuple[str, Callable[[Path], None]]] = {
         lambda r: _edit_json(r / "model.safetensors.index.json", weight_map={"x": "model-00002-of-00002.safetensors"}),
     ),
     "config-missing": ("config", lambda r: (r / "config.json").unlink()),
+    "config-model-type-disagrees": ("config", lambda r: _edit_json(r / "config.json", model_type="gpt2")),
+    "names-case-collision": (
+        "names",
+        lambda r: ((r / "notes.txt").write_text("a"), (r / "NOTES.txt").write_text("b")),
+    ),
+    "names-file-beside-folder": (
+        "names",
+        lambda r: (
+            (r / "extra.json").write_text("{}"),
+            (r / "EXTRA.json").mkdir(),
+            (r / "EXTRA.json/y.json").write_text("{}"),
+        ),
+    ),
+    "template-nested-loops": (
+        "template",
+        lambda r: (r / "chat_template.jinja").write_text(
+            "{% for a in range(4096) %}{% for b in range(4096) %}{% for c in range(4096) %}x"
+            "{% endfor %}{% endfor %}{% endfor %}"
+        ),
+    ),
     "config-invalid-json": ("config", lambda r: (r / "config.json").write_text("{not json")),
     "config-architecture": ("config", lambda r: _edit_json(r / "config.json", architectures=["EvilForCausalLM"])),
     "config-no-architecture": ("config", lambda r: _edit_json(r / "config.json", architectures=None)),
@@ -168,7 +188,9 @@ def test_deeply_nested_folder_does_not_crash(tmp_path: Path) -> None:
         deep += "/d"
         os.mkdir(deep)
     Path(deep, "x.py").write_text("")
-    assert policies.check_local(root).rules_violated == {"remote-code"}
+    report = policies.check_local(root)
+    assert report.rules_violated == {"remote-code", "names"}  # names: a path of 2,203 bytes, 1,101 folders deep
+    assert any("over the cap of 512" in v.message for v in report.violations if v.rule == "names")
     os.remove(Path(deep, "x.py"))
     while deep != str(root):  # shutil.rmtree would recurse as deep as the tree
         os.rmdir(deep)
@@ -246,7 +268,12 @@ def test_allowlists_are_configurable(tmp_path: Path) -> None:
 
 def test_vision_facts(tmp_path: Path) -> None:
     root = write_tiny_model(tmp_path / "m")
-    _edit_json(root / "config.json", architectures=["Qwen2_5_VLForConditionalGeneration"], vision_config={"depth": 1})
+    _edit_json(
+        root / "config.json",
+        architectures=["Qwen2_5_VLForConditionalGeneration"],
+        model_type="qwen2_5_vl",
+        vision_config={"depth": 1},
+    )
     (root / "preprocessor_config.json").write_text(json.dumps({"image_processor_type": "Qwen2VLImageProcessor"}))
     report = policies.check_local(root)
     assert report.allowed, report.violations
@@ -260,6 +287,7 @@ def test_vision_tower_the_engine_cannot_load_is_refused_by_policy(tmp_path: Path
     _edit_json(
         root / "config.json",
         architectures=["LlavaForConditionalGeneration"],
+        model_type="llava",
         vision_config={"model_type": "clip_vision_model"},
         vision_feature_select_strategy="default",
     )

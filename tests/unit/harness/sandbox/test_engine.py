@@ -90,6 +90,10 @@ class FakeEngine:
             send(200, b"{}")
         elif mode == "500":
             send(500, b'{"error": "boom"}')
+        elif mode == "render-timeout-cpu":  # the CPU engine's answer to a render cancelled at its deadline
+            send(422, b'{"error": {"type": "template-timeout", "message": "template-timeout: chat template ..."}}')
+        elif mode == "render-timeout-sglang":  # sglang answers the same ValueError as a 400 with its message
+            send(400, b'{"object": "error", "message": "template-timeout: chat template ...", "code": 400}')
         await writer.drain()
         return True
 
@@ -115,6 +119,8 @@ def _run(coro):
         ("badjson", "bad-response"),
         ("nochoices", "bad-response"),
         ("500", "bad-response"),
+        ("render-timeout-cpu", "template-timeout"),
+        ("render-timeout-sglang", "template-timeout"),
     ],
 )
 def test_failures_are_classified(tmp_path: Path, mode: str, failure_class: str) -> None:

@@ -93,6 +93,7 @@ def test_cpu_command_is_pinned_local_and_without_remote_code() -> None:
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--port") + 1] == "9000"
     assert cmd[cmd.index("--default-seed") + 1] == "7"
+    assert cmd[cmd.index("--render-timeout-s") + 1] == "10"  # chat-template renders bounded in the engine
     assert "--no-trust-remote-code" in cmd and "--trust-remote-code" not in cmd
 
 
@@ -104,8 +105,9 @@ def test_sglang_command_from_settings() -> None:
         }
     )
     cmd = engine_command(SandboxSpec.from_settings(config, engine="sglang", competition="sn20"))
-    assert cmd[:3] == ["python3", "-m", "sglang.launch_server"]
-    pairs = dict(zip(cmd[3::2], cmd[4::2], strict=False))
+    assert cmd[:2] == ["python3", "/opt/engine/serve_sglang.py"]  # sglang's launcher, renders bounded
+    pairs = dict(zip(cmd[2::2], cmd[3::2], strict=False))
+    assert pairs["--render-timeout-s"] == "10"
     assert pairs["--model-path"] == "/model"
     assert pairs["--host"] == "127.0.0.1"
     assert pairs["--mem-fraction-static"] == "0.7"

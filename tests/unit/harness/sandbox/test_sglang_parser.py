@@ -25,7 +25,8 @@ from tests.support.sglang_parser import parse_launches, parser_venv, site_packag
 
 pytestmark = pytest.mark.slow
 
-LAUNCHER = ["python3", "-m", "sglang.launch_server"]
+# The wrapper takes its own `--render-timeout-s S` and runs sglang's launcher with the rest, unchanged.
+LAUNCHER = ["python3", "/opt/engine/serve_sglang.py", "--render-timeout-s"]
 FIELDS = [
     "model_path",
     "host",
@@ -44,7 +45,7 @@ FIELDS = [
 def launch_argv(settings: Settings, competition: str) -> list[str]:
     command = engine_command(SandboxSpec.from_settings(settings.sandbox, engine="sglang", competition=competition))
     assert command[:3] == LAUNCHER
-    return command[3:]
+    return command[4:]
 
 
 DEFAULTS = Settings()
