@@ -63,3 +63,8 @@ class ScoringConfig(BaseModel):
         description="Confidence with which the one-sided sign test over the shared tasks must reject that a later "
         "model is no better than an earlier one.",
     )
+    allow_fingerprint_mismatch: bool = Field(
+        default=False,
+        description="Score even when the installed packages differ from the release's requirements.lock (the "
+        "scoring fingerprint then differs from other validators'; `harness run` refuses to start otherwise).",
+    )
