@@ -11,7 +11,10 @@ from chain.base import (
     LastWeights,
     Neuron,
     RateLimited,
+    RevealStatus,
+    ValidatorActivity,
     WeightsReceipt,
+    WeightsRejected,
 )
 from chain.commitment import Commitment, CommitmentError
 from chain.factory import open_chain
@@ -28,6 +31,9 @@ __all__ = [
     "LocalChain",
     "Neuron",
     "RateLimited",
+    "RevealStatus",
+    "ValidatorActivity",
     "WeightsReceipt",
+    "WeightsRejected",
     "open_chain",
 ]

@@ -8,7 +8,7 @@ subclasses for chain trouble.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from chain.commitment import Commitment, CommitmentError, parse
 
@@ -27,13 +27,33 @@ class ChainTimeout(ChainError):
     failure_class = "chain-timeout"
 
 
-class RateLimited(ChainError):
-    """Weights were set too recently; the chain would refuse. `blocks_remaining` says how long to wait."""
+class WeightsRejected(ChainError):
+    """The chain refused (or would refuse) our weights, for a reason the operator can act on.
 
-    failure_class = "rate-limited"
+    `failure_class` is a named failure (`weights/too-fast`, `weights/version-key`, ...; see
+    `chain.weights_errors`), `chain_error` the chain's own error name when it gave one, and `advice` what to do;
+    `str()` is one line: class, what happened, what to do."""
 
-    def __init__(self, message: str, blocks_remaining: int) -> None:
-        super().__init__(message)
+    def __init__(self, failure_class: str, message: str, advice: str = "", chain_error: str | None = None) -> None:
+        line = f"{failure_class}: {message}" + (f"; {advice}" if advice else "")
+        super().__init__(" ".join(line.split()))
+        self.failure_class = failure_class
+        self.advice = advice
+        self.chain_error = chain_error
+
+
+class RateLimited(WeightsRejected):
+    """Weights were set too recently; the chain would refuse. `blocks_remaining` says how long to wait (-1:
+    unknown, the chain said so without a count)."""
+
+    def __init__(
+        self,
+        message: str,
+        blocks_remaining: int,
+        chain_error: str | None = None,
+        advice: str = "nothing to do: the next round sets them again",
+    ) -> None:
+        super().__init__("weights/too-fast", message, advice, chain_error)
         self.blocks_remaining = blocks_remaining
 
 
@@ -76,6 +96,79 @@ class WeightsReceipt:
     version_key: int = 0
     extrinsic: str | None = None
     message: str = ""
+    reveal_round: int | None = None  # set under commit-reveal: the drand round the chain reveals the commit at
+
+    @property
+    def committed(self) -> bool:
+        """True when the weights went on chain as a time-locked commit (`block` is the commit's block)."""
+        return self.reveal_round is not None
+
+
+RevealState = Literal["set", "pending", "revealed", "dropped"]
+DRAND_QUICKNET_GENESIS = 1_692_803_367  # unix time of drand quicknet round 1: the beacon the chain reveals with
+DRAND_QUICKNET_PERIOD_S = 3
+
+
+def drand_round_time(drand_round: int) -> float:
+    """Unix time at which a quicknet round is published (a commit locked to it can reveal from then on)."""
+    return DRAND_QUICKNET_GENESIS + (drand_round - 1) * DRAND_QUICKNET_PERIOD_S
+
+
+def drand_round_at(unix_time: float) -> int:
+    """The quicknet round published at `unix_time`."""
+    return max(1, int((unix_time - DRAND_QUICKNET_GENESIS) // DRAND_QUICKNET_PERIOD_S) + 1)
+
+
+@dataclass(frozen=True)
+class RevealStatus:
+    """What the chain says about one weights record, checked at `checked_block`.
+
+    `set`: weights sent in the clear (in force since `commit_block`); `pending`: a time-locked commit still waiting
+    for its drand round; `revealed`: the commit is gone and our `LastUpdate` moved past it (`revealed_block` is the
+    block the reveal wrote, None when a later commit of ours has since overwritten `LastUpdate`); `dropped`: the
+    commit is gone and nothing was applied (a reveal the chain refused, e.g. an old version key, or an expired
+    commit)."""
+
+    state: RevealState
+    commit_block: int
+    reveal_round: int | None
+    checked_block: int
+    revealed_block: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ValidatorActivity:
+    """How long ago this validator's weights last reached the chain, against the subnet's activity cutoff (a
+    validator whose `LastUpdate` is older than the cutoff stops counting in consensus)."""
+
+    block: int
+    last_update: int  # 0: never
+    activity_cutoff: int  # blocks; 0: unknown
+
+    @property
+    def blocks_since(self) -> int:
+        return max(0, self.block - self.last_update)
+
+    @property
+    def used(self) -> float | None:
+        """Share of the cutoff already used (1.0: inactive from now on); None without a cutoff or a last update."""
+        if self.activity_cutoff <= 0 or self.last_update <= 0:
+            return None
+        return self.blocks_since / self.activity_cutoff
+
+    def warning(self, threshold: float = 0.8) -> str | None:
+        """One line when the cutoff is near (`used >= threshold`) or passed, else None."""
+        used = self.used
+        if used is None or used < threshold:
+            return None
+        left = self.activity_cutoff - self.blocks_since
+        state = f"{left} blocks before" if left > 0 else f"{-left} blocks past"
+        return (
+            f"weights last reached the chain {self.blocks_since} blocks ago (block {self.last_update}): "
+            f"{used:.0%} of the activity cutoff ({self.activity_cutoff} blocks), {state} this validator stops "
+            "counting in consensus"
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +201,14 @@ class Chain(Protocol):
     def set_weights(self, uids: list[int], weights: list[float]) -> WeightsReceipt: ...
 
     def last_weights(self) -> LastWeights | None: ...
+
+    def reveal_status(self, commit_block: int, reveal_round: int | None) -> RevealStatus:
+        """Whether the weights recorded at `commit_block` (a commit when `reveal_round` is set) are in force."""
+        ...
+
+    def validator_activity(self) -> ValidatorActivity:
+        """Blocks since our weights last reached the chain, and the subnet's activity cutoff."""
+        ...
 
     def close(self) -> None: ...
 

@@ -8,7 +8,11 @@ This adapter adds what a long-running validator needs around it:
   hang the supervisor;
 - retries with exponential backoff (tenacity) on timeouts and connection errors, reconnecting in between;
   chain-side rejections are not retried (they would fail identically);
-- its own rate-limit check before `set_weights`, which reports how many blocks remain instead of submitting;
+- its own rate-limit and version-key checks before `set_weights`, which say what to do instead of submitting;
+- each chain refusal named for the operator (`chain.weights_errors`: `weights/too-fast`, `weights/version-key`, ...);
+- commit-reveal made visible: the commit's drand `reveal_round` kept on the receipt, `reveal_status` reading the
+  subnet's `TimelockedWeightCommits` and our `LastUpdate` to say whether a commit is pending, revealed or dropped,
+  and `validator_activity` measuring our `LastUpdate` against the activity cutoff;
 - plain return types (`Neuron`, `CommitmentRecord`, ...) so nothing above sees SDK objects.
 
 `substrate_factory` swaps the SDK's chain-access backend (its `Substrate` protocol, normally `RpcSubstrate`
@@ -21,10 +25,12 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import bittensor as bt
 from bittensor import storage as bt_storage
+from bittensor.settings import GLOBAL_MAX_SUBNET_COUNT
 from bittensor.signing import as_ss58
 
 from chain.base import (
@@ -34,12 +40,16 @@ from chain.base import (
     LastWeights,
     Neuron,
     RateLimited,
+    RevealStatus,
+    ValidatorActivity,
     WeightsReceipt,
+    WeightsRejected,
     check_weights,
 )
 from chain.commitment import MAX_BYTES as MAX_COMMITMENT_BYTES
 from chain.config import ChainConfig
 from chain.retry import RetryPolicy, TransientChainError, call_with_retry
+from chain.weights_errors import weights_failure
 
 T = TypeVar("T")
 SubstrateFactory = Callable[[], Any]
@@ -67,8 +77,41 @@ class _LoopThread:
 
     def close(self) -> None:
         if self._loop.is_running():
+            # Cancel what a timed-out call left behind (a half-open session), so that no "Task was destroyed but
+            # it is pending" noise follows the one-line error at exit.
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(_cancel_pending(), self._loop).result(timeout=5)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+
+
+async def _cancel_pending() -> None:
+    """Cancel every other task of the loop and wait until each has unwound."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class _ValidatorState:
+    """Our validator's standing on the subnet, read at one block."""
+
+    block: int
+    uid: int | None
+    rate_limit: int
+    last_update: int  # 0: never
+    version_key: int  # the subnet's WeightsVersionKey
+    activity_cutoff: int  # blocks; 0: unknown
+
+
+def _activity_cutoff(factor_milli: Any, tempo: Any, absolute: Any) -> int:
+    """The activity cutoff in blocks: `ActivityCutoffFactorMilli x Tempo / 1000` where the runtime has the factor
+    (it supersedes the absolute `ActivityCutoff`), else `ActivityCutoff`."""
+    if factor_milli and tempo:
+        return int(factor_milli) * int(tempo) // 1000
+    return int(absolute or 0)
 
 
 class BittensorChain:
@@ -83,6 +126,9 @@ class BittensorChain:
     ) -> None:
         self.config = config
         self.netuid = config.netuid
+        self.mechid = config.mechid
+        # Weights, LastUpdate and weight commits are stored under the mechanism index (= netuid for mechanism 0).
+        self.storage_index = config.mechid * GLOBAL_MAX_SUBNET_COUNT + config.netuid
         self.retry = RetryPolicy(attempts=config.retries + 1, wait_s=config.retry_wait_s)
         self._wallet = wallet
         self._substrate_factory = substrate_factory
@@ -137,9 +183,7 @@ class BittensorChain:
         except (bt.RpcConnectionError, bt.ConnectionNotReady, ConnectionError) as exc:
             self._reset()
             raise TransientChainError(f"{what}: {exc}") from exc
-        except bt.ChainError as exc:
-            if exc.code == bt.ErrorCode.RATE_LIMITED:
-                raise RateLimited(f"{what}: {exc}", blocks_remaining=-1) from exc
+        except bt.ChainError as exc:  # set_weights names its refusals itself (`_submit`); others stay generic
             raise ChainError(f"{what}: {exc}") from exc
         except bt.BittensorError as exc:
             raise ChainError(f"{what}: {exc}") from exc
@@ -236,30 +280,49 @@ class BittensorChain:
         with self._lock:
             return self._once("set_commitment", submit, self.config.set_weights_timeout_s)
 
-    def _own_state(self, *, retry: bool = True) -> tuple[int, int | None, int, int]:
-        """(current block, our uid or None, weights rate limit, block we last set weights at)."""
+    def _validator_state(self, *, retry: bool = True) -> _ValidatorState:
         hotkey = self.hotkey
+        index = self.storage_index
 
-        async def read(client: bt.Client) -> tuple[int, int | None, int, int]:
+        async def read(client: bt.Client) -> _ValidatorState:
             block = await client.block()
-            uid_raw, rate_raw, last_raw = await asyncio.gather(
+            uid_raw, rate_raw, last_raw, key_raw, factor_raw, tempo_raw, cutoff_raw = await asyncio.gather(
                 client.query(_ST.Uids, [self.netuid, hotkey], block=block),
                 client.query(_ST.WeightsSetRateLimit, [self.netuid], block=block),
-                client.query(_ST.LastUpdate, [self.netuid], block=block),
+                client.query(_ST.LastUpdate, [index], block=block),
+                client.query(_ST.WeightsVersionKey, [self.netuid], block=block),
+                client.query(_ST.ActivityCutoffFactorMilli, [self.netuid], block=block),
+                client.query(_ST.Tempo, [self.netuid], block=block),
+                client.query(_ST.ActivityCutoff, [self.netuid], block=block),
             )
             uid = None if uid_raw is None else int(uid_raw)
             last = 0
             if uid is not None and isinstance(last_raw, list | tuple) and uid < len(last_raw):
                 last = int(last_raw[uid])
-            return int(block), uid, int(rate_raw or 0), last
+            return _ValidatorState(
+                block=int(block),
+                uid=uid,
+                rate_limit=int(rate_raw or 0),
+                last_update=last,
+                version_key=int(key_raw or 0),
+                activity_cutoff=_activity_cutoff(factor_raw, tempo_raw, cutoff_raw),
+            )
 
         if not retry:  # inside set_weights, whose own retry loop covers this read
             return self._once("validator state", read, self.config.call_timeout_s)
         return self._call("validator state", read)
 
+    def _own_state(self, *, retry: bool = True) -> tuple[int, int | None, int, int]:
+        """(current block, our uid or None, weights rate limit, block we last set weights at)."""
+        state = self._validator_state(retry=retry)
+        return state.block, state.uid, state.rate_limit, state.last_update
+
     def weights_rate_limit_status(self, *, retry: bool = True) -> tuple[bool, int, str]:
         """(allowed now, blocks remaining, why) for this validator's next set_weights."""
-        block, uid, limit, last = self._own_state(retry=retry)
+        return self._rate_limit_verdict(self._validator_state(retry=retry))
+
+    def _rate_limit_verdict(self, state: _ValidatorState) -> tuple[bool, int, str]:
+        block, uid, limit, last = state.block, state.uid, state.rate_limit, state.last_update
         if uid is None:
             return False, 0, f"hotkey {self.hotkey} is not registered on netuid {self.netuid}"
         since = block - last
@@ -284,8 +347,8 @@ class BittensorChain:
                 return None
             uid = int(uid_raw)
             row, last_raw = await asyncio.gather(
-                client.query(_ST.Weights, [self.netuid, uid]),
-                client.query(_ST.LastUpdate, [self.netuid]),
+                client.query(_ST.Weights, [self.storage_index, uid]),
+                client.query(_ST.LastUpdate, [self.storage_index]),
             )
             if not row:
                 return None
@@ -294,6 +357,50 @@ class BittensorChain:
             return LastWeights(block, [int(u) for u, _ in row], [int(v) / total for _, v in row])
 
         return self._call("last weights", read)
+
+    def reveal_status(self, commit_block: int, reveal_round: int | None) -> RevealStatus:
+        """Whether the weights recorded at `commit_block` are in force, from the chain: a commit of ours still in
+        `TimelockedWeightCommits` is pending; once gone, our `LastUpdate` past the commit block means the chain
+        revealed and applied it (the reveal writes `LastUpdate`), else it dropped it unapplied."""
+        hotkey = self.hotkey
+        index = self.storage_index
+
+        async def read(client: bt.Client) -> tuple[int, int, list[tuple[int, int]]]:
+            block = await client.block()
+            uid_raw, last_raw, queues = await asyncio.gather(
+                client.query(_ST.Uids, [self.netuid, hotkey], block=block),
+                client.query(_ST.LastUpdate, [index], block=block),
+                client.query_map(_ST.TimelockedWeightCommits, [index], block=block),
+            )
+            last = 0
+            if uid_raw is not None and isinstance(last_raw, list | tuple) and int(uid_raw) < len(last_raw):
+                last = int(last_raw[int(uid_raw)])
+            ours = [
+                (int(entry[1]), int(entry[3]))
+                for _epoch, entries in queues
+                for entry in entries or []
+                if str(entry[0]) == hotkey
+            ]
+            return int(block), last, ours
+
+        if reveal_round is None:
+            return RevealStatus("set", commit_block, None, self.current_block(), commit_block)
+        block, last, ours = self._call("weight commits", read)
+        return judge_reveal(commit_block, reveal_round, block, last, ours)
+
+    def pending_commits(self) -> list[tuple[int, int]]:
+        """Our commits still waiting for their drand round: (commit block, reveal round), oldest first."""
+        hotkey = self.hotkey
+
+        async def read(client: bt.Client) -> list[tuple[int, int]]:
+            queues = await client.query_map(_ST.TimelockedWeightCommits, [self.storage_index])
+            return [(int(e[1]), int(e[3])) for _epoch, entries in queues for e in entries or [] if str(e[0]) == hotkey]
+
+        return sorted(self._call("weight commits", read))
+
+    def validator_activity(self) -> ValidatorActivity:
+        state = self._validator_state()
+        return ValidatorActivity(state.block, state.last_update, state.activity_cutoff)
 
     # -- writes -----------------------------------------------------------------------------------------------
 
@@ -309,32 +416,53 @@ class BittensorChain:
         def attempt() -> WeightsReceipt:
             nonlocal attempts
             attempts += 1
-            allowed, remaining, why = self.weights_rate_limit_status(retry=False)
+            state = self._validator_state(retry=False)
+            allowed, remaining, why = self._rate_limit_verdict(state)
             if not allowed:
                 if remaining == 0:
-                    raise ChainError(why)
+                    raise weights_failure(why, "HotKeyNotRegisteredInSubNet")
                 note = " (an earlier attempt that timed out was probably included)" if attempts > 1 else ""
                 raise RateLimited(why + note, remaining)
+            self._check_version_key(state.version_key)
             return self._once("set_weights", self._submit(uids, weights), self.config.set_weights_timeout_s)
 
         with self._lock:
             return call_with_retry("set_weights", attempt, self.retry)
 
+    def _check_version_key(self, required: int) -> None:
+        """Refuse before signing when our version key is below the subnet's: a plain set would be rejected, and
+        under commit-reveal the commit would be accepted and then silently dropped at its reveal."""
+        ours = self.config.version_key
+        if ours < required:
+            raise WeightsRejected(
+                "weights/version-key",
+                f"chain.version_key {ours} is lower than netuid {self.netuid}'s WeightsVersionKey {required}",
+                f"upgrade the validator or set chain.version_key={required} (HARNESS_CHAIN__VERSION_KEY)",
+                chain_error="IncorrectWeightVersionKey",
+            )
+
     def _submit(self, uids: list[int], weights: list[float]) -> Callable[[bt.Client], Awaitable[WeightsReceipt]]:
         intent = bt.SetWeights(
-            netuid=self.netuid, uids=list(uids), weights=list(weights), version_key=self.config.version_key
+            netuid=self.netuid,
+            mechid=self.mechid,
+            uids=list(uids),
+            weights=list(weights),
+            version_key=self.config.version_key,
         )
 
         async def submit(client: bt.Client) -> WeightsReceipt:
-            result = await client.execute(
-                intent,
-                self.wallet,
-                wait_for_inclusion=self.config.wait_for_inclusion,
-                wait_for_finalization=self.config.wait_for_finalization,
-            )
-            if not result.success:
-                error = result.error or bt.ChainError(result.message or "set_weights failed")
-                raise error
+            try:
+                result = await client.execute(
+                    intent,
+                    self.wallet,
+                    wait_for_inclusion=self.config.wait_for_inclusion,
+                    wait_for_finalization=self.config.wait_for_finalization,
+                )
+                if not result.success:
+                    raise result.error or bt.ChainError(result.message or "set_weights failed")
+            except bt.ChainError as exc:  # refused by the chain or by the SDK's preflight: name it
+                raise weights_failure(exc.message, exc.name, exc.code.value, exc.remediation) from exc
+            reveal_round = result.data.get("reveal_round")
             block = await client.block()
             if result.extrinsic_id and "-" in result.extrinsic_id:
                 block = int(result.extrinsic_id.split("-", 1)[0])
@@ -346,6 +474,29 @@ class BittensorChain:
                 version_key=self.config.version_key,
                 extrinsic=result.extrinsic_id,
                 message=result.message,
+                reveal_round=None if reveal_round is None else int(reveal_round),
             )
 
         return submit
+
+
+def judge_reveal(
+    commit_block: int, reveal_round: int, block: int, last_update: int, ours: list[tuple[int, int]]
+) -> RevealStatus:
+    """The reveal state of our commit at `commit_block`, from what the chain holds at `block`: our `LastUpdate`
+    and our pending commits `(commit block, reveal round)`. A commit and a reveal both write `LastUpdate`, so a
+    `LastUpdate` equal to a later pending commit's block says the reveal happened but not when."""
+    if any(b == commit_block for b, _ in ours):
+        return RevealStatus("pending", commit_block, reveal_round, block)
+    if last_update <= commit_block:
+        return RevealStatus(
+            "dropped",
+            commit_block,
+            reveal_round,
+            block,
+            detail="the commit left the queue but nothing was applied (refused at reveal, e.g. an old version key, "
+            "or expired)",
+        )
+    if any(b == last_update for b, _ in ours):
+        return RevealStatus("revealed", commit_block, reveal_round, block, None, f"revealed by block {block}")
+    return RevealStatus("revealed", commit_block, reveal_round, block, last_update)

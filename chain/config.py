@@ -30,6 +30,11 @@ class ChainConfig(BaseModel):
     local_weights_rate_limit: int = Field(
         default=0, ge=0, description="Local chain: blocks between two set_weights (0 = no limit)."
     )
+    local_commit_reveal_blocks: int = Field(
+        default=0,
+        ge=0,
+        description="Local chain: weights are committed and revealed this many blocks later (0: set in the clear).",
+    )
     netuid: int = Field(default=20, ge=0, description="Subnet id (bittensor backend).")
     network: str = Field(
         default="finney", description="Bittensor network name (finney, test, local) or a ws:// / wss:// endpoint."
@@ -37,7 +42,15 @@ class ChainConfig(BaseModel):
     wallet_name: str = Field(default="default", description="Bittensor wallet (coldkey) name.")
     wallet_hotkey: str = Field(default="default", description="Bittensor hotkey name used to set weights.")
     wallet_path: str = Field(default="~/.bittensor/wallets", description="Directory holding bittensor wallets.")
-    version_key: int = Field(default=0, ge=0, description="Weights version key the subnet requires.")
+    version_key: int = Field(
+        default=0,
+        ge=0,
+        description="Our weights version key; weights are refused (weights/version-key) while it is below the "
+        "subnet's WeightsVersionKey.",
+    )
+    mechid: int = Field(
+        default=0, ge=0, le=255, description="Mechanism of the subnet the weights are for (0: the main one)."
+    )
     call_timeout_s: float = Field(default=30.0, gt=0, description="Deadline of one chain read.")
     set_weights_timeout_s: float = Field(
         default=120.0, gt=0, description="Deadline of one set_weights (inclusion included)."

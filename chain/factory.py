@@ -28,6 +28,7 @@ def open_local_chain(config: ChainConfig, default_dir: Path) -> LocalChain:
         tempo=config.local_tempo,
         version_key=config.version_key,
         retry=retry_policy(config),
+        commit_reveal_blocks=config.local_commit_reveal_blocks,
     )
 
 

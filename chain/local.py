@@ -6,6 +6,10 @@ counts (stored with the block it was made at), and weights set are kept and read
 supervisor, `harness chain commit` from demo miners) share the file safely: WAL mode, a busy timeout, and
 every write in one `BEGIN IMMEDIATE` transaction.
 
+With `commit_reveal_blocks` > 0 it behaves like a commit-reveal subnet: `set_weights` stores a commit (with the
+drand round its reveal time falls in) that takes effect that many blocks later; until then `last_weights()` still
+shows the previous weights and `reveal_status()` says the commit is pending.
+
 For tests of the caller's resilience, faults can be injected (`inject_fault("set_weights", "timeout", 2)`):
 they are stored in the database, so a test process can arm them for a supervisor running elsewhere.
 """
@@ -27,8 +31,11 @@ from chain.base import (
     LastWeights,
     Neuron,
     RateLimited,
+    RevealStatus,
+    ValidatorActivity,
     WeightsReceipt,
     check_weights,
+    drand_round_at,
 )
 from chain.commitment import MAX_BYTES
 from chain.retry import RetryPolicy, call_with_retry
@@ -59,6 +66,8 @@ CREATE TABLE IF NOT EXISTS faults (op TEXT PRIMARY KEY, kind TEXT NOT NULL, rema
 """
 
 FAULT_OPS = ("set_weights", "commitments", "neurons", "current_block")
+# Columns added after the first release: (table, column, declaration), added to older files on open.
+_ADDED_COLUMNS = (("weights", "reveal_block", "INTEGER"), ("weights", "reveal_round", "INTEGER"))
 
 
 class LocalChain:
@@ -76,6 +85,8 @@ class LocalChain:
         version_key: int = 0,
         retry: RetryPolicy | None = None,
         busy_timeout_s: float = 30.0,
+        commit_reveal_blocks: int = 0,
+        activity_cutoff: int = 5000,
     ) -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +97,8 @@ class LocalChain:
             raise ChainError(f"tempo must be at least 1 block, not {tempo}")
         self._tempo = tempo
         self.version_key = version_key
+        self.commit_reveal_blocks = commit_reveal_blocks
+        self.activity_cutoff = activity_cutoff
         self.retry = retry or RetryPolicy(attempts=1)
         self._busy_timeout_s = busy_timeout_s
         self._init(chain_id)
@@ -131,6 +144,10 @@ class LocalChain:
         db = self._connect()
         try:
             db.executescript(_SCHEMA)
+            for table, column, declaration in _ADDED_COLUMNS:
+                if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
         finally:
             db.close()
         with self._write() as db:
@@ -276,9 +293,23 @@ class LocalChain:
                 )
             total = float(sum(weights))
             normalised = [w / total for w in weights]
+            reveal_block = reveal_round = None
+            if self.commit_reveal_blocks > 0:
+                reveal_block = block + self.commit_reveal_blocks
+                seconds = self.commit_reveal_blocks * (self.block_period_s or 12.0)
+                reveal_round = drand_round_at(time.time() + seconds)
             cursor = db.execute(
-                "INSERT INTO weights (hotkey, block, uids, weights, version_key) VALUES (?, ?, ?, ?, ?)",
-                (self.validator_hotkey, block, json.dumps(list(uids)), json.dumps(normalised), self.version_key),
+                """INSERT INTO weights (hotkey, block, uids, weights, version_key, reveal_block, reveal_round)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    self.validator_hotkey,
+                    block,
+                    json.dumps(list(uids)),
+                    json.dumps(normalised),
+                    self.version_key,
+                    reveal_block,
+                    reveal_round,
+                ),
             )
             return WeightsReceipt(
                 block=block,
@@ -286,18 +317,47 @@ class LocalChain:
                 weights=normalised,
                 version_key=self.version_key,
                 extrinsic=f"{block}-{cursor.lastrowid}",
-                message="stored on the local chain",
+                message="committed on the local chain" if reveal_round else "stored on the local chain",
+                reveal_round=reveal_round,
             )
 
     def last_weights(self) -> LastWeights | None:
+        """The weights in force: the latest set in the clear or revealed commit (its block: the reveal's)."""
         with self._read() as db:
             row = db.execute(
-                "SELECT block, uids, weights FROM weights WHERE hotkey=? ORDER BY id DESC LIMIT 1",
-                (self.validator_hotkey,),
+                """SELECT COALESCE(reveal_block, block), uids, weights FROM weights
+                   WHERE hotkey=? AND COALESCE(reveal_block, block) <= ? ORDER BY id DESC LIMIT 1""",
+                (self.validator_hotkey, self._block(db)),
             ).fetchone()
         if row is None:
             return None
         return LastWeights(int(row[0]), json.loads(row[1]), json.loads(row[2]))
+
+    def reveal_status(self, commit_block: int, reveal_round: int | None) -> RevealStatus:
+        with self._read() as db:
+            now = self._block(db)
+            row = db.execute(
+                "SELECT reveal_block FROM weights WHERE hotkey=? AND block=? ORDER BY id DESC LIMIT 1",
+                (self.validator_hotkey, commit_block),
+            ).fetchone()
+        if row is None:
+            return RevealStatus("dropped", commit_block, reveal_round, now, detail="no such weights on the chain")
+        if reveal_round is None or row[0] is None:
+            return RevealStatus("set", commit_block, None, now, commit_block)
+        if int(row[0]) > now:
+            return RevealStatus("pending", commit_block, reveal_round, now)
+        return RevealStatus("revealed", commit_block, reveal_round, now, int(row[0]))
+
+    def validator_activity(self) -> ValidatorActivity:
+        """`LastUpdate` as the chain keeps it: written by a set, a commit and a reveal alike."""
+        with self._read() as db:
+            now = self._block(db)
+            row = db.execute(
+                """SELECT MAX(CASE WHEN reveal_block IS NOT NULL AND reveal_block <= ? THEN reveal_block
+                                   ELSE block END) FROM weights WHERE hotkey=?""",
+                (now, self.validator_hotkey),
+            ).fetchone()
+        return ValidatorActivity(now, int(row[0] or 0), self.activity_cutoff)
 
     def weights_history(self) -> list[WeightsReceipt]:
         """Every weights call stored, oldest first (for reports and tests)."""

@@ -24,34 +24,14 @@ from bittensor._transport import SubstrateConnection
 from chain.base import Chain, ChainError, ChainTimeout, RateLimited
 from chain.bittensor_chain import BittensorChain
 from chain.config import ChainConfig
-from tests.support.bittensor_node import NETUID, SubnetNode
+from tests.support.bittensor_node import SubnetNode, node_config
 
 REV = "c" * 40
 HASH = "d" * 64
 
 
-@pytest.fixture(scope="module")
-def wallet(tmp_path_factory: pytest.TempPathFactory) -> bt.Wallet:
-    """A real SDK wallet with unencrypted keys in a temporary folder."""
-    path = tmp_path_factory.mktemp("wallets")
-    w = bt.Wallet("validator", "hot", path=str(path))
-    w.create_new_coldkey(use_password=False, suppress=True, overwrite=True)
-    w.create_new_hotkey(suppress=True, overwrite=True)
-    return bt.Wallet("validator", "hot", path=str(path))
-
-
 def _config(**overrides: object) -> ChainConfig:
-    base = dict(
-        backend="bittensor",
-        netuid=NETUID,
-        network="ws://127.0.0.1:9",
-        version_key=3,
-        call_timeout_s=1.0,
-        set_weights_timeout_s=1.0,
-        retries=2,
-        retry_wait_s=0,
-    )
-    return ChainConfig(**(base | overrides))
+    return node_config(**overrides)
 
 
 @pytest.fixture
@@ -117,12 +97,23 @@ def test_rate_limit_is_checked_before_submitting_and_says_why(chain: BittensorCh
     assert chain.set_weights([0], [1.0]).block == node.block
 
 
-def test_chain_side_rejection_is_not_retried(node: SubnetNode, wallet: bt.Wallet) -> None:
+def test_chain_side_rejection_is_not_retried(chain: BittensorChain, node: SubnetNode) -> None:
+    node.fail_next = "NeuronNoValidatorPermit"
+    with pytest.raises(ChainError, match="weights/no-permit") as info:
+        chain.set_weights([0], [1.0])
+    assert info.value.failure_class == "weights/no-permit"
+    assert len(node.submitted) == 1
+
+
+def test_a_lower_version_key_is_refused_before_signing(node: SubnetNode, wallet: bt.Wallet) -> None:
     chain = BittensorChain(_config(version_key=1), wallet=wallet, substrate_factory=lambda: node)
     try:
-        with pytest.raises(ChainError, match="IncorrectWeightVersionKey"):
+        with pytest.raises(ChainError) as info:
             chain.set_weights([0], [1.0])
-        assert len(node.submitted) == 1
+        assert info.value.failure_class == "weights/version-key"
+        assert "\n" not in str(info.value) and "WeightsVersionKey 3" in str(info.value)
+        assert "chain.version_key=3" in str(info.value)
+        assert node.submitted == [], "a refused key must not reach the chain"
     finally:
         chain.close()
 
