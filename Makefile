@@ -5,12 +5,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast lint bench images docs harness-up harness-down demo-improve clean
+.PHONY: lock install test test-fast lint bench images docs harness-up harness-down demo-improve clean
 
-$(BIN)/harness: pyproject.toml
+# Dependencies come from requirements.lock (exact versions with hashes: every validator scores with the same
+# stack; `harness status` shows the scoring fingerprint), then the project itself without resolving anything.
+$(BIN)/harness: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(BIN)/harness
 
 install: $(BIN)/harness
@@ -53,12 +56,19 @@ harness-up:
 	bash compose/ensure-docker.sh
 	$(MAKE) install images
 	mkdir -p $(HARNESS_DATA)
-	$(HOST_ENV) $(BIN)/harness demo seed
+	$(HOST_ENV) $(BIN)/harness demo seed --only-ready
 	$(COMPOSE) up -d
 	$(BIN)/python compose/wait_health.py http://127.0.0.1:$(HARNESS_STATUS_PORT)/health 180 || \
 		{ $(COMPOSE) logs --tail=50 supervisor; exit 1; }
+	@# The VLM miners commit when the demo VLM is trained (~20 min on 2 cores the first time), in the background,
+	@# after the first weights (at most 15 min of waiting): the first round (text-only and hostile miners) has the
+	@# CPU to itself and sets weights within minutes. Where the VLM was trained, all six committed above already.
+	$(HOST_ENV) setsid nohup sh -c '$(BIN)/python compose/wait_weights.py \
+		http://127.0.0.1:$(HARNESS_STATUS_PORT)/status 900; nice -n 19 $(BIN)/harness demo seed' \
+		> $(HARNESS_DATA)/demo-seed.log 2>&1 < /dev/null &
 	@echo
 	@echo "Validator stack is up (data: $(HARNESS_DATA))."
+	@echo "  VLM miners: committed when the demo VLM is trained (log: $(HARNESS_DATA)/demo-seed.log)"
 	@echo "  status:  $(HOST_ENV) $(BIN)/harness status"
 	@echo "           curl -s http://127.0.0.1:$(HARNESS_STATUS_PORT)/status"
 	@echo "  logs:    HARNESS_DATA=$(HARNESS_DATA) HARNESS_HOSTNAME=$(HARNESS_HOSTNAME) $(COMPOSE) logs -f supervisor"
@@ -82,3 +92,11 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# Re-resolve requirements.lock after a change to pyproject.toml, keeping every pin it can; `make lock LOCK_ARGS=--upgrade` moves to the newest versions allowed (the upgrade path; see README), with
+# hashes, for this machine's Python and platform. Then `make install test` and commit the lock with the result.
+lock:
+	$(PY) -m venv $(CURDIR)/.lock-tools && $(CURDIR)/.lock-tools/bin/pip install --quiet uv
+	$(CURDIR)/.lock-tools/bin/uv pip compile pyproject.toml --extra dev --generate-hashes \
+		--python-version 3.11.7 --python-platform x86_64-manylinux_2_28 --find-links /opt/wheels \
+		--index-strategy unsafe-best-match --no-header -o requirements.lock $(LOCK_ARGS)

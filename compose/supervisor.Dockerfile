@@ -4,6 +4,7 @@
 #   deps/       third-party wheels pinned to the host environment (one layer, cached across code changes)
 #   data-only/  packages the harness reads only data from (bfcl-eval: BFCL v4 files), installed without deps
 #   project/    the subnet-harness wheel (a small layer, rebuilt when the code changes)
+#   requirements.lock  the release's lock, kept at /opt/harness/ for the scoring fingerprint's check
 # No index is contacted during the build (`pip install --no-index`), so no registry, proxy or CA is needed.
 ARG BASE_IMAGE=harness-base:bookworm-py311
 FROM ${BASE_IMAGE}
@@ -21,6 +22,7 @@ RUN set -eu; \
     rm -rf /tmp/deps /tmp/data-only; \
     /opt/harness/bin/python -m compileall -q -j 0 /opt/harness/lib >/dev/null || true
 
+COPY requirements.lock /opt/harness/requirements.lock
 COPY project/ /tmp/project/
 RUN set -eu; \
     /opt/harness/bin/pip install --no-cache-dir --disable-pip-version-check --no-index --no-deps /tmp/project/*.whl; \

@@ -42,8 +42,8 @@ def run_checks(config: SandboxConfig, cache_dir: Path, *, probes: bool = True) -
     checks: list[Check] = []
     try:
         client = docker_client(timeout=30)
-    except HarnessError as exc:
-        return [Check("docker", False, str(exc))]
+    except HarnessError as exc:  # no engine answers: nothing else can be checked (doctor exits 2, not 1)
+        return [Check("docker", False, str(exc), {"unreachable": True})]
     try:
         info = client.info()
         version = client.version()

@@ -29,7 +29,7 @@ CONTEXT_DIR = REPO_DIR / "compose" / ".build" / "supervisor"
 PROJECT_NAME = "subnet-harness"
 # What ends up in the project wheel (code and dependencies); a change to any of these rebuilds the image.
 SOURCE_PACKAGES = ("harness", "chain", "policies", "scoring")
-SOURCE_FILES = ("pyproject.toml",)  # README.md only feeds the wheel's long description: not an input
+SOURCE_FILES = ("pyproject.toml", "requirements.lock")  # README.md only feeds the wheel's description: not an input
 # Installed with --no-deps: the harness reads only their data files (BFCL v4), not their code's dependencies.
 DATA_ONLY_PACKAGES = ("bfcl-eval",)
 
@@ -89,6 +89,9 @@ def prepare_context(constraints: str, log: Callable[[str], None]) -> Path:
     """Fill `compose/.build/supervisor/` with the wheelhouse; returns the context directory."""
     CONTEXT_DIR.mkdir(parents=True, exist_ok=True)
     (CONTEXT_DIR / "constraints.txt").write_text(constraints)
+    # The release's lock, beside the venv in the image: the scoring fingerprint hashes it and the service checks
+    # the installed packages against it (harness/fingerprint.py).
+    shutil.copy2(REPO_DIR / "requirements.lock", CONTEXT_DIR / "requirements.lock")
     with tempfile.TemporaryDirectory(prefix="harness-wheels-") as tmp:
         out = Path(tmp) / "wheels"
         log(f"building the supervisor wheelhouse (pip wheel {REPO_DIR}, pinned to this environment)")

@@ -9,9 +9,10 @@ import pytest
 from harness.cli.app import main
 
 
-def test_doctor_without_engine_fails_with_reason(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_doctor_without_engine_cannot_check_exit_2_with_reason(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """No engine answers: nothing could be checked, so exit 2 ("could not check"), not 1 ("a check failed")."""
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    assert main(["doctor", "--json"]) == 1
+    assert main(["doctor", "--json"]) == 2
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
     assert report["checks"][0]["name"] == "docker" and "no Docker engine answers" in report["checks"][0]["detail"]

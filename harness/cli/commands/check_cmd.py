@@ -15,6 +15,7 @@ from harness.cli.context import state_of
 from harness.errors import HarnessError
 from harness.models.prepare import worker_limits
 from harness.models.ref import parse_model_ref
+from harness.settings.root import load_settings
 from policies.printable import printable
 
 
@@ -29,6 +30,21 @@ def run_check(ref_text: str, settings):  # type: ignore[no-untyped-def]
         return policies.check_in_worker(target, settings.policy, settings.hub, worker_limits(settings)).report
     except policies.CheckError as exc:
         raise HarnessError(printable(" ".join(str(exc).split()))) from None  # one line, whatever the cause said
+
+
+def sglang_verdict(ref_text: str, overrides: list[str]):  # type: ignore[no-untyped-def]
+    """The report under sglang's rules, for a model the CPU engine's rules allowed: a miner testing on CPU learns
+    before committing that GPU validators (sglang: stricter vision adaptors) would refuse it."""
+    return run_check(ref_text, load_settings([*overrides, "sandbox.engine=sglang"]))
+
+
+def engine_lines(engine: str, sglang_report) -> list[str]:  # type: ignore[no-untyped-def]
+    if sglang_report is None:
+        return [f"engine rules: {engine}"]
+    if sglang_report.allowed:
+        return [f"engine rules: {engine} (sglang, the validators' GPU engine, would allow it too)"]
+    reasons = "; ".join(printable(v.message) for v in sglang_report.violations)
+    return [f"engine rules: {engine}; sglang, the validators' GPU engine, would REFUSE it: {reasons}"]
 
 
 def register(app: typer.Typer) -> None:
@@ -46,10 +62,22 @@ def register(app: typer.Typer) -> None:
         Exit 0 allowed, 1 rejected, 2 could not check.
         """
 
-        report = run_check(model, state_of(ctx).settings)
+        state = state_of(ctx)
+        engine = state.settings.sandbox.engine
+        report = run_check(model, state.settings)
+        sglang_report = sglang_verdict(model, state.overrides) if engine != "sglang" and report.allowed else None
         if as_json:
-            typer.echo(json.dumps(report.to_dict(), indent=2))
+            payload = report.to_dict()
+            payload["engine"] = engine
+            if sglang_report is not None:
+                payload["sglang"] = {
+                    "allowed": sglang_report.allowed,
+                    "violations": [v.to_dict() for v in sglang_report.violations],
+                }
+            typer.echo(json.dumps(payload, indent=2))
         else:
             typer.echo(report.to_text())
+            for line in engine_lines(engine, sglang_report):
+                typer.echo(line)
         if not report.allowed:
             raise typer.Exit(1)

@@ -18,6 +18,10 @@ class DoctorFailed(HarnessError):
     exit_code = 1
 
 
+class NoDockerEngine(HarnessError):
+    """No Docker engine answered, so no check could run: exit 2, like any "could not check"."""
+
+
 def register(app: typer.Typer) -> None:
     @app.command("doctor")
     def doctor(
@@ -30,12 +34,17 @@ def register(app: typer.Typer) -> None:
         settings = state_of(ctx).settings
         checks = run_checks(settings.sandbox, settings.cache_dir, probes=probes)
         ok = all(c.ok for c in checks)
+        unreachable = any(c.data.get("unreachable") for c in checks)
+        if unreachable and not as_json:
+            raise NoDockerEngine(f"doctor: no Docker engine answered: {checks[0].detail.splitlines()[0]}")
         if as_json:
             print(json.dumps({"ok": ok, "checks": [c.as_dict() for c in checks]}))
         else:
             for check in checks:
                 print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name:<32} {check.detail}")
             print("all checks passed" if ok else "some checks FAILED")
+        if unreachable:
+            raise NoDockerEngine(f"doctor: no Docker engine answered: {checks[0].detail.splitlines()[0]}")
         if not ok:
             failed = ", ".join(c.name for c in checks if not c.ok)
             raise DoctorFailed(f"doctor: failed checks: {failed}")

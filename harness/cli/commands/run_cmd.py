@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,10 +31,14 @@ def register(app: typer.Typer) -> None:
 
 def _serve(ctx: typer.Context, *, once: bool) -> None:
     # why: the service pulls in the docker SDK (and ray for executor=ray); every other command starts without them
+    from harness.round.preflight import preflight
     from harness.round.service import build_supervisor, status_endpoint, stop_on_signals
     from harness.sandbox import reap_orphans
 
     settings = state_of(ctx).settings
+    preflight(
+        settings.chain, Path(settings.cache_dir), allow_fingerprint_mismatch=settings.scoring.allow_fingerprint_mismatch
+    )
     supervisor = build_supervisor(settings)
     reap_orphans(socket_dirs_root=settings.sandbox.socket_root)
     with stop_on_signals(supervisor), status_endpoint(supervisor):

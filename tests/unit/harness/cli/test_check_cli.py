@@ -26,7 +26,9 @@ REPO = REPO_ROOT
 def test_allowed_model_exits_0_with_json(smollm2: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(smollm2), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"model", "allowed", "violations", "facts"}
+    # the DESIGN.md contract, plus the engine whose rules applied and sglang's verdict for a CPU-engine check
+    assert set(doc) == {"model", "allowed", "violations", "facts", "engine", "sglang"}
+    assert doc["engine"] == "cpu" and doc["sglang"] == {"allowed": True, "violations": []}
     assert doc["allowed"] is True and doc["violations"] == [] and doc["model"] == str(smollm2)
     assert set(doc["facts"]) >= FACT_KEYS
 

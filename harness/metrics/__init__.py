@@ -1,0 +1,1 @@
+"""Prometheus metrics of the validator service, served at `/metrics` beside `/status` (docs/operations.md)."""
