@@ -25,8 +25,9 @@ from harness.cli.commands import (
     selftest_cmd,
     status_cmd,
     tasks_cmd,
+    verify_cmd,
 )
-from harness.cli.context import State
+from harness.cli.context import LOG_LEVELS, State, check_log_level, hoist_global_options
 from harness.errors import HarnessError
 from harness.logging import configure_logging
 from policies.printable import printable
@@ -52,18 +53,21 @@ def _global_options(
         list[str] | None,
         typer.Option("--set", help="Override a setting, e.g. --set policy.max_parameters=8e9 (repeatable)."),
     ] = None,
-    log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
+    log_level: Annotated[str | None, typer.Option(help=f"{', '.join(LOG_LEVELS)}.")] = None,
 ) -> None:
     overrides = list(set_ or [])
     if log_level:
+        check_log_level(log_level, "--log-level")
         overrides.append(f"log_level={log_level}")
     state = State(overrides)
     ctx.obj = state
     try:
         settings = state.settings
-        configure_logging(settings.log_level, settings.log_json)
     except HarnessError:
         configure_logging("info")
+        return
+    check_log_level(settings.log_level, "log_level")  # from HARNESS_LOG_LEVEL, .env or --set
+    configure_logging(settings.log_level, settings.log_json)
 
 
 def _register_commands() -> None:
@@ -82,6 +86,7 @@ def _register_commands() -> None:
         doctor_cmd,
         selftest_cmd,
         commitment_cmd,
+        verify_cmd,
     ):
         module.register(app)
 
@@ -138,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(argv: list[str] | None) -> int:
     try:
         # With standalone_mode=False click returns a command's `typer.Exit(code)` instead of raising it.
-        result = app(args=argv, standalone_mode=False)
+        args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+        result = app(args=args, standalone_mode=False)
     except HarnessError as exc:
         print(f"error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code

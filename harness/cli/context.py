@@ -29,5 +29,44 @@ class State:
         return self._settings
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+GLOBAL_OPTIONS = ("--set", "--log-level")
+"""Options of the `harness` callback; accepted after the subcommand too (`harness status --set k=v`)."""
+
+
+def check_log_level(level: str, source: str) -> None:
+    """Refuse a level the logger does not know (`verbose`) in one line: silently logging at `info` instead would
+    hide the very messages the operator asked for."""
+    if level.strip().lower() not in LOG_LEVELS:
+        raise HarnessError(f"{source}: unknown log level {level!r}: one of {', '.join(LOG_LEVELS)}")
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """`argv` with every global option (`--set K=V`, `--set=K=V`, `--log-level L`) moved before the subcommand.
+
+    Why: click binds an option to the command it follows, so `harness status --set cache_dir=X` was a usage error
+    although the README says every command takes `--set`. Moving them keeps one definition (the callback's) and
+    one precedence rule (later `--set` wins, as before). Nothing after a `--` is touched, and an option without a
+    value is left where it is for click to report."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            rest += argv[index:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS and "=" in arg:
+            hoisted.append(arg)
+        elif arg in GLOBAL_OPTIONS and index + 1 < len(argv):
+            hoisted += [arg, argv[index + 1]]
+            index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    return hoisted + rest
+
+
 def state_of(ctx: typer.Context) -> State:
     return ctx.find_object(State) or State([])

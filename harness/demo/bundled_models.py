@@ -8,7 +8,6 @@ concurrent test workers and services share one build.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from harness.demo.shared_cache import link_tree, refuse_symlinks, same_dir
 from harness.errors import HarnessError
 from harness.logging import get_logger
 from harness.settings.paths import bundled_dir
@@ -132,11 +132,11 @@ def ensure_built(name: str, builder: Callable[[Path, Path], None], cache_dir: Pa
     return final
 
 
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # another filesystem (EXDEV) or no hardlinks there
-        shutil.copy2(source, target)
+def vlm_ready(cache_dir: Path) -> bool:
+    """Whether the demo VLM is trained already (its `.done` marker): then the VLM miners can commit at once;
+    otherwise they wait for the training (~20 minutes on 2 cores) and the other miners go first."""
+    root = bundled_dir(cache_dir)
+    return (root / f"{vlm_name()}.done").is_file() and (root / vlm_name()).is_dir()
 
 
 def share_built(source_cache: Path, target_cache: Path) -> list[str]:
@@ -148,12 +148,15 @@ def share_built(source_cache: Path, target_cache: Path) -> list[str]:
     a test stack) should not train it again. Each folder arrives under a staging name and is renamed, then its
     `.done` marker is written, so a concurrent `ensure_built` sees either nothing or a finished model."""
     source, target = bundled_dir(source_cache), bundled_dir(target_cache)
-    if not source.is_dir() or source.resolve() == target.resolve():
+    refuse_symlinks(source, target)  # nothing in a shared cache is followed through a link (harness.demo.shared_cache)
+    if not source.is_dir() or same_dir(source, target):
         return []
     shared = []
     for done in sorted(source.glob("*.done")):
         name = done.name.removesuffix(".done")
         folder = source / name
+        side = (f"{name}.done", name, f"{name}.lock", f"{name}.metrics.json")
+        refuse_symlinks(*(source / n for n in side), *(target / n for n in side))
         if not folder.is_dir() or (target / f"{name}.done").is_file():
             continue
         target.mkdir(parents=True, exist_ok=True)
@@ -163,7 +166,7 @@ def share_built(source_cache: Path, target_cache: Path) -> list[str]:
             _remove_stale_staging(target, name)
             staging = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=target))
             try:
-                shutil.copytree(folder, staging / name, copy_function=_link_or_copy)
+                link_tree(folder, staging / name)
                 if (target / name).exists():
                     shutil.rmtree(target / name)
                 (staging / name).rename(target / name)

@@ -43,6 +43,7 @@ from harness.demo.bundled_models import (
     vlm_dir,
     vlm_improved_dir,
     vlm_noised_dir,
+    vlm_ready,
 )
 from harness.demo.hub_mirror import Published, publish
 from harness.errors import HarnessError
@@ -118,22 +119,34 @@ def hostile_dir(cache_dir: Path) -> Path:
     return ensure_built(HOSTILE_NAME, _build_hostile, cache_dir)
 
 
-def _model_plan(settings) -> list[tuple[str, str, Path, str]]:  # type: ignore[no-untyped-def]
-    """(role, hotkey, folder, repo) for every demo miner that commits a model, in commit order."""
+def _model_plan(settings, with_vlm: bool = True) -> list[tuple[str, str, Path, str]]:  # type: ignore[no-untyped-def]
+    """(role, hotkey, folder, repo) for every demo miner that commits a model, in commit order; without the VLM
+    miners when `with_vlm` is false (their model is not trained yet: nothing here starts the training)."""
     cache = Path(settings.cache_dir)
     demo = settings.demo
+    text = [
+        ("text", demo.text_hotkey, smollm2_dir(cache), TEXT_REPO),
+        ("hostile", demo.hostile_hotkey, hostile_dir(cache), HOSTILE_REPO),
+    ]
+    if not with_vlm:
+        return text
     good = vlm_dir(cache)
     return [
         ("good", demo.good_hotkey, good, GOOD_REPO),
         ("worse", demo.worse_hotkey, vlm_noised_dir(cache), WORSE_REPO),
-        ("text", demo.text_hotkey, smollm2_dir(cache), TEXT_REPO),
-        ("hostile", demo.hostile_hotkey, hostile_dir(cache), HOSTILE_REPO),
+        *text,
         ("copy", demo.copy_hotkey, good, COPY_REPO),
     ]
 
 
-def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # type: ignore[no-untyped-def]
-    """Publish the demo models into the mirror and commit them on the local chain; returns one row per miner."""
+def seed(  # type: ignore[no-untyped-def]
+    settings, chain: LocalChain | None = None, *, only_ready: bool = False
+) -> list[DemoCommitment]:
+    """Publish the demo models into the mirror and commit them on the local chain; returns one row per miner.
+
+    `only_ready`: commit only the miners whose model needs no training now (`make harness-up` on a fresh machine:
+    the text-only and hostile miners take part in the first round while the VLM trains; a second, full `seed`
+    commits the VLM miners when it is done). With the VLM already trained, it is the same as a full seed."""
     if chain is None:
         if settings.chain.backend != "local":
             raise HarnessError("`harness demo seed` commits on the local chain only (chain.backend is not local)")
@@ -145,7 +158,8 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
     try:
         latest = {r.hotkey: r for r in chain.commitments()}
         rows: dict[str, DemoCommitment] = {}
-        plan = _model_plan(settings)
+        with_vlm = not only_ready or vlm_ready(Path(settings.cache_dir))
+        plan = _model_plan(settings, with_vlm)
         if shared is not None:
             _share(Path(settings.cache_dir), shared)
         for role, hotkey, folder, repo in plan:
@@ -155,7 +169,7 @@ def seed(settings, chain: LocalChain | None = None) -> list[DemoCommitment]:  # 
         rows["junk"] = DemoCommitment("junk", settings.demo.junk_hotkey, uid, block, JUNK_RAW, committed)
     except (ChainError, policies.CheckError) as exc:
         raise HarnessError(f"demo seed: {exc}") from None
-    return [rows[role] for role in ROLES]
+    return [rows[role] for role in ROLES if role in rows]
 
 
 def improve(settings, chain: LocalChain | None = None) -> DemoCommitment:  # type: ignore[no-untyped-def]

@@ -48,6 +48,8 @@ class EvaluationRequest:
     feed: FeedTasks | None = None
     """The epoch's task feed as the round read it at its start (None: no feed configured); the stage builds the
     task set from it, so a worker never reads the feed itself."""
+    model: str = ""
+    """The model's repository as committed, for progress logs only (`task.progress`); it never decides a score."""
 
 
 class EvaluateStage(Protocol):

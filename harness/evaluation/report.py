@@ -17,6 +17,8 @@ from harness.evaluation.results import TaskResult, results_in_task_order
 from harness.evaluation.summary import Summary, summarise
 from harness.settings.evaluation import EvaluationConfig
 from harness.tasks.taskset import sha256_of
+from harness.views.explain import expected_of, task_reason, truncated
+from harness.views.safe_text import for_markdown
 from scoring.config import ScoringConfig
 
 REPORT_FORMAT = "harness-report/1"
@@ -57,26 +59,42 @@ def build_report(
         "wall_s": wall_s,
         "tasks_per_s": (tasks_sent / wall_s) if wall_s and tasks_sent else None,
         **{key: numbers[key] for key in _SUMMARY_KEYS},
-        "tasks": [r.to_dict() for r in results_in_task_order(task_set["tasks"], results)],
+        "tasks": explained_rows(task_set["tasks"], results, evaluation.max_tokens),
     }
 
 
+def explained_rows(
+    tasks: Sequence[Mapping[str, Any]], results: Sequence[TaskResult], max_tokens: int | None
+) -> list[dict[str, Any]]:
+    """Each task's full result plus what it expected (a tool call's accepted calls, a caption's ground truth),
+    whether the answer hit the token cap, and why it scored what it did (`harness.views.explain`)."""
+    rows = []
+    for task, result in zip(tasks, results_in_task_order(tasks, results), strict=True):
+        row = result.to_dict()
+        row["expected"] = expected_of(task)
+        row["truncated"] = truncated(row, max_tokens)
+        row["reason"] = task_reason(row, max_tokens)
+        rows.append(row)
+    return rows
+
+
 def _short(value: Any, limit: int = 80) -> str:
+    """A cell of untrusted text (a model's answer): `for_markdown`, which escapes controls, bidi and invisible
+    characters, Markdown metacharacters and mentions, on one line, cut to `limit`."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    text = " ".join(text.split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return for_markdown(text, limit)
 
 
 def markdown_summary(report: dict[str, Any], worst: int = 5) -> str:
     score = report["score"]
     lines = [
-        f"# Evaluation of `{report['model']}`",
+        f"# Evaluation of {_short(report['model'], 200)}",
         "",
         f"- task set: `{report['task_set']['sha256']}` (seed `{report['task_set']['seed']}`, "
         f"{report['task_set']['n']} tasks)",
         f"- score: **{score['mean']:.3f}** (CI {score['low']:.3f}–{score['high']:.3f}), "
         f"family weights {report['family_weights']}",
-        f"- failures: {report['errors'] or 'none'}",
+        f"- failures: {_short(report['errors'] or 'none', 400)}",
         "",
         "| family | n | mean | CI | failures |",
         "|---|---|---|---|---|",
@@ -88,13 +106,15 @@ def markdown_summary(report: dict[str, Any], worst: int = 5) -> str:
         lines += [f"| {c} | {v['n']} | {v['mean']:.3f} |" for c, v in f["categories"].items()]
         rows = sorted((r for r in report["tasks"] if r["family"] == family), key=lambda r: (r["score"], r["id"]))
         if rows and worst:
-            lines += ["", f"Worst {min(worst, len(rows))}:", "", "| task | category | score | why | output |"]
-            lines.append("|---|---|---|---|---|")
+            lines += ["", f"Worst {min(worst, len(rows))}:", ""]
+            lines += ["| task | category | score | why | output | expected |", "|---|---|---|---|---|---|"]
             for r in rows[:worst]:
-                why = r.get("error") or r.get("error_type") or ",".join(r.get("flags") or []) or ""
+                why = r.get("reason") or task_reason(r)
                 output = r.get("tool_calls") or r.get("content") or ""
+                expected = r.get("expected") or ""
                 lines.append(
-                    f"| {r['id']} | {r['category']} | {r['score']:.3f} | {_short(why, 40)} | {_short(output)} |"
+                    f"| {_short(r['id'], 40)} | {_short(r['category'], 40)} | {r['score']:.3f} | {_short(why, 300)} "
+                    f"| {_short(output)} | {_short(expected)} |"
                 )
     return "\n".join(lines) + "\n"
 

@@ -7,6 +7,7 @@ compact record the state store kept (a resumed round), or missing (nothing recor
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ _COMPACT_KEYS = (
     "error_type",
     "prompt_tokens",
     "completion_tokens",
+    "finish_reason",
 )
 
 
@@ -69,6 +71,8 @@ class TaskResult:
             prompt_tokens=row.get("prompt_tokens"),
             completion_tokens=row.get("completion_tokens"),
             error=row.get("error"),
+            tool_calls=row.get("tool_calls"),
+            finish_reason=row.get("finish_reason"),
         )
         details = {key: row[key] for key in ("valid", "error_type") if key in row}
         return cls(task["id"], task["family"], task.get("category"), float(row["score"]), outcome, details)
@@ -93,6 +97,12 @@ def compact_result(result: TaskResult, content_limit: int = 2000) -> dict[str, A
     details = {key: row.get(key) for key in _COMPACT_KEYS}
     content = row.get("content")
     details["content"] = content[:content_limit] if isinstance(content, str) else None
+    # A native tool call is the answer of a tool-call task: kept (bounded like the text) so that reports and the
+    # results page can show what the model called, not "no answer".
+    calls = row.get("tool_calls")
+    if calls is not None:
+        encoded = json.dumps(calls, default=str)
+        details["tool_calls"] = calls if len(encoded) <= content_limit else encoded[:content_limit]
     return details
 
 

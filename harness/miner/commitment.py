@@ -66,7 +66,12 @@ def compute_commitment(
             digests = stage_hub(repo, revision, list(files), Path(tmp), settings)  # type: ignore[arg-type]
     else:
         assert ref.path is not None
-        digests = {path: file_sha256(ref.path / path) for path in files}
+        try:
+            digests = {path: file_sha256(ref.path / path) for path in files}
+        except OSError as exc:  # the folder changed since the check, or a name the filesystem refuses
+            raise HarnessError(
+                f"cannot read {exc.filename or ref.path}: {exc.strerror or type(exc).__name__}"
+            ) from None
     content_hash = salted_hash(digests, hotkey)
     line = None
     if repo is not None and revision is not None:

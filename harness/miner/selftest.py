@@ -11,11 +11,12 @@ where the round stores only the compact form.
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from harness.settings.root import Settings
 from harness.tasks.families import count_settings
 from policies.hub import HubClient
 from policies.worker import report_from_dict
+from scoring.aggregate import Estimate, combine, family_estimate
 
 
 @dataclass
@@ -58,12 +60,92 @@ class SelftestResult:
     report: dict[str, Any] | None = None
 
 
+QUICK_TASKS = 4
+"""Tasks per family of a quick selftest (the default on the CPU engine): the same generator, scorer and token cap
+as a full run, fewer tasks, so a CPU machine answers in minutes (README, "Miner quick start")."""
+
+
 def with_task_count(settings: Settings, n: int | None) -> Settings:
     """Settings with every family's task count set to `n` (None: unchanged)."""
     if n is None:
         return settings
     tasks = settings.tasks.model_copy(update=count_settings(n))
     return settings.model_copy(update={"tasks": tasks})
+
+
+def with_quick_size(settings: Settings, n: int = QUICK_TASKS) -> Settings:
+    """Settings with every family's count at most `n` (a family set smaller stays as it is)."""
+    update = {name: min(n, int(getattr(settings.tasks, name))) for name in count_settings(n)}
+    return settings.model_copy(update={"tasks": settings.tasks.model_copy(update=update)})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a selftest runs, said before it starts: the competition and its family weights, tasks per family, the
+    token cap and the engine, and (quick) the full run's counts it stands in for."""
+
+    competition: str
+    families: dict[str, float]
+    tasks: dict[str, int]
+    max_tokens: int
+    engine: str
+    full_tasks: dict[str, int] | None = None
+
+    def describe(self) -> str:
+        weights = ", ".join(f"{f} {w:g}" for f, w in self.families.items())
+        counts = ", ".join(f"{f} {n}" for f, n in self.tasks.items())
+        line = (
+            f"competition {self.competition} ({weights}); tasks: {counts}; token cap {self.max_tokens}; "
+            f"engine {self.engine}"
+        )
+        if self.full_tasks is not None:
+            full = ", ".join(f"{f} {n}" for f, n in self.full_tasks.items())
+            line += f"; QUICK size (a validator runs {full}: --full for that)"
+        return line
+
+
+def plan_of(settings: Settings, competition: str, full: Settings | None = None) -> Plan:
+    """The plan of a selftest with `settings` (`full`: the settings a full run would have, when quick)."""
+    from harness.tasks.families import task_count
+
+    if competition not in settings.competitions:
+        raise HarnessError(f"unknown competition {competition!r}: one of {', '.join(sorted(settings.competitions))}")
+    families = {f: w for f, w in settings.competitions[competition].families.items() if w > 0}
+    return Plan(
+        competition=competition,
+        families=families,
+        tasks={f: task_count(f, settings.tasks) for f in families},
+        max_tokens=settings.evaluation.max_tokens,
+        engine=settings.sandbox.engine,
+        full_tasks={f: task_count(f, full.tasks) for f in families} if full is not None else None,
+    )
+
+
+def partial_score(results: Sequence[TaskResult], families: Mapping[str, float], level: float = 0.95) -> Estimate:
+    """The competition score over the tasks done so far (Ctrl-C): each family's mean over its finished tasks,
+    weighted as the competition weighs them. A family with no finished task counts 0, as a missing task does."""
+    by_family: dict[str, list[float]] = {}
+    for result in results:
+        by_family.setdefault(result.family, []).append(float(result.score))
+    estimates = {f: family_estimate(scores, level) for f, scores in sorted(by_family.items())}
+    return combine(estimates, dict(families))
+
+
+def full_interval_half_width(report: Mapping[str, Any], full_tasks: Mapping[str, int]) -> float | None:
+    """About how wide (±) the full run's interval would be, from this run's per-family spread: each family's
+    half-width shrinks as 1/sqrt(n) (the normal interval `family_estimate` uses), weighted as `combine` does."""
+    weights = report.get("family_weights") or {}
+    total = sum(w for w in weights.values() if w > 0)
+    if total <= 0:
+        return None
+    half = 0.0
+    for family, weight in weights.items():
+        f = report["families"].get(family)
+        if not f or not f.get("n") or weight <= 0:
+            continue
+        now = (f["high"] - f["low"]) / 2
+        half += weight / total * now * math.sqrt(f["n"] / max(f["n"], full_tasks.get(family, f["n"])))
+    return half
 
 
 def check_policy(ref: ModelRef, settings: Settings) -> PolicyOutcome:

@@ -12,26 +12,26 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.views.explain import lost_points_notes
+from harness.views.safe_text import for_markdown
 from harness.views.tables import (
     clean,
     failure_subject,
     family_scores,
     model_ref,
     score_text,
-    short_hotkey,
     violations_text,
     weight_rows,
     when,
 )
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_~|<>\[\]])")
-_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _SAFE_CODE = re.compile(r"[\w.\-/@:…]+")
 
 
 def escape(value: Any, limit: int = 300) -> str:
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", clean(value, limit))
-    return _MENTION.sub("@\u200b\\1", text)  # a zero-width space defuses @everyone / @here
+    """A cell's text: `harness.views.safe_text.for_markdown` (controls escaped, metacharacters and mentions
+    defused)."""
+    return for_markdown(value, limit)
 
 
 def code(value: Any) -> str:
@@ -51,6 +51,49 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def _dash(value: Any) -> str:
     return "-" if value is None else escape(value)
+
+
+def verdict_cell(model: Mapping[str, Any]) -> str:
+    """The verdict column: `rejected` in bold, a copy or a covered model named as such (not `allowed`)."""
+    label = model.get("verdict") or ("allowed" if model["allowed"] else "rejected")
+    return f"**{escape(label)}**" if label in ("rejected", "copy") else escape(label)
+
+
+def moving_text(before: float | None, after: float | None) -> str:
+    return "-" if after is None else f"{score_text(before) if before is not None else 'new'} → {after:.4f}"
+
+
+def standing_text(e: Mapping[str, Any]) -> str:
+    """This round's standing and the moving standing it led to."""
+    if e.get("moving_standing") is None:
+        return "-"
+    return f"{score_text(e.get('round_standing'))} → {e['moving_standing']:.4f}"
+
+
+def _why_lines(evaluations: Sequence[Mapping[str, Any]], max_tokens: int | None) -> list[str]:
+    """Per evaluation, the tasks that lost points grouped by reason, each with one example answer."""
+    lines: list[str] = []
+    for e in evaluations:
+        groups = e.get("reasons") or []
+        if not groups:
+            continue
+        extra = lost_points_notes(e, max_tokens)
+        title = f"Why {code(model_ref(e.get('repo'), e.get('revision')))} lost points"
+        lines += ["", f"{title}" + (f" ({escape('; '.join(extra))})" if extra else "") + ":", ""]
+        rows = [
+            [
+                escape(g["family"]),
+                str(g["tasks"]),
+                f"{g['mean']:.3f}",
+                escape(g["reason"], 400),
+                escape(g["example"]["id"]),
+                escape(g["example"]["answer"], 160),
+                escape(g["example"].get("expected") or "", 160),
+            ]
+            for g in groups
+        ]
+        lines += table(["family", "tasks", "mean", "why", "example", "answer", "expected"], rows)
+    return lines
 
 
 def report_markdown(report: Mapping[str, Any]) -> str:
@@ -74,16 +117,20 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         rows = [
             [
                 _dash(m.get("uid")),
-                code(short_hotkey(m["hotkey"])),
+                code(m["hotkey"]),
                 code(model_ref(m["repo"], m["revision"])),
                 str(m["commit_block"]),
-                "allowed" if m["allowed"] else "**rejected**",
-                escape(violations_text(m.get("violations")), 600),
+                verdict_cell(m),
+                escape(violations_text(m.get("violations")) or m.get("verdict_note") or "", 600),
             ]
             for m in models
         ]
-        lines += ["", *table(["uid", "hotkey", "model", "commit", "verdict", "violations"], rows)]
+        lines += ["", *table(["uid", "hotkey", "model", "commit", "verdict", "violations / note"], rows)]
     lines.append("")
+
+    rule = report.get("weight_rule")
+    if rule:
+        lines += [f"**Weight rule** (`{escape(rule['method'])}`): {escape(rule['rule'], 600)}", ""]
 
     evaluations = report.get("evaluations") or []
     families = sorted({f for e in evaluations for f in family_scores(e.get("details"))})
@@ -98,11 +145,20 @@ def report_markdown(report: Mapping[str, Any]) -> str:
                     code(model_ref(e.get("repo"), e.get("revision"))),
                     escape(e["status"]),
                     score_text(e["score"]),
-                    str(e["tasks_done"]),
                     *(score_text(per_family.get(f)) for f in families),
+                    moving_text(e.get("moving_score_before"), e.get("moving_score")),
+                    standing_text(e),
+                    score_text(e.get("weight")),
+                    str(e["tasks_done"]),
+                    escape(e.get("why") or "", 600),
                 ]
             )
-        lines += ["", *table(["uid", "model", "status", "score", "tasks", *(escape(f) for f in families)], rows)]
+        header = ["uid", "model", "status", "score", *(escape(f) for f in families)]
+        header += ["moving score", "standing", "weight", "tasks", "why"]
+        lines += ["", *table(header, rows)]
+        lines += _why_lines(evaluations, report.get("max_tokens"))
+        if report.get("expected_calls"):
+            lines += ["", escape(report["expected_calls"], 600)]
     lines.append("")
 
     failures = report.get("failures") or []
@@ -119,7 +175,7 @@ def report_markdown(report: Mapping[str, Any]) -> str:
     if weights:
         lines.append(f"**Weights** (block {_dash(weights.get('block'))}, set {when(weights.get('set_at'))})")
         rows = [
-            [str(uid), code(short_hotkey(hotkeys[uid])) if uid in hotkeys else "-", f"{weight:.4f}"]
+            [str(uid), code(hotkeys[uid]) if uid in hotkeys else "-", f"{weight:.4f}"]
             for uid, weight in weight_rows(weights)
         ]
         lines += ["", *table(["uid", "hotkey", "weight"], rows)]

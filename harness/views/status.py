@@ -10,6 +10,8 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.feed.round_feed import feed_status
+from harness.fingerprint import scoring_fingerprint
+from harness.round.round_fingerprint import latest_round_fingerprint
 from harness.state.store import Store
 
 RECENT_FAILURES = 10
@@ -19,9 +21,12 @@ EMPTY_STATUS: dict[str, Any] = {
     "round_in_progress": None,
     "last_round": None,
     "leaderboard": [],
+    "standings": [],
     "last_weights": None,
+    "validator_activity": None,
     "recent_failures": [],
     "feed": None,
+    "scoring_fingerprint": None,
 }
 
 
@@ -31,7 +36,14 @@ def status_payload(store: Store, failures: int = RECENT_FAILURES) -> dict[str, A
     return store.read.status() | {
         "recent_failures": store.read.recent_failures(failures),
         "feed": feed_status(store),
+        "scoring_fingerprint": fingerprint_status(store),
     }
+
+
+def fingerprint_status(store: Store) -> dict[str, Any]:
+    """This installation's scoring fingerprint beside the one the latest round recorded: two operators compare
+    `installed.value`; a change between rounds shows as `installed` differing from `last_round`."""
+    return {"installed": scoring_fingerprint().as_dict(), "last_round": latest_round_fingerprint(store)}
 
 
 def resolve_round(store: Store, spec: str) -> int:

@@ -8,7 +8,6 @@ markup: no terminal escape sequence or rich markup from a model reaches the oper
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,16 +15,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-# C0 and C1 controls, DEL, and the bidirectional overrides that can make text read differently than it is.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+from harness.state.reveals import status_lines
+from harness.views.explain import lost_points_notes
+from harness.views.safe_text import for_terminal
 
 
 def clean(value: Any, limit: int = 300) -> str:
-    """One printable line: unsafe characters shown as escapes, whitespace runs collapsed, long text cut."""
-    text = "" if value is None else str(value)
-    text = " ".join(text.split())
-    text = _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """One printable line: unsafe characters shown as escapes, whitespace runs collapsed, long text cut
+    (`harness.views.safe_text.for_terminal`, the one function every view uses)."""
+    return for_terminal(value, limit)
 
 
 def short_hotkey(hotkey: str | None) -> str:
@@ -183,44 +181,89 @@ def render_status(console: Console, status: Mapping[str, Any]) -> None:
         console.print(_weights_table(title, weights, hotkeys))
     else:
         console.print(Text("last weights: none set yet"))
+    for line in status_lines(weights, status.get("validator_activity")):  # commit-reveal state, activity cutoff
+        console.print(Text(line))
 
     failures = status.get("recent_failures") or []
     if failures:
         console.print(_failures_table(f"recent failures (round {failures[0]['round']})", failures))
 
 
+def _arrow(before: float | None, after: float | None) -> str:
+    if after is None:
+        return "-"
+    return f"{'new' if before is None else f'{before:.4f}'} -> {after:.4f}"
+
+
+def _why_sections(console: Console, evaluations: list[dict[str, Any]], max_tokens: int | None) -> None:
+    """Per evaluation, the tasks that lost points grouped by reason, with one example answer each."""
+    for e in evaluations:
+        groups = e.get("reasons") or []
+        if not groups:
+            continue
+        extra = lost_points_notes(e, max_tokens)
+        title = f"why {model_ref(e.get('repo'), e.get('revision'))} lost points"
+        table = _Section(
+            title + (f" ({'; '.join(extra)})" if extra else ""), "family", "tasks", "mean", "why", "example"
+        )
+        for g in groups:
+            example = g["example"]
+            shown = f"{example['id']}: {clean(example['answer'], 160) or '(no answer)'}"
+            if example.get("expected"):
+                shown += f" | expected: {clean(example['expected'], 160)}"
+            table.add_row(g["family"], g["tasks"], f"{g['mean']:.3f}", g["reason"], shown)
+        console.print(table)
+
+
 def render_report(console: Console, report: Mapping[str, Any]) -> None:
-    """`harness report ROUND`: models with verdicts, evaluations, failures and weights of one round."""
+    """`harness report ROUND`: models with verdicts, evaluations with why each scored what it did, failures and
+    weights of one round."""
     console.print(Text(_round_line("round", report["round"])))
     models = report.get("models") or []
     hotkeys = {m["uid"]: m["hotkey"] for m in models if m.get("uid") is not None}
-    table = _Section("models", "uid", "hotkey", "model", "commit", "verdict", "violations")
+    table = _Section("models", "uid", "hotkey", "model", "commit", "verdict", "violations / note")
     for m in models:
-        verdict = "allowed" if m["allowed"] else "rejected"
+        verdict = m.get("verdict") or ("allowed" if m["allowed"] else "rejected")
         table.add_row(
             "-" if m.get("uid") is None else m["uid"],
             short_hotkey(m["hotkey"]),
             model_ref(m["repo"], m["revision"]),
             m["commit_block"],
             verdict,
-            violations_text(m.get("violations")),
+            violations_text(m.get("violations")) or m.get("verdict_note") or "",
         )
     console.print(table if models else Text("models: none checked"))
 
+    rule = report.get("weight_rule")
+    if rule:
+        console.print(Text(f"weight rule ({rule['method']}): {rule['rule']}"))
     evaluations = report.get("evaluations") or []
     families = sorted({f for e in evaluations for f in family_scores(e.get("details"))})
-    table = _Section("evaluations", "uid", "model", "status", "score", "tasks", *families)
+    columns = ["uid", "model", "status", "score", *families, "moving score", "standing", "weight", "tasks"]
+    table = _Section("evaluations", *columns)
     for e in evaluations:
         per_family = family_scores(e.get("details"))
+        standing = "-"
+        if e.get("moving_standing") is not None:
+            standing = f"{score_text(e.get('round_standing'))} -> {e['moving_standing']:.4f}"
         table.add_row(
             "-" if e.get("uid") is None else e["uid"],
             model_ref(e.get("repo"), e.get("revision")),
             e["status"],
             score_text(e["score"]),
-            e["tasks_done"],
             *(score_text(per_family.get(f)) for f in families),
+            _arrow(e.get("moving_score_before"), e.get("moving_score")),
+            standing,
+            score_text(e.get("weight")),
+            e["tasks_done"],
         )
     console.print(table if evaluations else Text("evaluations: none"))
+    for e in evaluations:
+        if e.get("why"):
+            console.print(Text(f"  {model_ref(e.get('repo'), e.get('revision'))}: {clean(e['why'], 1200)}"))
+    _why_sections(console, evaluations, report.get("max_tokens"))
+    if report.get("expected_calls"):
+        console.print(Text(clean(report["expected_calls"], 600)))
 
     failures = report.get("failures") or []
     console.print(_failures_table("failures", failures) if failures else Text("failures: none"))
@@ -229,5 +272,7 @@ def render_report(console: Console, report: Mapping[str, Any]) -> None:
     if weights:
         title = f"weights (block {weights.get('block')}, set {when(weights['set_at'])}{weights_mode(weights)})"
         console.print(_weights_table(title, weights, hotkeys))
+        for line in status_lines(weights):  # commit-reveal state
+            console.print(Text(line))
     else:
         console.print(Text("weights: not set in this round"))

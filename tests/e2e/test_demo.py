@@ -171,3 +171,29 @@ def test_a_changed_good_commitment_moves_the_copy_after_it(
     assert again["good"].committed and again["copy"].committed and not again["worse"].committed
     records = {r.hotkey: r for r in chain.commitments()}
     assert records["miner-copy"].block > records["miner-good"].block
+
+
+def test_only_ready_commits_the_untrained_miners_first_then_the_full_seed_the_rest(
+    tmp_path: Path, smollm2: Path, vlm_noised: Path
+) -> None:
+    """`make harness-up` on a machine without the trained VLM: the text-only and hostile miners (and the junk
+    commitment) commit at once, nothing starts the VLM's training; the later full seed commits the VLM miners,
+    the copy after the good one."""
+    isolated = [
+        f"cache_dir={tmp_path / 'cache'}",
+        f"chain.local_db={tmp_path / 'chain.sqlite'}",
+        "chain.block_period_s=0",
+        f"mirror.root={tmp_path / 'mirror'}",
+        "demo.shared_cache_dir=",  # no machine-wide cache: the VLM is "not trained" here
+    ]
+    settings = load_settings(isolated)
+    first = seed(settings, only_ready=True)
+    assert [r.role for r in first] == ["text", "hostile", "junk"]
+    assert not any((tmp_path / "cache" / "bundled").glob("vlm-*"))  # the training was not started
+
+    shared = load_settings([*isolated[:-1], f"demo.shared_cache_dir={smollm2.parent.parent}"])
+    rows = {r.role: r for r in seed(shared)}
+    assert set(rows) == {"good", "worse", "text", "copy", "hostile", "junk"}
+    assert not rows["text"].committed and rows["good"].committed  # the early miners are left alone
+    # registration order on the local chain (its blocks stand still here): text first, the copy after the good one
+    assert rows["text"].uid < rows["good"].uid < rows["worse"].uid < rows["copy"].uid

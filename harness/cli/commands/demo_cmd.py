@@ -23,13 +23,20 @@ demo_app = typer.Typer(help="Demo miners for the local chain and the local Hub m
 def seed_cmd(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
+    only_ready: Annotated[
+        bool,
+        typer.Option(
+            "--only-ready",
+            help="Commit only miners whose model needs no training now (the VLM miners wait for a full seed).",
+        ),
+    ] = False,
 ) -> None:
     """Publish good, worse, text, copy and hostile models into the mirror and commit them (plus junk); idempotent.
 
     With `tasks.feed_url` a local folder, the demo curator also locks and signs a feed batch for each coming epoch
     (docs/feed.md); batches already there are kept."""
     settings = state_of(ctx).settings
-    rows = seed(settings)
+    rows = seed(settings, only_ready=only_ready)
     chain = open_local_chain(settings.chain, Path(settings.cache_dir))
     open_next_epoch(chain)
     feed = publish_demo_feed(settings, chain)

@@ -18,6 +18,7 @@ from harness.cli.context import state_of
 from harness.errors import HarnessError
 from harness.state.store import Store
 from harness.views.markdown import report_markdown
+from harness.views.round_report import explained_report
 from harness.views.status import EMPTY_STATUS, resolve_round, status_payload
 from harness.views.tables import render_report, render_status
 
@@ -25,6 +26,31 @@ from harness.views.tables import render_report, render_status
 def _state_db(ctx: typer.Context) -> Path:
     settings = state_of(ctx).settings
     return settings.paths.state_db
+
+
+def _demo_data_dirs() -> list[Path]:
+    """Where `make harness-up` keeps its data (`HARNESS_DATA`, default `<repo>/.harness-data`): the repository
+    this code runs from and the working directory, each once, in that order."""
+    repo = Path(__file__).resolve().parents[3] / ".harness-data"
+    cwd = Path.cwd() / ".harness-data"
+    return [repo] if repo.resolve() == cwd.resolve() else [repo, cwd]
+
+
+def missing_store_hint(path: Path) -> str:
+    """Why there is no database at `path`, and where the demo's one is: the demo stack writes under
+    `.harness-data`, not under the default cache, so `harness status` after `make harness-up` found nothing."""
+    found = [d for d in _demo_data_dirs() if (d / "state.sqlite").is_file()]
+    if found:
+        where = found[0]
+        return (
+            f"no state database at {path}; the demo stack's is under {where}: "
+            f"HARNESS_CACHE_DIR={where} harness status (or --set cache_dir={where})"
+        )
+    return (
+        f"no state database at {path} yet: the validator creates it on its first round "
+        "(the demo stack of `make harness-up` keeps its data in <repo>/.harness-data: "
+        "set HARNESS_CACHE_DIR to that folder)"
+    )
 
 
 def _console() -> Console:
@@ -43,7 +69,7 @@ def status(
     """The round in progress, the leaderboard, the last weights and recent failures."""
     path = _state_db(ctx)
     if not path.exists():
-        print(f"no state database at {path} yet: the validator creates it on its first round", file=sys.stderr)
+        print(missing_store_hint(path), file=sys.stderr)
         if json_:
             _print_json(EMPTY_STATUS)
         return
@@ -61,14 +87,16 @@ def report(
     json_: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown for an issue or Discord.")] = False,
 ) -> None:
-    """One round: models with verdicts and violations, evaluations, failures and weights."""
+    """One round: models with verdicts, evaluations with why each scored what it did (moving score, standing,
+    weight rule, the tasks that lost points and why), failures and weights. `--json` has every task's result."""
     if json_ and markdown:
         raise HarnessError("choose one of --json and --markdown")
     path = _state_db(ctx)
     if not path.exists():
-        raise HarnessError(f"no state database at {path}: no rounds yet")
+        raise HarnessError(missing_store_hint(path))
+    settings = state_of(ctx).settings
     with Store(path, readonly=True) as store:
-        data = store.read.report(resolve_round(store, round_))
+        data = explained_report(store, resolve_round(store, round_), settings.scoring, settings.evaluation.max_tokens)
     if json_:
         _print_json(data)
     elif markdown:

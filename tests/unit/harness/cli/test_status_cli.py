@@ -11,8 +11,9 @@ import pytest
 
 from harness.cli.app import main
 from harness.feed.round_feed import feed_status
+from harness.fingerprint import scoring_fingerprint
 from harness.state.store import Store
-from harness.views.status import EMPTY_STATUS
+from harness.views.status import EMPTY_STATUS, fingerprint_status
 
 HOSTILE = "pytorch_model.bin is a pickle \x1b[31m[bold]red[/bold] | @everyone"
 
@@ -91,7 +92,11 @@ def test_status_json_is_store_status_plus_recent_failures(filled: Path, capsys: 
     assert code == 0
     shown = json.loads(out)
     with Store(filled) as store:
-        recent = {"recent_failures": store.read.recent_failures(10), "feed": feed_status(store)}
+        recent = {
+            "recent_failures": store.read.recent_failures(10),
+            "feed": feed_status(store),
+            "scoring_fingerprint": fingerprint_status(store),
+        }
         expected = json.loads(json.dumps(store.read.status() | recent))
     assert shown == expected
     assert shown["round_in_progress"]["id"] == 2
@@ -129,7 +134,8 @@ def test_status_without_database_says_so_and_creates_nothing(
 ) -> None:
     code, out, err = _run(capsys, "status")
     assert (code, out) == (0, "")
-    assert err.strip() == f"no state database at {state_db} yet: the validator creates it on its first round"
+    assert err.strip().startswith(f"no state database at {state_db}")
+    assert "HARNESS_CACHE_DIR" in err and ".harness-data" in err  # where the demo stack keeps its data
     code, out, _ = _run(capsys, "status", "--json")
     assert code == 0 and json.loads(out) == EMPTY_STATUS
     assert not state_db.exists()
@@ -140,7 +146,10 @@ def test_status_on_fresh_database_prints_no_rounds_yet(state_db: Path, capsys: p
     code, out, _ = _run(capsys, "status")
     assert (code, out.strip()) == (0, "no rounds yet")
     code, out, _ = _run(capsys, "status", "--json")
-    assert json.loads(out) | {"schema_version": None} == EMPTY_STATUS
+    shown = json.loads(out)
+    # a fresh database has no round, so no recorded fingerprint; this installation's is shown beside it
+    assert shown.pop("scoring_fingerprint") == {"installed": scoring_fingerprint().as_dict(), "last_round": None}
+    assert shown | {"schema_version": None, "scoring_fingerprint": None} == EMPTY_STATUS
 
 
 @pytest.mark.parametrize(
@@ -213,17 +222,23 @@ def test_report_markdown_has_the_rows(filled: Path, capsys: pytest.CaptureFixtur
     assert code == 0
     assert md.startswith("### Round 1 · done\n")
     assert "**Models** (3: 2 allowed, 1 rejected)" in md
-    assert _md_rows(md, "1")[0][:5] == ["1", "`5BadHotk…`", "`acme/bad@bbbbbbbb`", "11", "**rejected**"]
+    # full hotkeys in Markdown: a miner finds their row by the hotkey they registered
+    assert _md_rows(md, "1")[0][:5] == ["1", "`5BadHotkeyBBBB`", "`acme/bad@bbbbbbbb`", "11", "**rejected**"]
     header = _md_rows(md, "uid")[1]
-    assert header == ["uid", "model", "status", "score", "tasks", "caption", "toolcall"]
-    evaluations = [r for r in _md_rows(md, "0") if len(r) == 7]
-    assert evaluations == [["0", "`acme/good@aaaaaaaa`", "done", "0.9000", "3", "0.8000", "0.9500"]]
-    assert ["2", "`acme/slow@cccccccc`", "failed", "-", "1", "-", "-"] in _md_rows(md, "2")
+    assert header[:6] == ["uid", "model", "status", "score", "caption", "toolcall"]
+    assert header[6:] == ["moving score", "standing", "weight", "tasks", "why"]
+    evaluations = [r for r in _md_rows(md, "0") if len(r) == 11]
+    assert [[*r[:6], r[9]] for r in evaluations] == [
+        ["0", "`acme/good@aaaaaaaa`", "done", "0.9000", "0.8000", "0.9500", "3"]
+    ]
+    (slow,) = [r for r in _md_rows(md, "2") if len(r) == 11]
+    assert [*slow[:6], slow[9]] == ["2", "`acme/slow@cccccccc`", "failed", "-", "-", "-", "1"]
+    assert "the evaluation failed" in slow[10]
     assert _md_rows(md, "acme/slow@cccccccc (5Slow)") == [
         ["acme/slow@cccccccc (5Slow)", "evaluate", "timeout", "exceeded its 600 s budget"]
     ]
     weights = [r for r in _md_rows(md, "0") + _md_rows(md, "2") if len(r) == 3]
-    assert weights == [["0", "`5GoodHot…`", "0.9000"], ["2", "`5Slow`", "0.1000"]]
+    assert weights == [["0", "`5GoodHotkeyAAAA`", "0.9000"], ["2", "`5Slow`", "0.1000"]]
 
 
 def test_hostile_text_is_neither_markup_nor_escape_codes(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -290,3 +305,18 @@ def test_fallback_weights_are_named_in_status_and_report(state_db: Path, capsys:
     assert code == 0 and "FALLBACK burn" in " ".join(out.split())
     code, out, _ = _run(capsys, "report", "last")
     assert code == 0 and "FALLBACK burn" in " ".join(out.split())
+
+
+def test_status_points_at_the_demo_data_when_it_exists(
+    state_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `make harness-up` the state lives under `.harness-data`, not the default cache: status says where."""
+    demo = tmp_path / "checkout" / ".harness-data"
+    demo.mkdir(parents=True)
+    Store(demo / "state.sqlite").close()
+    monkeypatch.chdir(demo.parent)
+    code, _, err = _run(capsys, "status")
+    assert code == 0
+    assert f"HARNESS_CACHE_DIR={demo} harness status" in err
+    code, _, err = _run(capsys, "report", "last")
+    assert code == 2 and f"HARNESS_CACHE_DIR={demo}" in err
