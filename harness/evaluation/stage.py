@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +28,7 @@ from harness.evaluation.results import TaskResult, compact_result
 from harness.evaluation.run_loop import RunControl
 from harness.evaluation.task_scoring import select_tasks
 from harness.feed.tasks import FeedTasks
+from harness.metrics.progress import TaskProgress
 from harness.models.prepare import PreparedModel
 from harness.sandbox.interface import ChatEngine, Sandbox, SandboxError, SandboxStart
 from harness.sandbox.pool import current_overrides
@@ -49,6 +53,42 @@ class CompetitionTaskSet:
     family_weights: Mapping[str, float]
 
 
+def feed_identity(feed: FeedTasks | None) -> str | None:
+    """What a feed contributes to a task set, as a digest: its epoch, batch hash, entries and failure class."""
+    if feed is None:
+        return None
+    record = {**feed.task_set_record(), "entries": list(feed.entries)}
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=repr)  # repr: never fails on a value
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class TaskSetCache:
+    """The last few task sets built, by (competition, seed, feed identity); bounded, thread-safe.
+
+    Why: building a set draws its caption images (decoded, checked, base64-encoded), and a round evaluates many
+    models of one competition with one seed; building per model made memory and time scale with the models. A
+    round needs one entry per competition; `size` keeps a few rounds' worth and drops the oldest. A set is
+    shared, read-only, by the models that use it (nothing downstream writes into tasks)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self.builds = 0
+        self._entries: OrderedDict[tuple[str, str, str | None], CompetitionTaskSet] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str | None], build: Callable[[], CompetitionTaskSet]) -> CompetitionTaskSet:
+        with self._lock:  # held while building: two slots asking at once build the set once
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+            value = build()
+            self.builds += 1
+            self._entries[key] = value
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+            return value
+
+
 @contextlib.contextmanager
 def open_docker_sandbox(settings: Settings, prepared: PreparedModel, competition: str) -> Iterator[Sandbox]:
     # In a pool, the slot this thread holds pins the sandbox to its GPU or cores.
@@ -65,29 +105,41 @@ class SandboxEvaluateStage:
 
     def __init__(self, settings: Settings, open_sandbox: SandboxOpener | None = None) -> None:
         self.settings = settings
+        self._task_sets = TaskSetCache()
         self.open_sandbox = open_sandbox or (
             lambda prepared, competition: open_docker_sandbox(settings, prepared, competition)
         )
 
     def task_set(self, competition: str, seed: str, feed: FeedTasks | None = None) -> CompetitionTaskSet:
         """The one place a competition's task set is built (the round, selftest and the tests go through it);
-        `feed` is the epoch's task feed as the round read it (`harness.feed`)."""
+        `feed` is the epoch's task feed as the round read it (`harness.feed`). Built once per round, not once
+        per model: the set is a pure function of (settings, competition, seed, feed), so every model of the round
+        gets the same one from `_task_sets`."""
         config = self.settings.competitions.get(competition)
         if config is None:
             raise StageFailure("evaluate", "unknown-competition", f"no competition named {competition!r}")
-        task_set = build_for_competition(seed, config.families, self.settings.tasks, feed)
-        return CompetitionTaskSet(competition, task_set, config.families)
+        return self._task_sets.get(
+            (competition, seed, feed_identity(feed)),
+            lambda: CompetitionTaskSet(
+                competition, build_for_competition(seed, config.families, self.settings.tasks, feed), config.families
+            ),
+        )
 
     def __call__(self, prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
         """The round's stage (`harness.evaluation.contract.EvaluateStage`): each result recorded compact."""
 
-        def on_result(result: TaskResult) -> None:
-            request.record(result.id, float(result.score), compact_result(result))
-
         tasks = self.task_set(request.competition, request.seed, request.feed)
-        evaluated = self.evaluate(
-            prepared, tasks, done=request.done, on_result=on_result, deadline=request.deadline, stop=request.stop
-        )
+        total = len(tasks.task_set["tasks"])
+        # `task.progress` log lines at a steady pace (harness/metrics/progress.py): which model, tasks done of total
+        with TaskProgress(request.model or prepared.model_dir.name, total, len(request.done)) as progress:
+
+            def on_result(result: TaskResult) -> None:
+                request.record(result.id, float(result.score), compact_result(result))
+                progress.task_done()
+
+            evaluated = self.evaluate(
+                prepared, tasks, done=request.done, on_result=on_result, deadline=request.deadline, stop=request.stop
+            )
         if evaluated.stopped:
             raise Stopped()
         details = evaluated.summary.to_dict()
@@ -136,6 +188,8 @@ class SandboxEvaluateStage:
             return asyncio.run(run(_NoEngine(), lambda _exc: True))
         with self.open_sandbox(prepared, tasks.competition) as sandbox:
             evaluated = asyncio.run(in_sandbox(sandbox))
+            if isinstance(evaluated.dead, StageFailure):
+                raise evaluated.dead  # the run's own verdict (evaluate/template-timeout), not the sandbox's
             if evaluated.dead is not None:
                 raise sandbox.classify(evaluated.dead)  # the opener turns it into the stage's failure
         return evaluated

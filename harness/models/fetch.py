@@ -35,6 +35,7 @@ from filelock import FileLock
 from harness.errors import HarnessError
 from harness.models.content_hash import check_hotkey, check_path, file_sha256, model_hash, salted_hash
 from policies.config import HubConfig
+from policies.deadline import deadline_at, extend_deadline
 from policies.errors import CheckError, HubUnreachable
 from policies.hub import HubAnswerError, HubClient
 from policies.revision import is_commit_sha
@@ -220,14 +221,21 @@ def _download_all(client, repo_id, revision, files, sizes, dest: Path, deadline:
     digests = {}
     for path in sorted(files):
         target = dest / path
-        if not target.resolve().is_relative_to(dest.resolve()):
-            raise FetchError(f"file path {path!r} leaves the model folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        size, digest = _download(client, repo_id, revision, path, target, sizes[path], deadline)
+        try:
+            if not target.resolve().is_relative_to(dest.resolve()):
+                raise FetchError(f"file path {_shown(path)!r} leaves the model folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            size, digest = _download(client, repo_id, revision, path, target, sizes[path], deadline)
+        except OSError as exc:  # a name this filesystem cannot hold: the policy's `names` rule should have said so
+            raise FetchError(f"cannot write {_shown(path)}: {exc.strerror or type(exc).__name__}") from None
         if size != sizes[path]:
             raise FetchError(f"{path}: downloaded {size} bytes, the Hub lists {sizes[path]}")
         digests[path] = digest
     return digests
+
+
+def _shown(path: str) -> str:
+    return path if len(path) <= 80 else f"{path[:80]}... ({len(path):,} characters)"
 
 
 def _download(client, repo_id: str, revision: str, path: str, dest: Path, listed: int, deadline: float):  # type: ignore[no-untyped-def]
@@ -239,7 +247,11 @@ def _download(client, repo_id: str, revision: str, path: str, dest: Path, listed
     def call() -> tuple[int, str]:
         digest = hashlib.sha256()
         size = 0
-        with client.file_stream(url, what) as response, open(dest, "wb") as fh:
+        # The status line and headers must arrive within one request's deadline, the body within the model's:
+        # a server dripping either one byte at a time cannot stretch them (`policies.deadline`).
+        head_by = min(time.monotonic() + client.config.request_deadline_s, deadline)
+        with deadline_at(head_by, what), client.file_stream(url, what) as response, open(dest, "wb") as fh:
+            extend_deadline(deadline)
             client.raise_for(response, what)
             for chunk in client.body_chunks(response, what, listed, deadline):
                 fh.write(chunk)

@@ -15,7 +15,9 @@ from types import FrameType
 
 from chain.factory import open_chain
 from harness.evaluation.stage import SandboxEvaluateStage
+from harness.fingerprint import scoring_fingerprint
 from harness.logging import get_logger
+from harness.metrics.exposition import metrics_endpoint
 from harness.round.executors.local import executor_for
 from harness.round.executors.ray_executor import ray_executor_for
 from harness.round.supervisor import Supervisor
@@ -23,6 +25,7 @@ from harness.settings.root import Settings
 from harness.state.store import Store
 from harness.views.status import status_payload
 from harness.views.status_server import StatusServer
+from harness.web.site import ResultsSite
 
 log = get_logger(__name__)
 
@@ -67,14 +70,24 @@ def stop_on_signals(supervisor: Supervisor) -> Iterator[None]:
 
 @contextlib.contextmanager
 def status_endpoint(supervisor: Supervisor) -> Iterator[StatusServer | None]:
+    """`/health`, `/status`, the results pages and `/metrics` (Prometheus; docs/operations.md) on
+    `supervisor.status_port`, for as long as the `with` block runs; nothing when no port is set."""
     config = supervisor.settings.supervisor
     if config.status_port is None:
         yield None
         return
     server = StatusServer(
-        config.status_host, config.status_port, status=lambda: status_payload(supervisor.store), alive=supervisor.alive
+        config.status_host,
+        config.status_port,
+        status=lambda: status_payload(supervisor.store),
+        alive=supervisor.alive,
+        site=ResultsSite(supervisor.settings, supervisor.store),
+        metrics=metrics_endpoint(
+            supervisor.store, Path(supervisor.settings.cache_dir), lambda: scoring_fingerprint().value
+        ),
     ).start()
-    log.info("status endpoint", url=f"http://{config.status_host}:{server.port}/status")
+    base = f"http://{config.status_host}:{server.port}"
+    log.info("status endpoint", url=f"{base}/status", metrics=f"{base}/metrics")
     try:
         yield server
     finally:

@@ -20,12 +20,14 @@ from chain.config import ChainConfig
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.sglang_facts import SGLANG_VISION_SELECT_STRATEGIES, SGLANG_VISION_TOWERS
 from harness.settings.demo import DemoConfig
+from harness.settings.env_names import warn_unknown_env
 from harness.settings.evaluation import EvaluationConfig
 from harness.settings.fetch import FetchConfig
 from harness.settings.keys import UnknownSettingError, check_env, check_tree, dotenv_names
 from harness.settings.mirror import MirrorConfig
 from harness.settings.paths import Paths
 from harness.settings.supervisor import SupervisorConfig
+from harness.settings.values import SettingValueError, check_values
 from harness.tasks.config import CompetitionConfig, TasksConfig, default_competitions
 from policies.config import HubConfig, PolicyConfig
 from scoring.config import ScoringConfig
@@ -71,6 +73,24 @@ class Settings(BaseSettings):
     def paths(self) -> Paths:
         """Every folder and file under `cache_dir`, as `harness.settings.paths` derives them."""
         return Paths.of(self)
+
+    @model_validator(mode="after")
+    def _values_are_sane(self) -> Settings:
+        """Finite numbers, sizes Docker reads, no negative durations: one rule for every section's fields."""
+        check_values(self)
+        return self
+
+    @model_validator(mode="after")
+    def _render_deadline_under_task_deadline(self) -> Settings:
+        """The engine answers `template-timeout` once a render passes `sandbox.render_timeout_s`; if the client's
+        per-task deadline came first, a spinning template would cost each task its whole timeout and never be
+        counted, so the evaluation would not end as `evaluate/template-timeout`."""
+        render, task = self.sandbox.render_timeout_s, self.evaluation.request_timeout_s
+        if render >= task:
+            raise SettingValueError(
+                "sandbox.render_timeout_s", f"must be below evaluation.request_timeout_s ({task}) (got {render})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _sglang_serves_the_vision_towers(self) -> Settings:
@@ -145,6 +165,8 @@ def load_settings(overrides: list[str] | None = None) -> Settings:
         check_env(Settings, dotenv_names(".env"), ".env")
     except UnknownSettingError as exc:
         raise OverrideError(str(exc)) from None
+    warn_unknown_env(Settings, os.environ, "environment")
+    warn_unknown_env(Settings, dotenv_names(".env"), ".env")
     try:
         return Settings(**tree)
     except ValidationError as exc:
@@ -161,6 +183,9 @@ def one_line_validation_error(exc: Any) -> str:
     """The first problem of a pydantic ValidationError as `key: message (got VALUE)`, plus a count of others."""
     errors = exc.errors()
     first = errors[0]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, SettingValueError):  # a rule of harness.settings.values: its message names the key
+        return str(cause)
     key = ".".join(str(p) for p in first.get("loc", ())) or "settings"
     got = repr(first.get("input"))
     got = got if len(got) <= 60 else got[:57] + "..."

@@ -17,7 +17,30 @@ class SupervisorConfig(BaseModel):
     model_time_budget_s: float = Field(
         default=1800.0, gt=0, description="Wall-clock budget of one model's evaluation; unanswered tasks score 0."
     )
-    max_models_per_round: int = Field(default=256, ge=1, description="Commitments considered per round.")
+    max_models_per_round: int = Field(
+        default=256, ge=1, description="Commitments a round plans, in the schedule's order (docs/rounds.md)."
+    )
+    round_budget_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds a round evaluates before it sets weights; models not reached are carried to the next "
+        "round. Unset: until `weights_margin_s` before the epoch ends, where the block time is known "
+        "(`block_time_s`); 0: no bound (every planned model, however long).",
+    )
+    block_time_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds per block for the epoch deadline. Unset: 12 on bittensor; the local chain has no epoch "
+        "deadline unless this is set (its epochs are a demo's clock, often shorter than one evaluation).",
+    )
+    weights_margin_s: float = Field(
+        default=300.0, ge=0, description="Seconds before the epoch's end at which a budgeted round stops evaluating."
+    )
+    leaders_per_round: int = Field(
+        default=3,
+        ge=0,
+        description="Top models by moving standing (per competition) re-evaluated every round, after the new ones.",
+    )
     default_competition: str = Field(default="toolcall", description="Competition of a commitment that names none.")
     status_host: str = Field(default="127.0.0.1", description="Address of the status endpoint.")
     image: str = Field(
@@ -34,5 +57,11 @@ class SupervisorConfig(BaseModel):
     ray_address: str = Field(
         default="auto",
         description="Ray cluster to join when `executor = ray`: `auto` (a cluster started on this host), "
-        "`HOST:PORT` of the head, or `ray://HOST:PORT` (Ray client).",
+        "`HOST:PORT` of the head, or `ray://HOST:PORT` (Ray client). Loopback or private addresses only, unless "
+        "`ray_address_secured` is set: Ray's ports are unauthenticated.",
+    )
+    ray_address_secured: bool = Field(
+        default=False,
+        description="The operator has made the Ray head's ports reachable only from the cluster's hosts (firewall, "
+        "VPN): lets `ray_address` be a public address. Anyone who reaches Ray's ports runs code (docs/scale.md).",
     )

@@ -21,6 +21,7 @@ from harness.state.records import (
     from_json,
     weights_row,
 )
+from harness.state.reveals import activity_view
 from scoring.aggregate import Claim
 
 TaskResults = dict[str, tuple[float, dict[str, Any] | None]]
@@ -206,12 +207,77 @@ class StateReadModel:
         rows = self.db.query(f"SELECT {WEIGHTS_COLUMNS} FROM weights_set ORDER BY set_at DESC LIMIT 1")
         return weights_row(rows[0]) if rows else None
 
+    def unsettled_weights(self) -> list[tuple[int, int, int]]:
+        """(round, commit block, reveal round) of every weights commit not yet seen revealed or dropped."""
+        rows = self.db.query(
+            """SELECT round_id, block, reveal_round FROM weights_set
+               WHERE reveal_round IS NOT NULL AND block IS NOT NULL AND COALESCE(reveal_state, 'pending') = 'pending'
+               ORDER BY round_id"""
+        )
+        return [(int(r), int(b), int(n)) for r, b, n in rows]
+
+    def validator_activity(self) -> dict[str, Any] | None:
+        """The latest reading of our LastUpdate against the activity cutoff (`harness.state.reveals`)."""
+        rows = self.db.query(
+            "SELECT block, last_update, activity_cutoff, warning, checked_at FROM validator_activity WHERE id=1"
+        )
+        return activity_view(rows[0] if rows else None)
+
     def failures(self, round_id: int) -> list[dict[str, Any]]:
         rows = self.db.query(
             "SELECT subject, stage, class, reason, recorded_at FROM failures WHERE round_id=? ORDER BY id",
             (round_id,),
         )
         return [dict(zip(("subject", "stage", "class", "reason", "recorded_at"), r, strict=True)) for r in rows]
+
+    # -- the schedule of budgeted rounds (harness/round/schedule.py) -------------------------------------------
+
+    def last_visits(self) -> dict[int, int]:
+        """Model id -> the latest epoch in which a round concluded its visit (evaluated, or judged without one)."""
+        rows = self.db.query("SELECT model_id, MAX(epoch) FROM schedule_visits GROUP BY model_id")
+        return {int(m): int(e) for m, e in rows}
+
+    def last_evaluated_epochs(self) -> dict[int, int]:
+        """Model id -> the latest epoch in which it was evaluated (the age of its moving score counts from it)."""
+        rows = self.db.query(
+            "SELECT model_id, MAX(epoch) FROM schedule_visits WHERE outcome='evaluated' GROUP BY model_id"
+        )
+        return {int(m): int(e) for m, e in rows}
+
+    def round_schedule(self, round_id: int) -> dict[str, Any] | None:
+        """A round's epoch, planned commitments, budget, and how many it reached (visits concluded)."""
+        rows = self.db.query("SELECT epoch, planned, budget_s FROM round_schedules WHERE round_id=?", (round_id,))
+        if not rows:
+            return None
+        reached = self.db.query("SELECT COUNT(*) FROM schedule_visits WHERE round_id=?", (round_id,))[0][0]
+        epoch, planned, budget = rows[0]
+        return {"epoch": int(epoch), "planned": int(planned), "reached": int(reached), "budget_s": budget}
+
+    def standing_ages(self) -> list[dict[str, Any]]:
+        """Every model's latest moving standing with the epoch it was last evaluated in and its age in epochs
+        (the latest round's epoch minus that one; None: never evaluated), highest standing first."""
+        latest = self.db.query("SELECT MAX(round_id) FROM moving_standings")[0][0]
+        if latest is None:
+            return []
+        now = self.db.query("SELECT MAX(epoch) FROM round_schedules")[0][0]
+        rows = self.db.query(
+            """SELECT s.hotkey, s.identity, s.value,
+                      (SELECT MAX(v.epoch) FROM schedule_visits v JOIN models m ON m.id = v.model_id
+                       JOIN model_identities i ON i.model_id = m.id
+                       WHERE v.outcome='evaluated' AND m.hotkey = s.hotkey AND i.identity = s.identity)
+               FROM moving_standings s WHERE s.round_id=? ORDER BY s.value DESC, s.hotkey, s.identity""",
+            (latest,),
+        )
+        return [
+            {
+                "hotkey": h,
+                "identity": i,
+                "standing": v,
+                "last_evaluated_epoch": e,
+                "age_epochs": None if e is None or now is None else int(now) - int(e),
+            }
+            for h, i, v, e in rows
+        ]
 
     # -- status and reports -----------------------------------------------------------------------------------
 
@@ -292,6 +358,8 @@ class StateReadModel:
                 "last_round": last.to_dict() if last else None,
                 "leaderboard": self.leaderboard(),
                 "last_weights": self.last_weights(),
+                "validator_activity": self.validator_activity(),
+                "standings": self.standing_ages(),
             }
 
     def report(self, round_id: int) -> dict[str, Any]:

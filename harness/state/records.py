@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.state.reveals import reveal_view
+
 
 @dataclass(frozen=True)
 class Round:
@@ -67,11 +69,15 @@ def from_json(text: str | None) -> Any:
     return json.loads(text) if text else None
 
 
-WEIGHTS_COLUMNS = "round_id, block, uids, weights, receipt, set_at"
+WEIGHTS_COLUMNS = (
+    "round_id, block, uids, weights, receipt, set_at, reveal_round, reveal_state, revealed_block, reveal_detail, "
+    "reveal_checked_block, reveal_checked_at"
+)
 
 
 def weights_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    round_id, block, uids, weights, receipt, set_at = row
+    """A weights record; `reveal` says whether the chain has them in force (`harness.state.reveals`)."""
+    round_id, block, uids, weights, receipt, set_at, reveal_round, state, revealed, detail, checked, checked_at = row
     return {
         "round": round_id,
         "block": block,
@@ -79,4 +85,6 @@ def weights_row(row: tuple[Any, ...]) -> dict[str, Any]:
         "weights": from_json(weights),
         "receipt": from_json(receipt),
         "set_at": set_at,
+        "reveal_round": reveal_round,
+        "reveal": reveal_view(block, reveal_round, state, revealed, detail, checked, checked_at),
     }

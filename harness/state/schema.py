@@ -144,6 +144,57 @@ MIGRATIONS: list[str] = [
         recorded_at REAL NOT NULL
     );
     """,
+    # schedule: the order of work of budgeted rounds (harness/round/schedule.py): each round's epoch and plan, and
+    # the epoch in which each model's visit concluded (evaluated, or judged without one), for staleness and age.
+    """
+    CREATE TABLE round_schedules (
+        round_id INTEGER PRIMARY KEY REFERENCES rounds(id),
+        epoch INTEGER NOT NULL,
+        planned INTEGER NOT NULL,
+        budget_s REAL,
+        recorded_at REAL NOT NULL
+    );
+    CREATE TABLE schedule_visits (
+        round_id INTEGER NOT NULL REFERENCES rounds(id),
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        epoch INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        recorded_at REAL NOT NULL,
+        PRIMARY KEY (round_id, model_id)
+    );
+    CREATE INDEX schedule_visits_by_model ON schedule_visits(model_id, epoch);
+    """,
+    # reveals: weights under commit-reveal (docs/chain.md). A weights record keeps the drand round its commit reveals
+    # at (NULL: set in the clear) and the commit's block (`block`); the chain's answer, checked later, is the
+    # reveal state (`set`, `pending`, `revealed`, `dropped`), the block the reveal wrote and when it was checked.
+    # `validator_activity` keeps the latest reading of our LastUpdate against the subnet's activity cutoff.
+    """
+    ALTER TABLE weights_set ADD COLUMN reveal_round INTEGER;
+    ALTER TABLE weights_set ADD COLUMN reveal_state TEXT;
+    ALTER TABLE weights_set ADD COLUMN revealed_block INTEGER;
+    ALTER TABLE weights_set ADD COLUMN reveal_detail TEXT;
+    ALTER TABLE weights_set ADD COLUMN reveal_checked_block INTEGER;
+    ALTER TABLE weights_set ADD COLUMN reveal_checked_at REAL;
+
+    CREATE TABLE validator_activity (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        block INTEGER NOT NULL,
+        last_update INTEGER NOT NULL,
+        activity_cutoff INTEGER NOT NULL,
+        warning TEXT,
+        checked_at REAL NOT NULL
+    );
+    """,
+    # fingerprint: the scoring fingerprint each round ran with (harness/fingerprint.py), so two operators can compare
+    # the rounds they scored, and one can see when its own stack changed.
+    """
+    CREATE TABLE round_fingerprints (
+        round_id INTEGER PRIMARY KEY REFERENCES rounds(id),
+        fingerprint TEXT NOT NULL,
+        components TEXT NOT NULL,
+        recorded_at REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -232,11 +232,62 @@ class Store:
         *,
         block: int | None = None,
         receipt: dict[str, Any] | None = None,
+        reveal_round: int | None = None,
     ) -> None:
+        """The weights a round set; under commit-reveal `block` is the commit's and `reveal_round` its drand round
+        (the chain's later answer is `record_reveal`'s)."""
         with self.db.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO weights_set VALUES (?, ?, ?, ?, ?, ?)",
-                (round_id, block, to_json(list(uids)), to_json(list(weights)), to_json(receipt), time.time()),
+                """INSERT OR IGNORE INTO weights_set (round_id, block, uids, weights, receipt, set_at, reveal_round)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    round_id,
+                    block,
+                    to_json(list(uids)),
+                    to_json(list(weights)),
+                    to_json(receipt),
+                    time.time(),
+                    reveal_round,
+                ),
+            )
+
+    def record_reveal(
+        self, round_id: int, state: str, revealed_block: int | None, detail: str, checked_block: int
+    ) -> None:
+        """What the chain said about a round's weights commit at `checked_block` (`harness.state.reveals`). Only a
+        commit still pending changes: once revealed or dropped, the answer stands."""
+        with self.db.transaction() as db:
+            db.execute(
+                """UPDATE weights_set SET reveal_state=?, revealed_block=?, reveal_detail=?, reveal_checked_block=?,
+                          reveal_checked_at=?
+                   WHERE round_id=? AND reveal_round IS NOT NULL AND COALESCE(reveal_state, 'pending') = 'pending'""",
+                (state, revealed_block, detail or None, checked_block, time.time(), round_id),
+            )
+
+    def record_activity(self, block: int, last_update: int, activity_cutoff: int, warning: str | None) -> None:
+        """The latest reading of our LastUpdate against the subnet's activity cutoff (one row, replaced)."""
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO validator_activity VALUES (1, ?, ?, ?, ?, ?)",
+                (block, last_update, activity_cutoff, warning, time.time()),
+            )
+
+    def record_round_schedule(self, round_id: int, epoch: int, planned: int, budget_s: float | None) -> None:
+        """A round's place in the schedule (`harness.round.schedule`): its epoch, the commitments it planned and
+        its evaluation budget (None: unbounded); a resumed round keeps the first record."""
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO round_schedules VALUES (?, ?, ?, ?, ?)",
+                (round_id, epoch, planned, budget_s, time.time()),
+            )
+
+    def record_visit(self, round_id: int, model_id: int, epoch: int, outcome: str) -> None:
+        """A model's visit concluded in a round (`evaluated`, `rejected`, `copy`, `unprepared`): what the schedule
+        reads to know which models are new and which are stale. A model the round did not reach has none."""
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO schedule_visits VALUES (?, ?, ?, ?, ?)",
+                (round_id, model_id, epoch, outcome, time.time()),
             )
 
     def record_failure(self, round_id: int, subject: str, stage: str, failure_class: str, reason: str) -> None:

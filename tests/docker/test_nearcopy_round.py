@@ -14,45 +14,20 @@ from pathlib import Path
 import pytest
 
 from bench.bench_round import publish_and_commit
-from harness.demo.bundled_models import ensure_built, noised_copy
 from harness.demo.hub_mirror import MirrorServer
 from harness.round.service import build_supervisor
-from harness.settings.root import Settings, load_settings
+from harness.settings.root import Settings
+from tests.support.nearcopy import nearcopy_dir
+from tests.support.rounds import sandbox_round_settings
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 TASKS = 8
-NOISE_SCALE = 0.02  # of each weight matrix's standard deviation: far below what changes SmolLM2's answers much
-NOISE_SEED = 20260321
-
-
-def nearcopy_dir(smollm2: Path, cache_dir: Path) -> Path:
-    """SmolLM2 with 2 % seeded Gaussian noise on every weight matrix: new content, nearly the same answers."""
-    name = f"smollm2-135m-nearcopy-{NOISE_SEED}-{round(NOISE_SCALE * 100)}"
-    return ensure_built(name, lambda out, _cache: noised_copy(smollm2, out, NOISE_SEED, NOISE_SCALE, _all), cache_dir)
-
-
-def _all(_name: str) -> bool:
-    return True
 
 
 def _settings(tmp_path: Path, endpoint: str) -> Settings:
-    return load_settings(
-        [
-            f"chain.local_db={tmp_path / 'chain.sqlite'}",
-            "chain.block_period_s=0",
-            f"state_db={tmp_path / 'state.sqlite'}",
-            f"mirror.root={tmp_path / 'mirror'}",
-            f"fetch.models_dir={tmp_path / 'models'}",
-            f"sandbox.socket_root={tmp_path / 'run'}",
-            f"hub.endpoint={endpoint}",
-            f"tasks.toolcall_n={TASKS}",
-            "tasks.bfcl_fraction=0.0",
-            'tasks.toolcall_categories={"simple": 1, "irrelevance": 3}',  # the demo's mix: SmolLM2 earns here
-            "evaluation.max_tokens=48",
-            "evaluation.request_timeout_s=900",
-            "supervisor.default_competition=toolcall",
-        ]
+    return sandbox_round_settings(
+        tmp_path, endpoint, TASKS, "evaluation.max_tokens=48", "evaluation.request_timeout_s=900"
     )
 
 

@@ -119,3 +119,26 @@ def weights_by_hotkey(chain: LocalChain) -> dict[str, float]:
     assert last is not None
     hotkey = {n.uid: n.hotkey for n in chain.neurons()}
     return {hotkey[u]: w for u, w in zip(last.uids, last.weights, strict=True)}
+
+
+def sandbox_round_settings(tmp_path: Path, endpoint: str, tasks: int, *extra: str) -> Settings:
+    """Settings of a real round with CPU sandboxes on private paths: the local chain standing still, a mirror at
+    `endpoint`, `tasks` tool-call tasks of the demo's mix (where SmolLM2 earns a score); `extra` overrides last."""
+    from harness.settings.root import load_settings
+
+    return load_settings(
+        [
+            f"chain.local_db={tmp_path / 'chain.sqlite'}",
+            "chain.block_period_s=0",
+            f"state_db={tmp_path / 'state.sqlite'}",
+            f"mirror.root={tmp_path / 'mirror'}",
+            f"fetch.models_dir={tmp_path / 'models'}",
+            f"sandbox.socket_root={tmp_path / 'run'}",
+            f"hub.endpoint={endpoint}",
+            f"tasks.toolcall_n={tasks}",
+            "tasks.bfcl_fraction=0.0",
+            'tasks.toolcall_categories={"simple": 1, "irrelevance": 3}',
+            "supervisor.default_competition=toolcall",
+            *extra,
+        ]
+    )

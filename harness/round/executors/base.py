@@ -56,7 +56,14 @@ class ModelJob:
             stop=stop,
             done=self.done if done is None else done,
             feed=self.feed,
+            model=_repo_of(self.record),
         )
+
+
+def _repo_of(record: CommitmentRecord | None) -> str:
+    """The committed repository, for progress logs ("" for a malformed commitment, or none in a scripted test)."""
+    commitment = getattr(record, "commitment", None)
+    return commitment.repo_id if commitment is not None else ""
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,15 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.errors import Failure, StageFailure
+from harness.errors import Failure, HarnessError, StageFailure
 from harness.evaluation.contract import EvaluateStage, EvaluationOutcome, EvaluationRequest, Stopped, TaskRecorder
 from harness.evaluation.stage import SandboxEvaluateStage
 from harness.models.prepare import PreparedModel, prepare_record
@@ -225,6 +227,62 @@ class RayExecutor:
         return ModelStages(prepare=remote.prepare, evaluate=remote.evaluate)
 
 
+def ray_address_exposure(address: str, resolve: Callable[[str], list[str]] | None = None) -> str | None:
+    """Why `address` may be reachable from outside the cluster's private network, or None when it is `auto`,
+    `local`, loopback or a private address (a host name counts by every address it resolves to).
+
+    Why it matters: Ray's ports are unauthenticated; whoever reaches the head submits jobs, i.e. runs code on
+    every node (the validator's hotkey included)."""
+    text = address.strip()
+    text = text.removeprefix("ray://")
+    if text in ("", "auto", "local"):
+        return None
+    if text.startswith("["):  # [IPv6]:port
+        host = text[1 : text.find("]")] if "]" in text else text[1:]
+    elif text.count(":") > 1:  # a bare IPv6 address
+        host = text
+    else:
+        host = text.rsplit(":", 1)[0] if ":" in text else text
+    if host.lower() == "localhost":
+        return None
+    try:
+        addresses = [host] if _is_ip(host) else (resolve or _resolve)(host)
+    except OSError as exc:
+        return f"cannot be resolved to check that it is private ({exc.strerror or exc})"
+    for found in sorted(set(addresses)):
+        ip = ipaddress.ip_address(found.split("%", 1)[0])
+        if not (ip.is_loopback or ip.is_private) or ip.is_unspecified:
+            shown = host if found == host else f"{host} ({found})"
+            return f"is {shown}, neither loopback nor a private address"
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _resolve(host: str) -> list[str]:
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
+
+
+def check_ray_address(address: str, secured: bool, resolve: Callable[[str], list[str]] | None = None) -> None:
+    """Refuse (one line) a Ray address outside loopback and private networks unless the operator said that a
+    firewall keeps its ports to the cluster's hosts (`supervisor.ray_address_secured`)."""
+    exposure = ray_address_exposure(address, resolve)
+    if exposure is not None and not secured:
+        raise HarnessError(
+            f"supervisor.ray_address {address!r} {exposure}: Ray's ports are unauthenticated (whoever reaches them "
+            "runs code); use a loopback or private address, or firewall the ports to the cluster's hosts and set "
+            "supervisor.ray_address_secured=true (docs/scale.md, Security)"
+        )
+
+
 def ray_executor_for(settings: Settings) -> RayExecutor:
-    """The service's Ray executor: the real prepare and sandbox stages, built on each worker."""
+    """The service's Ray executor: the real prepare and sandbox stages, built on each worker. The head's address
+    is checked first (`check_ray_address`)."""
+    check_ray_address(settings.supervisor.ray_address, settings.supervisor.ray_address_secured)
     return RayExecutor(settings.supervisor.ray_address)
