@@ -1,7 +1,7 @@
 """The results page in a real headless browser (Debian's Chromium), driven over the Chrome DevTools protocol.
 
 The page is served by the real status server over a real round (real supervisor, local chain, state store, task
-sets, tool-call and caption scoring; the engine is scripted at the sandbox boundary: tests/unit/harness/web/
+sets, tool-call and caption scoring; the engine is scripted at the sandbox boundary: tests/support/
 round_builder.py). The browser checks what a visitor sees: every model on the leaderboard, a chart whose paths the
 browser laid out with a length, a hostile model name shown as text (no script ran, no dialog opened, no hidden
 control character), a model page with its tasks and a caption's fact check. The screenshot is what the README shows:
@@ -31,7 +31,7 @@ from websockets.sync.client import ClientConnection, connect
 from harness.views.status_server import StatusServer
 from harness.web.site import ResultsSite
 from harness.web.text import visible
-from tests.unit.harness.web.round_builder import HOSTILE, MINERS, build_rounds
+from tests.support.round_builder import HOSTILE, MINERS, build_rounds
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """Issue 25: the caption score is fair to honest captions in ordinary wording, and still worthless to blind ones.
 
-The fairness set (`caption_fairness.py`) writes accurate captions from each scene's truth in six styles and two
-spellings, and the same captions with one fact wrong. The goals are asserted on a seed no other test uses
+The fairness set (`tests/support/caption_fairness.py`) writes accurate captions from each scene's truth in six
+styles and two spellings, and the same captions with one fact wrong. The goals are asserted on a seed no other test uses
 (FAIRNESS_SEED): accurate mean >= 0.9 and none below 0.75; one wrong fact costs >= 0.1; what
 "describe this image in one short sentence" asks for (every group and the background) reaches >= 0.8; blind and
 hedging captions stay <= 0.1. The reader's phrasings of the issue each get a case below.
@@ -9,24 +9,27 @@ hedging captions stay <= 0.1. The reader's phrasings of the issue each get a cas
 
 from __future__ import annotations
 
-import functools
 import random
 import statistics
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from harness.tasks import caption_gen
 from scoring.caption import CaptionScorer
 from scoring.caption_facts import check, read_facts
-from tests.unit.scoring.caption_fairness import Speller, natural_caption, one_sentence, with_one_fact_wrong
-from tests.unit.scoring.test_caption_scoring import FIXED_CAPTIONS, PROMPT, WORD_LISTS, hedge
-
-FAIRNESS_SEED = "caption-fairness-issue-25"
-N_SCENES = 120
-HANDWRITTEN = Path(__file__).with_name("caption_handwritten.txt")
-HANDWRITTEN_SEED = "hand-written-k"
+from tests.support.caption_attacks import FIXED_CAPTIONS, PROMPT, WORD_LISTS, hedge, score_all
+from tests.support.caption_fairness import (
+    FAIRNESS_SEED,
+    HANDWRITTEN,
+    HANDWRITTEN_SEED,
+    Speller,
+    fairness_tasks,
+    natural_captions,
+    one_sentence,
+    searched_blind_caption,
+    with_one_fact_wrong,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,46 +37,30 @@ def scorer() -> CaptionScorer:
     return CaptionScorer()
 
 
-@functools.cache
-def _tasks() -> list[dict]:
-    return caption_gen.generate(N_SCENES, random.Random(FAIRNESS_SEED), 96, PROMPT)
-
-
-def _scores(scorer: CaptionScorer, tasks: list[dict], captions: list[str]) -> list[float]:
-    results = scorer.score(
-        captions, [t["references"] for t in tasks], [PROMPT] * len(tasks), truths=[t["truth"] for t in tasks]
-    )
-    return [r.score for r in results]
-
-
-def _accurate(tasks: list[dict]) -> list[tuple[str, str]]:
-    return [natural_caption(t["truth"], f"{FAIRNESS_SEED}-{i}") for i, t in enumerate(tasks)]
-
-
 def test_accurate_captions_in_natural_wording_score_high(scorer: CaptionScorer) -> None:
-    tasks = _tasks()
-    styled = _accurate(tasks)
+    tasks = fairness_tasks()
+    styled = natural_captions(tasks)
     styles = Counter(style for style, _ in styled)
     assert len(styles) == 6 and min(styles.values()) >= 10, styles
     captions = [caption for _, caption in styled]
     assert any("colour" in c or "grey" in c for c in captions) and any("color" in c or "gray" in c for c in captions)
-    scores = _scores(scorer, tasks, captions)
+    scores = score_all(scorer, tasks, captions)
     assert statistics.mean(scores) >= 0.9, statistics.mean(scores)
     worst = min(range(len(scores)), key=scores.__getitem__)
     assert scores[worst] >= 0.75, (scores[worst], captions[worst])
 
 
 def test_one_wrong_fact_costs_at_least_a_tenth(scorer: CaptionScorer) -> None:
-    tasks = _tasks()
-    accurate = [caption for _, caption in _accurate(tasks)]
+    tasks = fairness_tasks()
+    accurate = [caption for _, caption in natural_captions(tasks)]
     pairs = [(i, with_one_fact_wrong(t["truth"], f"{FAIRNESS_SEED}-{i}")) for i, t in enumerate(tasks)]
     pairs = [(i, wrong) for i, wrong in pairs if wrong is not None]
     assert len(pairs) >= 100
     kinds = Counter(kind for _, (kind, _) in pairs)
     assert {"colour", "shape", "count", "background", "texture", "relation", "text"} <= set(kinds), kinds
     chosen = [tasks[i] for i, _ in pairs]
-    good = _scores(scorer, chosen, [accurate[i] for i, _ in pairs])
-    bad = _scores(scorer, chosen, [caption for _, (_, caption) in pairs])
+    good = score_all(scorer, chosen, [accurate[i] for i, _ in pairs])
+    bad = score_all(scorer, chosen, [caption for _, (_, caption) in pairs])
     drops = [g - b for g, b in zip(good, bad, strict=True)]
     assert min(drops) > 0.05, min(drops)
     assert statistics.mean(drops) >= 0.2, statistics.mean(drops)
@@ -82,50 +69,28 @@ def test_one_wrong_fact_costs_at_least_a_tenth(scorer: CaptionScorer) -> None:
 
 def test_one_sentence_of_the_main_content_reaches_the_goal(scorer: CaptionScorer) -> None:
     """The prompt asks for one short sentence: every group with its count, colour and shape, and the background."""
-    tasks = _tasks()
+    tasks = fairness_tasks()
     captions = [one_sentence(t["truth"], random.Random(f"one-{i}"), Speller(i % 2 == 0)) for i, t in enumerate(tasks)]
-    scores = _scores(scorer, tasks, captions)
+    scores = score_all(scorer, tasks, captions)
     assert statistics.mean(scores) >= 0.8, statistics.mean(scores)
 
 
-def _searched_blind_caption(n_train: int = 60) -> str:
-    """The best fixed caption a miner could find on scenes of its own (a seed apart from the test's): the most
-    rewarding background, then shape, then colour and count, each chosen greedily by the fact check."""
-    rng = random.Random("blind-search-train")
-    truths = [caption_gen.render_scene(rng, 64)[1] for _ in range(n_train)]
-
-    def worth(caption: str) -> float:
-        return statistics.mean(check(caption, t).content for t in truths)
-
-    backgrounds = [f"on a {b} background" for b in caption_gen.BACKGROUNDS]
-    best = max((f"A picture {b}." for b in backgrounds), key=worth)
-    background = best[len("A picture ") : -1]
-    shapes = [f"A {s} {background}." for s in caption_gen.SHAPES]
-    best = max([best, *shapes], key=worth)
-    if best in shapes:
-        shape = best.split()[1]
-        best = max([best, *(f"A {c} {shape} {background}." for c in caption_gen.COLOURS)], key=worth)
-        words = best.split()
-        counted = [" ".join([n, *words[1:-3], caption_gen.plural(shape, 2), *words[-3:]]) for n in ("Two", "Three")]
-        best = max([best, *counted], key=worth)
-    return best
-
-
 def test_blind_and_hedging_captions_stay_low(scorer: CaptionScorer) -> None:
-    tasks = _tasks()
+    tasks = fairness_tasks()
     words = " ".join(caption_gen.WORDS)
+    accurate = [caption for _, caption in natural_captions(tasks)]
     strategies = {
         **{f"fixed: {c}": [c] * len(tasks) for c in FIXED_CAPTIONS},
         **{f"word list: {c[:30]}": [c] * len(tasks) for c in WORD_LISTS},
         "hedge over colours": [hedge(t["truth"]) for t in tasks],
-        "searched blind": [_searched_blind_caption()] * len(tasks),
+        "searched blind": [searched_blind_caption()] * len(tasks),
         "every word, lower case after a cue": [f"Some shapes; the text says {words.lower()}."] * len(tasks),
         "every word, quoted": ["Some shapes and the word " + " or ".join(f'"{w}"' for w in caption_gen.WORDS)]
         * len(tasks),
-        "another scene's accurate caption": [*[c for _, c in _accurate(tasks)][1:], _accurate(tasks)[0][1]],
+        "another scene's accurate caption": [*accurate[1:], accurate[0]],
     }
     for name, captions in strategies.items():
-        mean = statistics.mean(_scores(scorer, tasks, captions))
+        mean = statistics.mean(score_all(scorer, tasks, captions))
         assert mean <= 0.1, (name, mean)
 
 

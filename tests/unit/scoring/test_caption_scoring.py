@@ -8,7 +8,6 @@ shape word, hedging, and over-long answers. The goals (docs/captions.md) are ass
 from __future__ import annotations
 
 import random
-import re
 import statistics
 
 import pytest
@@ -17,42 +16,17 @@ from harness.tasks import build_family, caption_gen
 from harness.tasks.config import TasksConfig
 from scoring.caption import CaptionScorer, echoes_prompt, is_repetitive, is_word_list, penalties
 from scoring.caption_facts import check, read_facts
-
-PROMPT = "Describe this image in one short sentence."
-N_GOAL_SCENES = 200
-
-FIXED_CAPTIONS = (
-    "Two red circles and a blue square on a white background.",
-    "A simple image with a few colourful geometric shapes on a plain background.",
-    "Three small black stars to the left of a large yellow circle on a light grey background.",
-    'One green triangle above two orange squares on a pale blue background with the word "STOP".',
-)
-ALL_WORDS = " ".join([*caption_gen.COLOURS, *caption_gen.SHAPES])
-WORD_LISTS = (
+from tests.support.caption_attacks import (
     ALL_WORDS,
-    ", ".join([*caption_gen.COLOURS, *caption_gen.SHAPES]) + ".",
-    "Shapes: " + ", ".join(f"{c} {s}" for c, s in zip(caption_gen.COLOURS, caption_gen.SHAPES, strict=False)),
+    FIXED_CAPTIONS,
+    N_GOAL_SCENES,
+    PROMPT,
+    WORD_LISTS,
+    accurate_describe,
+    hedge,
+    score_all,
+    with_colours_wrong,
 )
-
-
-# ---------------------------------------------------------------------------------------------------- attackers
-
-
-def with_colours_wrong(caption: str, truth: dict, rng: random.Random) -> str:
-    """Every colour word swapped for another colour: objects for a colour absent from the scene."""
-    present = {name.split()[0] for name in truth["counts"]}
-    background = truth["background"].split()[-1]
-    absent = [c for c in caption_gen.COLOURS if c not in present and c != background]
-    rng.shuffle(absent)
-    swap = {colour: absent[i] for i, colour in enumerate(sorted(present))}
-    swap[background] = next(c for c in ("white", "grey", "blue", "yellow", "green") if c != background)
-    return re.sub(r"\b(" + "|".join(swap) + r")\b", lambda m: swap[m.group(1)], caption)
-
-
-def hedge(truth: dict) -> str:
-    """Name the right group among every other colour for the same shape: one of ten is right."""
-    shape = next(iter(truth["counts"])).split()[1]
-    return " or ".join(f"a {c} {shape}" for c in caption_gen.COLOURS) + "."
 
 
 @pytest.fixture(scope="module")
@@ -65,43 +39,31 @@ def scorer() -> CaptionScorer:
     return CaptionScorer()
 
 
-def _scores(scorer: CaptionScorer, tasks: list[dict], captions: list[str]) -> list[float]:
-    results = scorer.score(
-        captions, [t["references"] for t in tasks], [PROMPT] * len(tasks), truths=[t["truth"] for t in tasks]
-    )
-    return [r.score for r in results]
-
-
-def _accurate(tasks: list[dict]) -> list[str]:
-    # Seeded apart from the references, so the wording differs from theirs.
-    return [caption_gen.describe(t["truth"], random.Random(f"accurate-{i}")) for i, t in enumerate(tasks)]
-
-
 def test_goals_on_200_seeded_scenes(scorer: CaptionScorer, goal_tasks: list[dict]) -> None:
     """The issue's goals, as means over 200 scenes (the measured numbers are in docs/captions.md)."""
-    accurate = _accurate(goal_tasks)
+    accurate = accurate_describe(goal_tasks)
     rng = random.Random("wrong")
     wrong = [with_colours_wrong(c, t["truth"], rng) for c, t in zip(accurate, goal_tasks, strict=True)]
     assert sum(a != w for a, w in zip(accurate, wrong, strict=True)) == len(accurate)
-    good = _scores(scorer, goal_tasks, accurate)
-    bad = _scores(scorer, goal_tasks, wrong)
+    good = score_all(scorer, goal_tasks, accurate)
+    bad = score_all(scorer, goal_tasks, wrong)
     assert statistics.mean(good) >= 0.8, statistics.mean(good)
     assert statistics.mean(bad) <= 0.4, statistics.mean(bad)
     assert all(g > b for g, b in zip(good, bad, strict=True))
     for fixed in FIXED_CAPTIONS:
-        mean = statistics.mean(_scores(scorer, goal_tasks, [fixed] * len(goal_tasks)))
+        mean = statistics.mean(score_all(scorer, goal_tasks, [fixed] * len(goal_tasks)))
         assert mean <= 0.3, (fixed, mean)
     for listing in WORD_LISTS:
-        mean = statistics.mean(_scores(scorer, goal_tasks, [listing] * len(goal_tasks)))
+        mean = statistics.mean(score_all(scorer, goal_tasks, [listing] * len(goal_tasks)))
         assert mean <= 0.2, (listing, mean)
-    hedged = _scores(scorer, goal_tasks, [hedge(t["truth"]) for t in goal_tasks])
+    hedged = score_all(scorer, goal_tasks, [hedge(t["truth"]) for t in goal_tasks])
     assert statistics.mean(hedged) <= 0.2
 
 
 def test_score_does_not_depend_on_the_batch(scorer: CaptionScorer, goal_tasks: list[dict]) -> None:
     """A caption scored alone and scored among others (different lengths, so different padding) is bit-identical."""
     tasks = goal_tasks[:24]
-    captions = _accurate(tasks)
+    captions = accurate_describe(tasks)
     captions[3] = FIXED_CAPTIONS[0]
     captions[5] = ALL_WORDS
     fresh = CaptionScorer()  # no cache shared with the batch run
@@ -125,7 +87,7 @@ def test_score_does_not_depend_on_the_batch(scorer: CaptionScorer, goal_tasks: l
 def test_long_captions_that_state_everything_lose(scorer: CaptionScorer, goal_tasks: list[dict]) -> None:
     """Stating every colour with every shape asserts the truth among dozens of falsehoods, at length."""
     everything = " ".join(f"There is a {c} {s}." for c in caption_gen.COLOURS for s in caption_gen.SHAPES)
-    scores = _scores(scorer, goal_tasks[:40], [everything] * 40)
+    scores = score_all(scorer, goal_tasks[:40], [everything] * 40)
     assert max(scores) < 0.05
 
 

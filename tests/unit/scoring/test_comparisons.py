@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from scoring.aggregate import RoundEntry, round_weights
 from scoring.comparisons import Contender, compare, competition_standings, round_standings, sign_test_p
-from tests.unit.scoring.rounds_sim import Field, ladder_tasks, paired_round, rounds_to_overtake, simulate_pair
+from tests.support.rounds_sim import Field, ladder_tasks, paired_round, rounds_to_overtake, simulate_pair
 
 MARGIN, LEVEL = 0.02, 0.95
 

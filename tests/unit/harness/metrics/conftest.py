@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import structlog
 
 from harness.logging import PROGRESS_BAR_SWITCHES, configure_logging
-
-LogEvents = Callable[[], list[dict[str, Any]]]
+from tests.support.log_events import LogEvents
 
 
 @pytest.fixture

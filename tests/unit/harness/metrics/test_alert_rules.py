@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.harness.metrics.exported import MONITORING, PROMETHEUS_OWN, names_in, scraped_names
+from tests.support.metrics_exports import MONITORING, PROMETHEUS_OWN, names_in, scraped_names
 
 RULES = MONITORING / "prometheus" / "alerts.yml"
 RULE_TESTS = MONITORING / "prometheus" / "alerts.test.yml"

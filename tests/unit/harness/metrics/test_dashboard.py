@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.harness.metrics.exported import MONITORING, PROMETHEUS_OWN, REPO, names_in, scraped_names
+from tests.support.metrics_exports import MONITORING, PROMETHEUS_OWN, REPO, names_in, scraped_names
 
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "harness.json"
 DATASOURCES = MONITORING / "grafana" / "provisioning" / "datasources" / "prometheus.yml"

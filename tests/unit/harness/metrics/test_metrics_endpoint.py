@@ -32,8 +32,8 @@ from harness.sandbox.interface import Sandbox
 from harness.settings.root import Settings
 from harness.state.reveals import watch_weights
 from harness.state.store import Store
+from tests.support.log_events import LogEvents
 from tests.support.rounds import commit
-from tests.unit.harness.metrics.conftest import LogEvents
 
 TASKS = 4
 WORDS = "org/hk-words-model"

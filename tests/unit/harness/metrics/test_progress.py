@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from harness.logging import configure_logging, get_logger
 from harness.metrics.events import REGISTRY
 from harness.metrics.progress import EVENT, TaskProgress
-from tests.unit.harness.metrics.conftest import LogEvents
+from tests.support.log_events import LogEvents
 
 
 def _progress(events: list[dict]) -> list[tuple[str, int, int]]:

@@ -22,7 +22,7 @@ from harness.web.published import PUBLISHED_SETTINGS
 from harness.web.signing import verify_document
 from harness.web.site import ResultsSite
 from harness.web.text import visible
-from tests.unit.harness.web.round_builder import MINERS, build_rounds
+from tests.support.round_builder import MINERS, build_rounds
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from harness.metrics.exposition import metrics_endpoint
 from harness.state.store import Store
 from harness.views.status_server import StatusServer
+from tests.support.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = REPO_ROOT
 MONITORING = REPO / "compose" / "monitoring"
 # What Prometheus itself adds to every target (`up`) and the PromQL functions and keywords used beside names.
 PROMETHEUS_OWN = frozenset({"up"})

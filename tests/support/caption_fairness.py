@@ -13,11 +13,16 @@ two captions differ in that fact and as little else as the wording allows.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import random
+import statistics
 from collections.abc import Callable
+from pathlib import Path
 
 from harness.tasks import caption_gen
+from scoring.caption_facts import check
+from tests.support.caption_attacks import PROMPT
 
 _NUMBERS = ("zero", "one", "two", "three", "four", "five", "six")
 
@@ -430,3 +435,43 @@ def with_one_fact_wrong(truth: dict, seed: str) -> tuple[str, str] | None:
         if caption != accurate:
             return kind, caption
     return None
+
+
+# ------------------------------------------------------------------------------ the fairness set of issue 25
+
+FAIRNESS_SEED = "caption-fairness-issue-25"
+N_SCENES = 120
+HANDWRITTEN = Path(__file__).with_name("caption_handwritten.txt")  # written by hand for the first 20 scenes
+HANDWRITTEN_SEED = "hand-written-k"
+
+
+@functools.cache
+def fairness_tasks() -> list[dict]:
+    return caption_gen.generate(N_SCENES, random.Random(FAIRNESS_SEED), 96, PROMPT)
+
+
+def natural_captions(tasks: list[dict]) -> list[tuple[str, str]]:
+    return [natural_caption(t["truth"], f"{FAIRNESS_SEED}-{i}") for i, t in enumerate(tasks)]
+
+
+def searched_blind_caption(n_train: int = 60) -> str:
+    """The best fixed caption a miner could find on scenes of its own (a seed apart from the test's): the most
+    rewarding background, then shape, then colour and count, each chosen greedily by the fact check."""
+    rng = random.Random("blind-search-train")
+    truths = [caption_gen.render_scene(rng, 64)[1] for _ in range(n_train)]
+
+    def worth(caption: str) -> float:
+        return statistics.mean(check(caption, t).content for t in truths)
+
+    backgrounds = [f"on a {b} background" for b in caption_gen.BACKGROUNDS]
+    best = max((f"A picture {b}." for b in backgrounds), key=worth)
+    background = best[len("A picture ") : -1]
+    shapes = [f"A {s} {background}." for s in caption_gen.SHAPES]
+    best = max([best, *shapes], key=worth)
+    if best in shapes:
+        shape = best.split()[1]
+        best = max([best, *(f"A {c} {shape} {background}." for c in caption_gen.COLOURS)], key=worth)
+        words = best.split()
+        counted = [" ".join([n, *words[1:-3], caption_gen.plural(shape, 2), *words[-3:]]) for n in ("Two", "Three")]
+        best = max([best, *counted], key=worth)
+    return best

@@ -1,6 +1,6 @@
 """Rounds simulated through the real pure weight functions (`scoring.aggregate.round_weights` with the `winrate`
 method): per-task scores go in, each round's weights and moving standings come out. The comparison tests use
-it, and docs/scoring.md's copier / improver numbers come from it (`python -m tests.unit.scoring.rounds_sim`).
+it, and docs/scoring.md's copier / improver numbers come from it (`python -m tests.support.rounds_sim`).
 
 Models are named; each is committed at its own block (in the order given), under its own hotkey."""
 
