@@ -3,7 +3,14 @@ has the same chain state and the same history, of which each validator evaluates
 
 Why this order (docs/rounds.md, "Budgeted rounds"):
 1. **Never visited** commitments first, in commit order (block, then the lower uid): a new model waits only for
-   the new models committed before it, whatever the validator's capacity.
+   the new models committed before it, whatever the validator's capacity. A **quick re-commit** (a new
+   commitment of a hotkey whose previous commitment had its first visit within the last
+   `recommit_cooldown_epochs` epochs) is the exception: it waits its turn among the visited models, with that
+   epoch as its last visit. Without that, a hotkey that re-commits a fresh model every epoch would be "never
+   visited" every epoch and jump the queue each time: a few such hotkeys take every slot of a small validator,
+   and the leaders and every other model are never looked at again (tests/unit/harness/round/test_schedule.py
+   measures that flood). With it, each hotkey jumps the queue at most once per window, and a miner who
+   re-commits after the window (an improved model, typically weeks later) goes first as before.
 2. **Leaders** next: the top `leaders` models of each competition by moving standing are re-evaluated every
    round that gets this far. Comparisons (`scoring.comparisons`) only ever compare models scored in the same
    round, on the same tasks, so a challenger takes a leader's place only in a round where the leader was
@@ -40,6 +47,8 @@ class Work:
     """The latest epoch in which a round concluded its visit (evaluated, or judged without one); None: never."""
     standing: float | None
     """Its moving standing (None: it has none, never scored)."""
+    hotkey_last_first_visit: int | None = None
+    """The latest epoch in which a commitment of this hotkey had its first visit (None: none ever had)."""
 
     @property
     def commit_order(self) -> tuple[int, int, str]:
@@ -66,16 +75,39 @@ def tie_break(seed: str, item: Work) -> str:
     return hashlib.sha256(f"{seed}:{item.hotkey}:{item.block}".encode()).hexdigest()
 
 
-def order(work: Sequence[Work], seed: str, *, leaders_per_competition: int) -> list[Work]:
-    """The round's order of work: never-visited commitments in commit order, then the leaders, then the rest,
-    stalest first. Every commitment appears once; a validator with capacity for n models evaluates the first n."""
+def recommitted_within(item: Work, epoch: int | None, cooldown_epochs: int) -> bool:
+    """A never-visited commitment of a hotkey whose previous commitment was first visited less than
+    `cooldown_epochs` epochs before `epoch`."""
+    if item.last_visit is not None or item.hotkey_last_first_visit is None or epoch is None:
+        return False
+    return epoch - item.hotkey_last_first_visit < cooldown_epochs
+
+
+def order(
+    work: Sequence[Work],
+    seed: str,
+    *,
+    leaders_per_competition: int,
+    epoch: int | None = None,
+    recommit_cooldown_epochs: int = 0,
+) -> list[Work]:
+    """The round's order of work: never-visited commitments in commit order (re-commits within the cooldown
+    excepted), then the leaders, then the rest, stalest first. Every commitment appears once; a validator with
+    capacity for n models evaluates the first n."""
     if len({w.model_id for w in work}) != len(work):
         raise ValueError("a model appears twice in the schedule")
-    new = sorted((w for w in work if w.last_visit is None), key=lambda w: w.commit_order)
+    held = {w.model_id for w in work if recommitted_within(w, epoch, recommit_cooldown_epochs)}
+    new = sorted((w for w in work if w.last_visit is None and w.model_id not in held), key=lambda w: w.commit_order)
     top = leaders([w for w in work if w.last_visit is not None], leaders_per_competition)
     taken = {w.model_id for w in top}
+
+    def last_seen(item: Work) -> int:
+        seen = item.hotkey_last_first_visit if item.model_id in held else item.last_visit
+        assert seen is not None
+        return seen
+
     stale = sorted(
-        (w for w in work if w.last_visit is not None and w.model_id not in taken),
-        key=lambda w: (w.last_visit, tie_break(seed, w), w.model_id),
+        (w for w in work if (w.last_visit is not None or w.model_id in held) and w.model_id not in taken),
+        key=lambda w: (last_seen(w), tie_break(seed, w), w.model_id),
     )
     return new + top + stale

@@ -226,7 +226,7 @@ class Supervisor:
         log.info("round", round=rnd.id, seed_block=seed_block, block=block, resumed=resumed)
         record_round_fingerprint(self.store, rnd.id, scoring_fingerprint())
         self._read_round_feed(rnd.id, seed_block)
-        eligible = self._candidates(rnd.id, seed_block, seed)
+        eligible = self._candidates(rnd.id, seed_block, seed, epoch)
         candidates = eligible[: self.config.max_models_per_round]
         budget = None if math.isinf(deadline) else max(deadline - self.clock(), 0.0)
         self.store.record_round_schedule(rnd.id, epoch, len(candidates), budget)
@@ -329,9 +329,10 @@ class Supervisor:
                     candidate.future.cancel()
             raise Stopped()
 
-    def _candidates(self, round_id: int, seed_block: int, seed: str) -> list[Candidate]:
+    def _candidates(self, round_id: int, seed_block: int, seed: str, epoch: int) -> list[Candidate]:
         """Well-formed commitments as of the seed block, in the schedule's order (`harness.round.schedule`:
-        leaders, never visited in commit order, stalest); malformed ones are recorded."""
+        never visited in commit order, leaders, stalest; a re-commit within the cooldown waits among the visited);
+        malformed ones are recorded."""
         candidates: list[Candidate] = []
         for record in self.chain.commitments(at_block=seed_block):
             if record.block > seed_block:  # a chain that ignores `at_block` must not leak later commitments in
@@ -355,14 +356,27 @@ class Supervisor:
             )
             candidates.append(Candidate(record, model))
         visits = self.store.read.last_visits()
+        hotkey_visits = self.store.read.hotkey_last_first_visits()
         standings = self.store.read.moving_standings_before(round_id)
-        work = [self._work(c, visits, standings) for c in candidates]
+        work = [self._work(c, visits, hotkey_visits, standings) for c in candidates]
         by_id = {c.model.id: c for c in candidates}
-        ordered = order(work, seed, leaders_per_competition=self.config.leaders_per_round)
+        ordered = order(
+            work,
+            seed,
+            leaders_per_competition=self.config.leaders_per_round,
+            epoch=epoch,
+            recommit_cooldown_epochs=self.config.recommit_cooldown_epochs,
+        )
         return [by_id[w.model_id] for w in ordered]
 
-    def _work(self, candidate: Candidate, visits: dict[int, int], standings: dict[tuple[str, str], float]) -> Work:
-        """A candidate as the schedule sees it: its commitment, last visit and moving standing."""
+    def _work(
+        self,
+        candidate: Candidate,
+        visits: dict[int, int],
+        hotkey_visits: dict[str, int],
+        standings: dict[tuple[str, str], float],
+    ) -> Work:
+        """A candidate as the schedule sees it: its commitment, its and its hotkey's last visit, moving standing."""
         identity = self.store.read.model_identity(candidate.model.id)
         return Work(
             model_id=candidate.model.id,
@@ -372,6 +386,7 @@ class Supervisor:
             competition=competition_of(candidate.record, self.config.default_competition),
             last_visit=visits.get(candidate.model.id),
             standing=None if identity is None else standings.get((candidate.record.hotkey, identity)),
+            hotkey_last_first_visit=hotkey_visits.get(candidate.record.hotkey),
         )
 
     def _judged(self, round_id: int, candidate: Candidate) -> ModelResult | None:

@@ -41,6 +41,12 @@ class SupervisorConfig(BaseModel):
         ge=0,
         description="Top models by moving standing (per competition) re-evaluated every round, after the new ones.",
     )
+    recommit_cooldown_epochs: int = Field(
+        default=3,
+        ge=0,
+        description="Epochs after a hotkey's commitment was first evaluated in which its next commitment waits its "
+        "turn instead of going first (0: never waits); bounds a flood of re-commits.",
+    )
     default_competition: str = Field(default="toolcall", description="Competition of a commitment that names none.")
     status_host: str = Field(default="127.0.0.1", description="Address of the status endpoint.")
     image: str = Field(

@@ -232,6 +232,16 @@ class StateReadModel:
 
     # -- the schedule of budgeted rounds (harness/round/schedule.py) -------------------------------------------
 
+    def hotkey_last_first_visits(self) -> dict[str, int]:
+        """Hotkey -> the latest epoch in which one of its commitments had its first visit: a new commitment
+        within the cooldown after that waits its turn (`harness.round.schedule`)."""
+        rows = self.db.query(
+            "SELECT m.hotkey, MAX(f.first_epoch) FROM"
+            " (SELECT model_id, MIN(epoch) AS first_epoch FROM schedule_visits GROUP BY model_id) f"
+            " JOIN models m ON m.id = f.model_id GROUP BY m.hotkey"
+        )
+        return {hotkey: int(epoch) for hotkey, epoch in rows}
+
     def last_visits(self) -> dict[int, int]:
         """Model id -> the latest epoch in which a round concluded its visit (evaluated, or judged without one)."""
         rows = self.db.query("SELECT model_id, MAX(epoch) FROM schedule_visits GROUP BY model_id")

@@ -104,6 +104,28 @@ def test_an_evaluation_cut_by_the_deadline_is_discarded_not_scored(tmp_path: Pat
     assert sup.store.read.last_visits() == {}, "a cut evaluation counted as a visit: the model would not be first"
 
 
+def test_a_recommit_within_the_cooldown_waits_behind_a_new_hotkey(tmp_path: Path) -> None:
+    """The store's history reaches the schedule: hk0, visited last epoch, re-commits a fresh model before a new
+    hotkey commits; the new hotkey's model goes first. With the cooldown off, the re-commit would, being earlier."""
+    for cooldown, first in ((3, "hk-new"), (0, "hk0")):
+        root = tmp_path / f"cooldown{cooldown}"
+        chain, models = _chain(root, 2)
+        sup, clock = _validator(root, "v", chain, models, 1, recommit_cooldown_epochs=cooldown, leaders_per_round=0)
+        sup.run_round()
+        for hotkey, name in (("hk0", "m0-v2"), ("hk-new", "m-new")):
+            model = Model(name, 0.5)
+            models[salted_hash(hotkey, model.identity)] = model
+            if hotkey == "hk-new":
+                chain.register(hotkey)
+            chain.commit(hotkey, format_commitment(f"org/{name}", "b" * 40, salted_hash(hotkey, model.identity)))
+            chain.advance(1)
+        chain.advance(2 * TEMPO + 1 - chain.current_block())
+        clock.t += EPOCH_S
+        second = sup.run_round()
+        order = [sup.store.read.get_model(e.model_id).hotkey for e in sup.store.read.evaluations(second)]
+        assert order[0] == first, (cooldown, order)
+
+
 def test_the_epoch_deadline_comes_from_tempo_and_block_time(tmp_path: Path) -> None:
     chain, models = _chain(tmp_path, 40)
     sup, clock = _validator(tmp_path, "v", chain, models, 1, block_time_s=12.0, weights_margin_s=300.0)

@@ -56,3 +56,72 @@ def test_ties_in_staleness_follow_the_seed_not_the_commit_order() -> None:
 def test_a_model_listed_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="twice"):
         order([work(1, block=1), work(1, block=2)], "s", leaders_per_competition=1)
+
+
+# ------------------------------------------------------------------------------------------- re-commit flood
+
+
+def flood(epochs: int, capacity: int, cooldown: int, flooders: int = 3, honest: int = 30) -> dict[str, object]:
+    """The strongest flood a few hotkeys can send through the public rule: each re-commits a fresh model in every
+    epoch, so that each commitment is "never visited" and would jump the queue. Honest miners hold one model each
+    (three of them lead). Each epoch the validator evaluates the first `capacity` of the order; returns how many
+    evaluations the flood took and the oldest an honest model's last visit got."""
+    last: dict[int, int] = {i: -1 - (i % 5) for i in range(1, honest + 1)}  # honest model id -> last visit epoch
+    standing = {1: 0.9, 2: 0.8, 3: 0.7}
+    hotkey_visit: dict[str, int] = {}
+    flood_taken = 0
+    worst_age = 0
+    next_id = 1000
+    for epoch in range(epochs):
+        items = [
+            Work(i, f"hk{i}", i, i, "t", last[i], standing.get(i, 0.1), hotkey_last_first_visit=last[i])
+            for i in range(1, honest + 1)
+        ]
+        flood_ids = {}
+        for k in range(flooders):
+            next_id += 1
+            hotkey = f"flood{k}"
+            flood_ids[next_id] = hotkey
+            block = epoch * 360 + 1 + k  # committed at the epoch's start: before every honest re-commit
+            items.append(
+                Work(next_id, hotkey, block, 500 + k, "t", None, None, hotkey_last_first_visit=hotkey_visit.get(hotkey))
+            )
+        chosen = order(items, f"seed{epoch}", leaders_per_competition=3, epoch=epoch, recommit_cooldown_epochs=cooldown)
+        for item in chosen[:capacity]:
+            if item.model_id in flood_ids:
+                flood_taken += 1
+                hotkey_visit[flood_ids[item.model_id]] = epoch
+            else:
+                last[item.model_id] = epoch
+        worst_age = max(worst_age, max(epoch - v for v in last.values()))
+    return {"flood_taken": flood_taken, "worst_age": worst_age}
+
+
+def test_a_recommit_flood_takes_every_slot_without_the_cooldown() -> None:
+    """The attack, measured on the rule without the defence: three hotkeys re-committing every epoch take three
+    of a small validator's six slots every epoch, the three leaders the rest, and no other honest model is
+    looked at again."""
+    got = flood(epochs=40, capacity=6, cooldown=0)
+    assert got["flood_taken"] == 40 * 3
+    assert got["worst_age"] >= 40
+
+
+def test_the_cooldown_bounds_a_recommit_flood_to_one_priority_visit_per_hotkey_and_window() -> None:
+    epochs, capacity, cooldown, flooders = 40, 6, 3, 3
+    got = flood(epochs=epochs, capacity=capacity, cooldown=cooldown, flooders=flooders)
+    # Each flooding hotkey jumps the queue at most once per window of `cooldown` epochs (3 x 14 = 42 of 240
+    # slots); between those its re-commits wait their turn among the visited models.
+    assert got["flood_taken"] <= flooders * (epochs // cooldown + 1) + 6, got
+    # What the flood and the 3 leaders leave (about 2 slots an epoch) rotates through the other 27 honest models.
+    assert got["worst_age"] <= 27 // 2 + 4, got
+
+
+def test_a_honest_recommit_after_the_cooldown_is_new_again() -> None:
+    """A miner who improves their model after a quiet spell goes first, as any new commitment does; one who
+    re-committed within the window waits its turn among the visited models."""
+    visited = [work(i, block=i, last=5, standing=0.1) for i in range(1, 6)]
+    quiet = Work(50, "hk-quiet", 900, 50, "t", None, None, hotkey_last_first_visit=3)
+    eager = Work(51, "hk-eager", 800, 51, "t", None, None, hotkey_last_first_visit=9)
+    got = ids(order([*visited, quiet, eager], "s", leaders_per_competition=0, epoch=10, recommit_cooldown_epochs=3))
+    assert got[0] == 50
+    assert got[-1] == 51, "visited in epoch 9: the freshest of all, so it comes last"
