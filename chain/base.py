@@ -206,6 +206,10 @@ class Chain(Protocol):
         """Whether the weights recorded at `commit_block` (a commit when `reveal_round` is set) are in force."""
         ...
 
+    def pending_commits(self) -> list[tuple[int, int]]:
+        """Our weight commits still waiting for their reveal: (commit block, drand reveal round), oldest first."""
+        ...
+
     def validator_activity(self) -> ValidatorActivity:
         """Blocks since our weights last reached the chain, and the subnet's activity cutoff."""
         ...

@@ -348,6 +348,16 @@ class LocalChain:
             return RevealStatus("pending", commit_block, reveal_round, now)
         return RevealStatus("revealed", commit_block, reveal_round, now, int(row[0]))
 
+    def pending_commits(self) -> list[tuple[int, int]]:
+        """Our commits whose reveal block is still ahead (the local chain reveals at a block, like drand's round)."""
+        with self._read() as db:
+            rows = db.execute(
+                """SELECT block, reveal_round FROM weights WHERE hotkey=? AND reveal_round IS NOT NULL
+                   AND reveal_block > ? ORDER BY block, id""",
+                (self.validator_hotkey, self._block(db)),
+            ).fetchall()
+        return [(int(block), int(reveal)) for block, reveal in rows]
+
     def validator_activity(self) -> ValidatorActivity:
         """`LastUpdate` as the chain keeps it: written by a set, a commit and a reveal alike."""
         with self._read() as db:

@@ -87,6 +87,19 @@ def chain_snapshot(chain: Chain) -> dict[str, Any]:
         last, last_error = chain.last_weights(), None
     except ChainError as exc:  # e.g. no validator wallet on this machine: show the rest anyway
         last, last_error = None, str(exc)
+    try:
+        pending = [{"commit_block": b, "reveal_round": r} for b, r in chain.pending_commits()]
+        activity = chain.validator_activity()
+        validator: dict[str, Any] | None = {
+            "pending_commits": pending,
+            "last_update": activity.last_update,
+            "blocks_since_last_update": activity.blocks_since,
+            "activity_cutoff": activity.activity_cutoff,
+            "warning": activity.warning(),
+        }
+        validator_error = None
+    except ChainError as exc:  # the same: a chain that knows no validator of ours
+        validator, validator_error = None, str(exc)
     return {
         "block": block,
         "block_hash": chain.block_hash(block),
@@ -107,6 +120,8 @@ def chain_snapshot(chain: Chain) -> dict[str, Any]:
         ],
         "last_weights": asdict(last) if last else None,
         "last_weights_error": last_error,
+        "validator": validator,
+        "validator_error": validator_error,
     }
 
 
@@ -115,7 +130,8 @@ def show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Show the current block, neurons, commitments (with parse status) and the last weights set."""
+    """Show the current block, neurons, commitments (with parse status), the last weights in force, weight commits
+    still waiting for their reveal, and blocks since this validator's last update against the activity cutoff."""
     settings = _settings(ctx)
     try:
         chain = open_chain(settings.chain, settings.cache_dir)
@@ -150,6 +166,28 @@ def show(
         typer.echo(f"last weights: unknown ({snap['last_weights_error']})")
     else:
         typer.echo("last weights: none")
+    _echo_validator(snap["validator"], snap["validator_error"])
+
+
+def _echo_validator(validator: dict[str, Any] | None, error: str | None) -> None:
+    """Weight commits not yet revealed (under commit-reveal the last weights above are the previous ones until
+    then) and how close this validator is to the activity cutoff."""
+    if validator is None:
+        typer.echo(f"weight commits: unknown ({error})")
+        return
+    pending = validator["pending_commits"]
+    if not pending:
+        typer.echo("weight commits pending: none")
+    for commit in pending:
+        block, reveal = commit["commit_block"], commit["reveal_round"]
+        typer.echo(f"weight commit pending: block {block}, reveals at drand round {reveal}")
+    if validator["last_update"]:
+        typer.echo(
+            f"last update: block {validator['last_update']} ({validator['blocks_since_last_update']} blocks ago; "
+            f"activity cutoff {validator['activity_cutoff']})"
+        )
+    if validator["warning"]:
+        typer.echo(f"WARNING: {validator['warning']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,7 @@ from chain.bittensor_chain import BittensorChain
 from chain.config import ChainConfig
 from chain.local import LocalChain
 from chain.weights_errors import REJECTED, WEIGHTS_ERRORS, weights_failure
+from harness.cli.commands.chain_cmd import chain_snapshot
 from tests.support.bittensor_node import SealedPayloads, SubnetNode, node_config
 
 
@@ -70,6 +71,17 @@ def test_weights_are_committed_pending_then_revealed(chain: BittensorChain, node
     last = chain.last_weights()
     assert last.block == 1006 and last.uids == [0, 2]
     assert last.weights == pytest.approx([0.75, 0.25], abs=1e-4)
+
+
+def test_chain_show_reads_pending_commits_through_the_sdk(chain: BittensorChain, node: SubnetNode) -> None:
+    """`harness chain show` on a commit-reveal subnet: the commit is listed until the chain reveals it."""
+    receipt = chain.set_weights([0, 2], [0.75, 0.25])
+    shown = chain_snapshot(chain)["validator"]
+    assert shown["pending_commits"] == [{"commit_block": receipt.block, "reveal_round": receipt.reveal_round}]
+    assert shown["last_update"] == receipt.block, "a commit writes LastUpdate"
+    node.drand_round = receipt.reveal_round
+    node.reveal_due()
+    assert chain_snapshot(chain)["validator"]["pending_commits"] == []
 
 
 def test_a_commit_reveals_when_its_scheduled_block_passes(chain: BittensorChain, node: SubnetNode) -> None:

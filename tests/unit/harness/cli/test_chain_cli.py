@@ -91,3 +91,32 @@ def test_commit_refuses_a_non_local_backend(capsys: pytest.CaptureFixture[str]) 
     args = ["--set", "chain.backend=bittensor", "chain", "commit", "--hotkey", "h", "--raw", "x"]
     assert main(args) == 2
     assert "local chain only" in capsys.readouterr().err
+
+
+def test_show_lists_weight_commits_until_their_reveal(
+    local_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under commit-reveal the weights in force stay the previous ones until the reveal: `chain show` says a commit
+    is pending and when it reveals, then shows the revealed weights and no pending commit."""
+    monkeypatch.setenv("HARNESS_CHAIN__LOCAL_COMMIT_REVEAL_BLOCKS", "10")
+    assert main(["chain", "commit", "--hotkey", "m1", "--model", "acme/good", "--revision", REV, "--hash", HASH]) == 0
+    assert main(["chain", "advance", "--blocks", "2"]) == 0
+    receipt = LocalChain(local_env, block_period_s=0, commit_reveal_blocks=10).set_weights([0], [1.0])
+    capsys.readouterr()
+    assert main(["chain", "show", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["validator"]["pending_commits"] == [
+        {"commit_block": receipt.block, "reveal_round": receipt.reveal_round}
+    ]
+    assert shown["last_weights"] is None, "a commit is not in force before its reveal"
+    assert main(["chain", "show"]) == 0
+    text = capsys.readouterr().out
+    assert f"weight commit pending: block {receipt.block}, reveals at drand round {receipt.reveal_round}" in text
+
+    assert main(["chain", "advance", "--blocks", "10"]) == 0
+    capsys.readouterr()
+    assert main(["chain", "show", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["validator"]["pending_commits"] == []
+    assert shown["last_weights"] == {"block": receipt.block + 10, "uids": [0], "weights": [1.0]}
+    assert shown["validator"]["last_update"] == receipt.block + 10
