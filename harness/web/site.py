@@ -77,15 +77,24 @@ class ResultsSite:
 
     # -- pages ----------------------------------------------------------------------------------------------
 
-    def _common(self) -> dict[str, Any]:
+    def _common(self, view: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What every page's header says: the competitions of the round shown (or the default one before any
+        round), each with its family weights, and the settings a miner's selftest needs to match."""
         settings = self.settings
-        competition = settings.competitions.get(settings.supervisor.default_competition)
+        default = settings.supervisor.default_competition
+        shown = sorted({m["competition"] for m in (view or {}).get("models", []) if m.get("competition")}) or [default]
         return {
             "signer": self.signer.address,
             "signer_kind": self.signer.kind,
             "summary": {
-                "competition": settings.supervisor.default_competition,
-                "families": dict(competition.families) if competition else {},
+                "competitions": [
+                    {
+                        "name": name,
+                        "families": dict(settings.competitions[name].families) if name in settings.competitions else {},
+                        "default": name == default,
+                    }
+                    for name in shown
+                ],
                 "toolcall_n": settings.tasks.toolcall_n,
                 "caption_n": settings.tasks.caption_n,
                 "max_tokens": settings.evaluation.max_tokens,
@@ -106,7 +115,7 @@ class ResultsSite:
         top = [m["hotkey"] for m in view["models"]][:CHART_LINES]
         lines = history(read, list(dict.fromkeys(top)))
         plot = chart([Series(hk, [(p["round"], p["moving"]) for p in lines.get(hk, [])]) for hk in dict.fromkeys(top)])
-        return render("index.html", view=view, chart=plot, rounds=round_ids(read), **self._common())
+        return render("index.html", view=view, chart=plot, rounds=round_ids(read), **self._common(view))
 
     def model(self, hotkey: str, round_id: int | None = None) -> str | None:
         """One hotkey's models in a round (None: the latest it was judged in); None when it has none there."""

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from harness.cli.app import main
+from harness.state.store import Store
 from harness.views.status_server import MAX_PATH_CHARS, StatusServer
 from harness.web.pages import render
 from harness.web.published import PUBLISHED_SETTINGS
@@ -163,3 +164,24 @@ def test_no_metrics_route_without_a_metrics_source(tmp_path: Path) -> None:
         assert get(f"http://127.0.0.1:{server.port}/")[0] == 404  # no site: no page
     finally:
         server.stop()
+
+
+def test_the_header_names_the_competitions_of_the_round_shown_not_only_the_default(tmp_path: Path) -> None:
+    """A validator whose default is toolcall shows a round of any2any commitments: the header names any2any and
+    its families (what a miner must match), and says which one is the default only when it is shown."""
+    settings, store, _chain = build_rounds(tmp_path, rounds=1, competition="any2any")
+    try:
+        shown_as = settings.model_copy(
+            update={"supervisor": settings.supervisor.model_copy(update={"default_competition": "toolcall"})}
+        )
+        html = ResultsSite(shown_as, store).index()
+        assert html is not None
+        header = html[html.index('<p class="muted">') : html.index("</p>", html.index('<p class="muted">'))]
+        families = settings.competitions["any2any"].families
+        assert "Competition <b>any2any</b> (families " in header, header
+        assert all(f"{family} {weight}" in header for family, weight in families.items()), header
+        assert "toolcall</b>" not in header and "(the default)" not in header
+        empty = ResultsSite(shown_as, Store(tmp_path / "empty.sqlite")).index()
+        assert empty is not None and "Competition <b>toolcall</b> (the default)" in empty
+    finally:
+        store.close()
