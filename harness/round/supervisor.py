@@ -49,7 +49,7 @@ from harness.fingerprint import scoring_fingerprint
 from harness.logging import get_logger
 from harness.models.prepare import PreparedModel, prepare_deadline_s, prepare_record
 from harness.models.sketch import SKETCH_VERSION, ModelSketch, SketchError, nearest
-from harness.round.executors.base import Executor, ModelJob, ModelStages, PrepareStage
+from harness.round.executors.base import Executor, ModelJob, ModelStages, PastDeadline, PrepareStage
 from harness.round.round_fingerprint import record_round_fingerprint
 from harness.round.schedule import Work, order
 from harness.settings.root import Settings
@@ -99,10 +99,6 @@ BITTENSOR_BLOCK_S = 12.0
 """Seconds per block on a subtensor chain: the epoch deadline's unit when `supervisor.block_time_s` is unset."""
 DEADLINE_CLASS = "deadline"
 """The failure class of an evaluation cut by the round's deadline: discarded, not the model's result."""
-
-
-class PastDeadline(Exception):
-    """The round's deadline came while a model was still being prepared: it is carried, not judged."""
 
 
 class Durations:

@@ -44,15 +44,20 @@ class ModelJob:
     feed: FeedTasks | None = None  # the epoch's task feed as the head read it (travels with the job to a worker)
 
     def request(
-        self, record: TaskRecorder, stop: threading.Event, done: Mapping[str, Mapping[str, Any]] | None = None
+        self,
+        record: TaskRecorder,
+        stop: threading.Event,
+        done: Mapping[str, Mapping[str, Any]] | None = None,
+        started: float | None = None,
     ) -> EvaluationRequest:
-        """The job as its evaluate stage takes it, the model's time budget counted from now (the head passes the
-        store's latest `done`; a worker keeps the job's)."""
+        """The job as its evaluate stage takes it, the model's time budget counted from `started` (a worker: when
+        its task began, so that its download counts against the budget) or from now (the head passes the store's
+        latest `done`; a worker keeps the job's)."""
         return EvaluationRequest(
             competition=self.competition,
             seed=self.seed,
             record=record,
-            deadline=time.monotonic() + self.budget_s,
+            deadline=(time.monotonic() if started is None else started) + self.budget_s,
             stop=stop,
             done=self.done if done is None else done,
             feed=self.feed,
@@ -125,3 +130,8 @@ def map_in_threads(
                 threads.shutdown(wait=True, cancel_futures=True)
                 raise
         return results  # type: ignore[return-value]  (None only when a job raised, and then this raised)
+
+
+class PastDeadline(Exception):
+    """The round's deadline came while a model was still being prepared: it is carried, not judged (a head's wait
+    for a download ended, or a worker's download was cut at the job's budget)."""

@@ -23,6 +23,7 @@ import contextlib
 import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,7 +33,7 @@ from harness.errors import Failure, HarnessError, StageFailure
 from harness.evaluation.contract import EvaluateStage, EvaluationOutcome, EvaluationRequest, Stopped, TaskRecorder
 from harness.evaluation.stage import SandboxEvaluateStage
 from harness.models.prepare import PreparedModel, prepare_record
-from harness.round.executors.base import ModelJob, ModelStages, PrepareStage, map_in_threads
+from harness.round.executors.base import ModelJob, ModelStages, PastDeadline, PrepareStage, map_in_threads
 from harness.round.executors.worker_host import hold_host_slot, host_settings, placement_of
 from harness.settings.root import Settings
 
@@ -58,10 +59,15 @@ class RemoteEvaluation:
     details: dict[str, Any] = field(default_factory=dict)
     evaluate_failure: Failure | None = None
     node: str = ""
+    past_deadline: bool = False
+    """The job's budget (what was left of the round's) ran out before the evaluation could start: carried."""
     placement: dict[str, Any] = field(default_factory=dict)  # the worker's node and the slot's GPU or cores
 
     def prepared(self) -> PreparedModel:
-        """The prepared model as the head sees it (its files stay on the worker), or the prepare failure."""
+        """The prepared model as the head sees it (its files stay on the worker), or the prepare failure, or
+        `PastDeadline` when the worker ran out of the round's time before evaluating."""
+        if self.past_deadline:
+            raise PastDeadline()
         if self.prepare_failure is not None:
             raise self.prepare_failure.error()
         assert self.identity is not None
@@ -85,6 +91,7 @@ def evaluate_on_worker(
     client, which is this host's and is not sent over the wire)."""
     import ray  # why: an optional dependency, present where a Ray task runs
 
+    started = time.monotonic()  # the job's budget (the round's time left) counts from here, download included
     node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
     try:
         settings = host_settings(job.settings)
@@ -92,10 +99,24 @@ def evaluate_on_worker(
         return RemoteEvaluation(prepare_failure=exc.failure, node=node)
     prepare = prepare or prepare_record
     evaluate = evaluate or SandboxEvaluateStage(settings)
+    # The download ends where the round's time does: a worker cannot tell the head's wait to stop, so it stops
+    # itself (on one host the head stops waiting and the download goes on to fill the cache for the next round).
+    budget_bound = job.budget_s < settings.fetch.model_deadline_s
+    if budget_bound:
+        fetch = settings.fetch.model_copy(update={"model_deadline_s": job.budget_s})
+        settings = settings.model_copy(update={"fetch": fetch})
+
+    def left() -> float:
+        return job.budget_s - (time.monotonic() - started)
+
     try:
         prepared = prepare(job.record, settings)
     except Exception as exc:
+        if budget_bound and left() <= 0:
+            return RemoteEvaluation(past_deadline=True, node=node)
         return RemoteEvaluation(prepare_failure=Failure.of(exc, "prepare"), node=node)
+    if left() <= 0:  # prepared, but nothing is left to evaluate in: no engine is started for a cut evaluation
+        return RemoteEvaluation(past_deadline=True, node=node)
     records: list[tuple[str, float, dict[str, Any] | None]] = []
 
     def keep(task_id: str, score: float, details: dict[str, Any] | None) -> None:
@@ -110,9 +131,9 @@ def evaluate_on_worker(
         sketch_error=prepared.sketch_error,
         node=node,
     )
-    request = job.request(keep, threading.Event())
+    request = job.request(keep, threading.Event(), started=started)
     try:
-        with hold_host_slot(settings.sandbox, settings.paths.slots, deadline_s=job.budget_s) as slot:
+        with hold_host_slot(settings.sandbox, settings.paths.slots, deadline_s=max(left(), 0.0)) as slot:
             result = replace(result, placement={"node": node, **placement_of(settings.sandbox, slot)})
             outcome = evaluate(prepared, request)
     except Exception as exc:

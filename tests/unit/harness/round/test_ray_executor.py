@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from chain.local import LocalChain
 from harness.errors import Failure, StageFailure
 from harness.evaluation.contract import EvaluationOutcome, EvaluationRequest
 from harness.models.prepare import PreparedModel
-from harness.round.executors.base import ModelJob
+from harness.round.executors.base import ModelJob, PastDeadline
 from harness.round.executors.ray_executor import (
     RayExecutor,
     RemoteEvaluation,
@@ -148,6 +149,53 @@ def test_a_worker_runs_both_stages_and_returns_a_typed_result(tmp_path: Path) ->
     assert (rejected.prepare_failure.stage, rejected.prepare_failure.failure_class) == ("policy", "rejected")
     with pytest.raises(StageFailure, match="pickle"):
         rejected.prepared()
+
+
+def test_a_worker_stops_at_the_rounds_deadline_download_included(tmp_path: Path) -> None:
+    """The head cannot interrupt a Ray task, so the worker bounds itself by the job's budget (what was left of the
+    round's time when it was sent): the download gets at most that as its deadline, a model prepared with no time
+    left is carried (no engine started), and the evaluation's deadline counts from the task's start."""
+    seen: dict[str, float] = {}
+
+    def slow_download(_record: Any, settings: Settings) -> PreparedModel:
+        seen["fetch_deadline_s"] = settings.fetch.model_deadline_s
+        time.sleep(0.4)
+        raise StageFailure("fetch", "hub-unreachable", "body not received before the deadline")
+
+    def slow_but_done(_record: Any, _settings: Settings) -> PreparedModel:
+        time.sleep(0.4)
+        return PreparedModel(model_dir=Path("/nonexistent"), identity="late", facts={})
+
+    def never(_prepared: PreparedModel, _request: EvaluationRequest) -> EvaluationOutcome:
+        raise AssertionError("an engine was started with no time left")
+
+    short = replace(_job(tmp_path, "a"), budget_s=0.3)
+    cut = evaluate_on_worker(short, prepare=slow_download, evaluate=never)
+    assert seen["fetch_deadline_s"] == pytest.approx(0.3), "the download was not bounded by the round's time"
+    assert cut.past_deadline and cut.prepare_failure is None
+    with pytest.raises(PastDeadline):
+        cut.prepared()  # the head carries it: not a failure of the model's
+    assert evaluate_on_worker(short, prepare=slow_but_done, evaluate=never).past_deadline
+
+    # A model's own failure within the budget stays its failure.
+    bad = evaluate_on_worker(replace(_job(tmp_path, "bad"), budget_s=0.3), prepare=_prepare_here, evaluate=never)
+    assert not bad.past_deadline and bad.prepare_failure is not None and bad.prepare_failure.stage == "policy"
+
+    deadlines: list[float] = []
+
+    def timed(prepared: PreparedModel, request: EvaluationRequest) -> EvaluationOutcome:
+        deadlines.append(request.deadline - time.monotonic())
+        return _evaluate_here(prepared, request)
+
+    def takes_a_while(record: Any, settings: Settings) -> PreparedModel:
+        seen["long_fetch_deadline_s"] = settings.fetch.model_deadline_s
+        time.sleep(0.5)
+        return _prepare_here(record, settings)
+
+    done = evaluate_on_worker(replace(_job(tmp_path, "a"), budget_s=2.0), prepare=takes_a_while, evaluate=timed)
+    assert done.score is not None and not done.past_deadline
+    assert deadlines[0] <= 1.6, "the evaluation got the whole budget again after its download"
+    assert seen["long_fetch_deadline_s"] == pytest.approx(2.0)
 
 
 def test_service_with_ray_executor_leaves_both_stages_to_the_workers_and_joins_lazily(tmp_path: Path) -> None:
