@@ -435,6 +435,7 @@ class Supervisor:
             done=self.store.read.recorded_tasks(evaluation),
             budget_s=min(self.config.model_time_budget_s, max(deadline - self.clock(), 0.0)),
             feed=self._round_feeds.get(round_id),
+            round_left_s=max(deadline - self.clock(), 0.0),
         )
 
     def process_model(

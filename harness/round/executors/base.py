@@ -11,6 +11,7 @@ their results back, so neither side reaches into the other:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,22 +43,20 @@ class ModelJob:
     done: Mapping[str, Mapping[str, Any]]  # tasks recorded before a restart: kept, not asked again
     budget_s: float
     feed: FeedTasks | None = None  # the epoch's task feed as the head read it (travels with the job to a worker)
+    round_left_s: float = math.inf
+    """Seconds left of the round's time when the job was made (inf: an unbounded round). A worker, which the head
+    cannot interrupt, ends its download and evaluation by then, counted from its task's start."""
 
     def request(
-        self,
-        record: TaskRecorder,
-        stop: threading.Event,
-        done: Mapping[str, Mapping[str, Any]] | None = None,
-        started: float | None = None,
+        self, record: TaskRecorder, stop: threading.Event, done: Mapping[str, Mapping[str, Any]] | None = None
     ) -> EvaluationRequest:
-        """The job as its evaluate stage takes it, the model's time budget counted from `started` (a worker: when
-        its task began, so that its download counts against the budget) or from now (the head passes the store's
-        latest `done`; a worker keeps the job's)."""
+        """The job as its evaluate stage takes it, the model's time budget counted from now (the head passes the
+        store's latest `done`; a worker keeps the job's)."""
         return EvaluationRequest(
             competition=self.competition,
             seed=self.seed,
             record=record,
-            deadline=(time.monotonic() if started is None else started) + self.budget_s,
+            deadline=time.monotonic() + self.budget_s,
             stop=stop,
             done=self.done if done is None else done,
             feed=self.feed,

@@ -60,7 +60,7 @@ class RemoteEvaluation:
     evaluate_failure: Failure | None = None
     node: str = ""
     past_deadline: bool = False
-    """The job's budget (what was left of the round's) ran out before the evaluation could start: carried."""
+    """The round's time (`ModelJob.round_left_s`) ran out before the evaluation could start: carried."""
     placement: dict[str, Any] = field(default_factory=dict)  # the worker's node and the slot's GPU or cores
 
     def prepared(self) -> PreparedModel:
@@ -91,7 +91,7 @@ def evaluate_on_worker(
     client, which is this host's and is not sent over the wire)."""
     import ray  # why: an optional dependency, present where a Ray task runs
 
-    started = time.monotonic()  # the job's budget (the round's time left) counts from here, download included
+    started = time.monotonic()  # the round's time left (`round_left_s`) counts from here, download included
     node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
     try:
         settings = host_settings(job.settings)
@@ -101,13 +101,14 @@ def evaluate_on_worker(
     evaluate = evaluate or SandboxEvaluateStage(settings)
     # The download ends where the round's time does: a worker cannot tell the head's wait to stop, so it stops
     # itself (on one host the head stops waiting and the download goes on to fill the cache for the next round).
-    budget_bound = job.budget_s < settings.fetch.model_deadline_s
+    round_end = started + job.round_left_s
+    budget_bound = job.round_left_s < settings.fetch.model_deadline_s
     if budget_bound:
-        fetch = settings.fetch.model_copy(update={"model_deadline_s": job.budget_s})
+        fetch = settings.fetch.model_copy(update={"model_deadline_s": job.round_left_s})
         settings = settings.model_copy(update={"fetch": fetch})
 
     def left() -> float:
-        return job.budget_s - (time.monotonic() - started)
+        return round_end - time.monotonic()
 
     try:
         prepared = prepare(job.record, settings)
@@ -131,9 +132,12 @@ def evaluate_on_worker(
         sketch_error=prepared.sketch_error,
         node=node,
     )
-    request = job.request(keep, threading.Event(), started=started)
+    # the model's own budget from now (its download not counted, as on one host), or the round's end if sooner
+    request = job.request(keep, threading.Event())
+    request = replace(request, deadline=min(request.deadline, round_end))
+    slot_wait_s = max(min(left(), job.budget_s), 0.0)
     try:
-        with hold_host_slot(settings.sandbox, settings.paths.slots, deadline_s=max(left(), 0.0)) as slot:
+        with hold_host_slot(settings.sandbox, settings.paths.slots, deadline_s=slot_wait_s) as slot:
             result = replace(result, placement={"node": node, **placement_of(settings.sandbox, slot)})
             outcome = evaluate(prepared, request)
     except Exception as exc:

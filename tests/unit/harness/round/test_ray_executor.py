@@ -152,9 +152,9 @@ def test_a_worker_runs_both_stages_and_returns_a_typed_result(tmp_path: Path) ->
 
 
 def test_a_worker_stops_at_the_rounds_deadline_download_included(tmp_path: Path) -> None:
-    """The head cannot interrupt a Ray task, so the worker bounds itself by the job's budget (what was left of the
-    round's time when it was sent): the download gets at most that as its deadline, a model prepared with no time
-    left is carried (no engine started), and the evaluation's deadline counts from the task's start."""
+    """The head cannot interrupt a Ray task, so the worker bounds itself by the round's time left when the job was
+    sent: the download gets at most that as its deadline, a model prepared with no time left is carried (no engine
+    started), and the evaluation ends by the round's end counted from the task's start."""
     seen: dict[str, float] = {}
 
     def slow_download(_record: Any, settings: Settings) -> PreparedModel:
@@ -169,7 +169,7 @@ def test_a_worker_stops_at_the_rounds_deadline_download_included(tmp_path: Path)
     def never(_prepared: PreparedModel, _request: EvaluationRequest) -> EvaluationOutcome:
         raise AssertionError("an engine was started with no time left")
 
-    short = replace(_job(tmp_path, "a"), budget_s=0.3)
+    short = replace(_job(tmp_path, "a"), round_left_s=0.3)
     cut = evaluate_on_worker(short, prepare=slow_download, evaluate=never)
     assert seen["fetch_deadline_s"] == pytest.approx(0.3), "the download was not bounded by the round's time"
     assert cut.past_deadline and cut.prepare_failure is None
@@ -178,7 +178,7 @@ def test_a_worker_stops_at_the_rounds_deadline_download_included(tmp_path: Path)
     assert evaluate_on_worker(short, prepare=slow_but_done, evaluate=never).past_deadline
 
     # A model's own failure within the budget stays its failure.
-    bad = evaluate_on_worker(replace(_job(tmp_path, "bad"), budget_s=0.3), prepare=_prepare_here, evaluate=never)
+    bad = evaluate_on_worker(replace(_job(tmp_path, "bad"), round_left_s=0.3), prepare=_prepare_here, evaluate=never)
     assert not bad.past_deadline and bad.prepare_failure is not None and bad.prepare_failure.stage == "policy"
 
     deadlines: list[float] = []
@@ -192,10 +192,15 @@ def test_a_worker_stops_at_the_rounds_deadline_download_included(tmp_path: Path)
         time.sleep(0.5)
         return _prepare_here(record, settings)
 
-    done = evaluate_on_worker(replace(_job(tmp_path, "a"), budget_s=2.0), prepare=takes_a_while, evaluate=timed)
+    done = evaluate_on_worker(replace(_job(tmp_path, "a"), round_left_s=2.0), prepare=takes_a_while, evaluate=timed)
     assert done.score is not None and not done.past_deadline
-    assert deadlines[0] <= 1.6, "the evaluation got the whole budget again after its download"
+    assert deadlines[0] <= 1.6, "the evaluation got the round's whole time again after its download"
     assert seen["long_fetch_deadline_s"] == pytest.approx(2.0)
+    # In an unbounded round the model's own budget counts from the end of its download, as on one host.
+    unbounded = replace(_job(tmp_path, "a"), budget_s=5.0)
+    assert evaluate_on_worker(unbounded, prepare=takes_a_while, evaluate=timed).score is not None
+    assert deadlines[1] == pytest.approx(5.0, abs=0.3)
+    assert seen["long_fetch_deadline_s"] == Settings().fetch.model_deadline_s
 
 
 def test_service_with_ray_executor_leaves_both_stages_to_the_workers_and_joins_lazily(tmp_path: Path) -> None:
