@@ -19,7 +19,10 @@ class ChainConfig(BaseModel):
     )
     local_chain_id: str = Field(default="harness-local", description="Local chain id (seeds its block hashes).")
     block_period_s: float = Field(
-        default=12.0, ge=0, description="Local chain: seconds per block; 0 means blocks advance only explicitly."
+        default=12.0,
+        ge=0,
+        description="Local chain: seconds per block; 0 means blocks advance only explicitly. Unset: the period the "
+        "chain was created with (12 for a new one).",
     )
     local_validator_hotkey: str = Field(default="validator", description="Local chain: hotkey that sets weights.")
     local_tempo: int = Field(

@@ -19,10 +19,12 @@ def retry_policy(config: ChainConfig) -> RetryPolicy:
 
 
 def open_local_chain(config: ChainConfig, default_dir: Path) -> LocalChain:
+    """The local chain at its configured path. A block period that no setting names is the one the chain was
+    created with, so that a CLI opened beside the demo's stack counts the same blocks as the stack."""
     return LocalChain(
         local_db_path(config, default_dir),
         chain_id=config.local_chain_id,
-        block_period_s=config.block_period_s,
+        block_period_s=config.block_period_s if "block_period_s" in config.model_fields_set else None,
         validator_hotkey=config.local_validator_hotkey,
         weights_rate_limit=config.local_weights_rate_limit,
         tempo=config.local_tempo,

@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS faults (op TEXT PRIMARY KEY, kind TEXT NOT NULL, rema
 """
 
 FAULT_OPS = ("set_weights", "commitments", "neurons", "current_block")
+DEFAULT_BLOCK_PERIOD_S = 12.0
+"""Seconds per block of a local chain whose creator set none (a subtensor chain's block time)."""
 # Columns added after the first release: (table, column, declaration), added to older files on open.
 _ADDED_COLUMNS = (("weights", "reveal_block", "INTEGER"), ("weights", "reveal_round", "INTEGER"))
 
@@ -78,7 +80,7 @@ class LocalChain:
         path: Path | str,
         *,
         chain_id: str = "harness-local",
-        block_period_s: float = 12.0,
+        block_period_s: float | None = 12.0,
         validator_hotkey: str = "validator",
         weights_rate_limit: int = 0,
         tempo: int = 1,
@@ -90,7 +92,7 @@ class LocalChain:
     ) -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.block_period_s = block_period_s
+        self.block_period_s = DEFAULT_BLOCK_PERIOD_S if block_period_s is None else block_period_s
         self.validator_hotkey = validator_hotkey
         self.weights_rate_limit = weights_rate_limit
         if tempo < 1:
@@ -102,6 +104,8 @@ class LocalChain:
         self.retry = retry or RetryPolicy(attempts=1)
         self._busy_timeout_s = busy_timeout_s
         self._init(chain_id)
+        if block_period_s is None:  # not configured: the period the chain was created with, as its other users see it
+            self.block_period_s = self._created_block_period()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -154,7 +158,15 @@ class LocalChain:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('chain_id', ?)", (chain_id,))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('genesis_time', ?)", (repr(time.time()),))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('block_offset', '0')")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('block_period_s', ?)", (repr(self.block_period_s),))
             self.chain_id = db.execute("SELECT value FROM meta WHERE key='chain_id'").fetchone()[0]
+
+    def _created_block_period(self) -> float:
+        """The block period of the process that created this chain (a chain created before it was recorded: the
+        default). A reader with another period would count other blocks, and see weights as not yet set."""
+        with self._read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='block_period_s'").fetchone()
+        return float(row[0]) if row is not None else DEFAULT_BLOCK_PERIOD_S
 
     def _block(self, db: sqlite3.Connection) -> int:
         meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('genesis_time', 'block_offset')"))

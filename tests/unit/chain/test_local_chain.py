@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,24 @@ def test_several_processes_share_the_file(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_reader_that_sets_no_block_period_counts_the_blocks_of_the_chains_creator(tmp_path: Path) -> None:
+    """The demo's stack runs its chain at 2 s a block; a CLI opened beside it with no block period set used to
+    count 12 s blocks, so the weights the stack set lay in its future ("last weights: none")."""
+    from chain.config import ChainConfig
+    from chain.factory import open_local_chain
+
+    path = tmp_path / "chain.sqlite"
+    stack = LocalChain(path, block_period_s=0.05)
+    stack.register("miner")
+    time.sleep(0.5)  # about 10 of the stack's blocks, none of a 12 s reader's
+    receipt = stack.set_weights([0], [1.0])
+    unset = open_local_chain(ChainConfig(local_db=path), tmp_path)
+    assert unset.block_period_s == 0.05
+    assert abs(unset.current_block() - stack.current_block()) <= 1 and receipt.block >= 5
+    assert unset.last_weights() is not None and unset.last_weights().block == receipt.block
+    explicit = open_local_chain(ChainConfig(local_db=path, block_period_s=12.0), tmp_path)
+    assert explicit.block_period_s == 12.0, "a period the reader sets is the reader's"
+    fresh = open_local_chain(ChainConfig(local_db=tmp_path / "new.sqlite"), tmp_path)
+    assert fresh.block_period_s == 12.0
