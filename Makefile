@@ -68,8 +68,9 @@ harness-up:
 		> $(HARNESS_DATA)/demo-seed.log 2>&1 < /dev/null &
 	@echo
 	@echo "Validator stack is up (data: $(HARNESS_DATA))."
-	@echo "  VLM miners: committed when the demo VLM is trained (log: $(HARNESS_DATA)/demo-seed.log)"
-	@echo "  status:  $(HOST_ENV) $(BIN)/harness status"
+	@echo "  VLM miners: in the table above if the demo VLM was trained; otherwise committed when its training ends"
+	@echo "              (log: $(HARNESS_DATA)/demo-seed.log)"
+	@echo "  status:  $(HOST_ENV) $(BIN)/harness status   (or: harness chain show, report, ...)"
 	@echo "           curl -s http://127.0.0.1:$(HARNESS_STATUS_PORT)/status"
 	@echo "  logs:    HARNESS_DATA=$(HARNESS_DATA) HARNESS_HOSTNAME=$(HARNESS_HOSTNAME) $(COMPOSE) logs -f supervisor"
 	@echo "  later:   make demo-improve   (a better VLM, committed after the first round, takes the lead)"
