@@ -156,9 +156,10 @@ class LocalChain:
             db.close()
         with self._write() as db:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('chain_id', ?)", (chain_id,))
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('genesis_time', ?)", (repr(time.time()),))
+            created = db.execute("INSERT OR IGNORE INTO meta VALUES ('genesis_time', ?)", (repr(time.time()),))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('block_offset', '0')")
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('block_period_s', ?)", (repr(self.block_period_s),))
+            if created.rowcount == 1:  # only its creator says what a block is (an older chain keeps the default)
+                db.execute("INSERT INTO meta VALUES ('block_period_s', ?)", (repr(self.block_period_s),))
             self.chain_id = db.execute("SELECT value FROM meta WHERE key='chain_id'").fetchone()[0]
 
     def _created_block_period(self) -> float:

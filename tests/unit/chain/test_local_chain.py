@@ -204,3 +204,8 @@ def test_a_reader_that_sets_no_block_period_counts_the_blocks_of_the_chains_crea
     assert explicit.block_period_s == 12.0, "a period the reader sets is the reader's"
     fresh = open_local_chain(ChainConfig(local_db=tmp_path / "new.sqlite"), tmp_path)
     assert fresh.block_period_s == 12.0
+    # A chain created before the period was recorded: the first reader does not record its own period for it.
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM meta WHERE key='block_period_s'")
+    assert open_local_chain(ChainConfig(local_db=path, block_period_s=3.0), tmp_path).block_period_s == 3.0
+    assert open_local_chain(ChainConfig(local_db=path), tmp_path).block_period_s == 12.0
