@@ -16,6 +16,8 @@ import shutil
 import stat
 from pathlib import Path
 
+from harness.models.content_hash import NotRegularFile, open_regular
+
 
 class SharedCacheError(OSError):
     """The shared cache holds something it must not (a symlink, a loop, a special file); the share is refused."""
@@ -83,12 +85,12 @@ def _place_file(src: Path, dest: Path) -> None:
         os.link(src, dest, follow_symlinks=False)
     except OSError:  # another filesystem (EXDEV), or hardlinks refused here (protected_hardlinks)
         try:
-            fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+            fh = open_regular(src)
+        except NotRegularFile as exc:
+            raise SharedCacheError(str(exc)) from None
         except OSError as exc:
             raise SharedCacheError(f"cannot read {src}: {exc.strerror or exc}") from None
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise SharedCacheError(f"{src} is not a regular file") from None
+        with fh:
             with open(dest, "xb") as out:
                 shutil.copyfileobj(fh, out)
             os.utime(dest, ns=_times(fh.fileno()))

@@ -19,6 +19,7 @@ import os
 import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import policies
 from harness.errors import HarnessError
@@ -43,16 +44,31 @@ def check_path(path: str) -> None:
         raise ContentHashError(f"invalid file path for the content hash: {path!r}")
 
 
+class NotRegularFile(OSError):
+    """What was opened is a folder, FIFO, device or socket, not a file's bytes."""
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """A regular file opened for reading without following a symlink, and checked to be regular on the open
+    descriptor (the path may be swapped for a link or a FIFO between listing and opening). Raises `OSError`
+    (`NotRegularFile` for what is not a file); callers word it for their own failure."""
+    fh = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
+    if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+        fh.close()
+        raise NotRegularFile(f"{path} is not a regular file")
+    return fh
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """sha256 of a regular file, opened without following symlinks."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fh = open_regular(path)
+    except NotRegularFile as exc:
+        raise ContentHashError(str(exc)) from None
     except OSError as exc:
         raise ContentHashError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise ContentHashError(f"{path} is not a regular file")
-        digest = hashlib.sha256()
+    digest = hashlib.sha256()
+    with fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
